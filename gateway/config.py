@@ -1,0 +1,146 @@
+"""Settings of the gateway, read from `GATEWAY_*` environment variables and an optional TOML file.
+
+Built by the CLI or by `create_app`, never at import time. `load_settings()` turns every validation
+failure into one `ConfigurationError` naming the environment variable and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from gateway.errors import ConfigurationError
+
+ENV_PREFIX = "GATEWAY_"
+CONFIG_FILE_VARIABLE = "GATEWAY_CONFIG_FILE"
+
+
+class Settings(BaseSettings):
+    """Every setting, with its default. The README lists them; a test keeps the two in step."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
+
+    # --- the store and the cache
+    database_url: str = "sqlite+aiosqlite:///./var/gateway.db"
+    cache_url: str = "memory://"
+
+    # --- Business Central
+    erp_base_url: str = ""
+    erp_tenant: str = "common"
+    erp_environment: str = "production"
+    erp_company: str = ""
+    erp_token_url: str = ""
+    erp_client_id: str = ""
+    erp_client_secret: SecretStr = SecretStr("")
+    erp_scope: str = "https://api.businesscentral.dynamics.com/.default"
+    erp_page_size: int = Field(default=20_000, ge=1, le=20_000)
+    erp_batch_size: int = Field(default=100, ge=1, le=100)
+    erp_max_concurrency: int = Field(default=5, ge=1, le=100)
+
+    # --- Dataverse
+    crm_base_url: str = ""
+    crm_token_url: str = ""
+    crm_client_id: str = ""
+    crm_client_secret: SecretStr = SecretStr("")
+    crm_scope: str = ""
+    crm_page_size: int = Field(default=5_000, ge=1, le=5_000)
+    crm_batch_size: int = Field(default=1_000, ge=1, le=1_000)
+    crm_max_concurrency: int = Field(default=52, ge=1, le=200)
+
+    # --- talking to upstreams
+    upstream_timeout_seconds: float = Field(default=30.0, gt=0)
+    upstream_max_retries: int = Field(default=6, ge=0, le=20)
+    upstream_backoff_base_seconds: float = Field(default=0.5, ge=0)
+    upstream_backoff_max_seconds: float = Field(default=30.0, ge=0)
+
+    # --- the web side
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    demo: bool = False
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("cache_url")
+    @classmethod
+    def _known_cache(cls, value: str) -> str:
+        if not value.startswith(("memory://", "redis://", "rediss://")):
+            raise ValueError("must be memory:// or redis://HOST:PORT/DB")
+        return value
+
+    @field_validator("erp_base_url", "crm_base_url", "erp_token_url", "crm_token_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_VARIABLE)
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    def require_upstreams(self) -> None:
+        """Raise `ConfigurationError` unless both upstreams are fully configured (non-demo runs)."""
+        for name in (
+            "erp_base_url",
+            "erp_token_url",
+            "erp_client_id",
+            "erp_client_secret",
+            "crm_base_url",
+            "crm_token_url",
+            "crm_client_id",
+            "crm_client_secret",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if not value:
+                raise ConfigurationError(env_name(name), "is required (or run with --demo)")
+
+
+def env_name(field_name: str) -> str:
+    return f"{ENV_PREFIX}{field_name.upper()}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings; any problem becomes one `ConfigurationError` naming the variable."""
+    config_file = os.environ.get(CONFIG_FILE_VARIABLE)
+    if config_file and not Path(config_file).is_file():
+        raise ConfigurationError(CONFIG_FILE_VARIABLE, f"file {config_file!r} does not exist")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        location = first.get("loc", ())
+        name = env_name(str(location[0])) if location else ENV_PREFIX + "?"
+        message = str(first.get("msg", "is invalid"))
+        if first.get("type") == "extra_forbidden":
+            message = "is not a known setting"
+        raise ConfigurationError(name, message) from None
+    except ValueError as exc:  # e.g. a TOML file that does not parse
+        raise ConfigurationError(CONFIG_FILE_VARIABLE, str(exc).splitlines()[0]) from None

@@ -1,0 +1,316 @@
+"""Plain, frozen value objects shared by every layer: records as the two upstreams hold them,
+the unified read model, and the inputs and answers of pricing and availability. No I/O here.
+
+Money and quantities are `Decimal`; timestamps are timezone-aware UTC `datetime`s; dates are `date`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+
+class Side(enum.StrEnum):
+    ERP = "erp"
+    CRM = "crm"
+
+
+# --------------------------------------------------------------------------------------------
+# Generic upstream records (what the sync engine moves around)
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRecord:
+    """One entity as an upstream returned it: its key, concurrency token and properties."""
+
+    entity_set: str
+    id: str
+    values: Mapping[str, Any]
+    etag: str | None = None
+    modified_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedRecord:
+    """A Dataverse change-tracking `$deletedEntity` row (or a BC `deleted` notification)."""
+
+    entity_set: str
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """The outcome of one operation inside a `$batch`."""
+
+    index: int
+    status: int
+    body: Mapping[str, Any] | None = None
+    etag: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+# --------------------------------------------------------------------------------------------
+# Who we are connected to
+
+
+@dataclass(frozen=True, slots=True)
+class Company:
+    """A Business Central company (from `companies` and `companyInformation`)."""
+
+    id: str
+    name: str
+    display_name: str
+    currency_code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    """A Dataverse organisation, as `WhoAmI` and the base currency tell it."""
+
+    url: str
+    organization_id: str
+    user_id: str
+    base_currency_code: str = ""
+
+
+# --------------------------------------------------------------------------------------------
+# Reference data
+
+
+@dataclass(frozen=True, slots=True)
+class Currency:
+    code: str
+    name: str
+    symbol: str = ""
+    amount_decimal_places: str = "2:2"
+    amount_rounding_precision: Decimal = Decimal("0.01")
+    unit_amount_rounding_precision: Decimal = Decimal("0.00001")
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeRate:
+    """BC semantics: `exchange_rate_amount` units of `currency_code` equal
+    `relational_exchange_rate_amount` units of local currency, from `starting_date` on."""
+
+    currency_code: str
+    starting_date: date
+    exchange_rate_amount: Decimal
+    relational_exchange_rate_amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class UnitOfMeasure:
+    code: str
+    name: str
+    international_standard_code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ItemUnit:
+    item_number: str
+    code: str
+    qty_per_unit_of_measure: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Salesperson:
+    code: str
+    name: str
+    email: str = ""
+    phone: str = ""
+    blocked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    code: str
+    name: str
+
+
+# --------------------------------------------------------------------------------------------
+# Customers and items
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """A Business Central customer (API v2.0 `customers`)."""
+
+    erp_id: str
+    number: str
+    name: str
+    address_line1: str = ""
+    address_line2: str = ""
+    city: str = ""
+    state: str = ""
+    country: str = ""
+    postal_code: str = ""
+    phone: str = ""
+    email: str = ""
+    website: str = ""
+    salesperson_code: str = ""
+    currency_code: str = ""
+    credit_limit: Decimal = Decimal(0)
+    balance_due: Decimal = Decimal(0)
+    blocked: str = " "
+    modified_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A Business Central item (API v2.0 `items`)."""
+
+    erp_id: str
+    number: str
+    name: str
+    type: str = "Inventory"
+    item_category_code: str = ""
+    blocked: bool = False
+    gtin: str = ""
+    inventory: Decimal = Decimal(0)
+    unit_price: Decimal = Decimal(0)
+    price_includes_tax: bool = False
+    unit_cost: Decimal = Decimal(0)
+    base_unit_of_measure_code: str = ""
+    modified_at: datetime | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Pricing (DOMAIN.md §2.1 and §9)
+
+
+class PriceSourceType(enum.StrEnum):
+    ALL_CUSTOMERS = "AllCustomers"
+    CUSTOMER = "Customer"
+    CUSTOMER_PRICE_GROUP = "CustomerPriceGroup"
+    CUSTOMER_DISCOUNT_GROUP = "CustomerDiscountGroup"
+
+
+class PriceAssetType(enum.StrEnum):
+    ITEM = "Item"
+    ITEM_DISCOUNT_GROUP = "ItemDiscountGroup"
+
+
+class PriceAmountType(enum.StrEnum):
+    PRICE = "Price"
+    DISCOUNT = "Discount"
+    ANY = "Any"
+
+
+class PriceListStatus(enum.StrEnum):
+    DRAFT = "Draft"
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"
+
+
+@dataclass(frozen=True, slots=True)
+class PriceListHeader:
+    code: str
+    description: str
+    source_type: PriceSourceType
+    source_no: str = ""
+    currency_code: str = ""
+    starting_date: date | None = None
+    ending_date: date | None = None
+    status: PriceListStatus = PriceListStatus.ACTIVE
+    price_includes_tax: bool = False
+    allow_line_discount: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PriceListLine:
+    price_list_code: str
+    line_no: int
+    source_type: PriceSourceType
+    source_no: str
+    asset_type: PriceAssetType
+    asset_no: str
+    amount_type: PriceAmountType
+    unit_of_measure_code: str = ""
+    currency_code: str = ""
+    starting_date: date | None = None
+    ending_date: date | None = None
+    minimum_quantity: Decimal = Decimal(0)
+    unit_price: Decimal = Decimal(0)
+    line_discount_percent: Decimal = Decimal(0)
+    allow_line_discount: bool = True
+    price_includes_tax: bool = False
+    status: PriceListStatus = PriceListStatus.ACTIVE
+    """The header's status, copied onto the line so that a line can be judged on its own."""
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerPricing:
+    """A customer's pricing profile (integration API `customerPricing`)."""
+
+    customer_number: str
+    customer_price_group_code: str = ""
+    customer_discount_group_code: str = ""
+    allow_line_discount: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ItemPricing:
+    """An item's pricing profile (integration API `itemPricing`)."""
+
+    item_number: str
+    item_discount_group_code: str = ""
+    sales_unit_of_measure_code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PriceLineRef:
+    price_list_code: str
+    line_no: int
+
+
+@dataclass(frozen=True, slots=True)
+class PriceRequest:
+    customer_number: str
+    item_number: str
+    quantity: Decimal
+    unit_of_measure_code: str
+    currency_code: str
+    """"" means the local currency."""
+    on_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class PriceQuote:
+    item_number: str
+    quantity: Decimal
+    unit_of_measure_code: str
+    currency_code: str
+    unit_price: Decimal
+    line_discount_percent: Decimal
+    line_amount: Decimal
+    price_source: PriceLineRef | None = None
+    discount_source: PriceLineRef | None = None
+    price_includes_tax: bool = False
+    """True when the winning line's price includes tax (quotes exclude tax; this flags it)."""
+    notes: tuple[str, ...] = field(default=())
+
+
+# --------------------------------------------------------------------------------------------
+# Availability (DOMAIN.md §2.1 itemAvailabilities and §10)
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    item_number: str
+    location_code: str
+    unit_of_measure_code: str
+    inventory: Decimal
+    qty_on_sales_orders: Decimal
+    qty_on_purchase_orders: Decimal
+    available_quantity: Decimal
+    projected_available_quantity: Decimal
+    as_of: datetime

@@ -1,0 +1,144 @@
+"""The gateway's exception tree: every failure above `gateway.upstream` is one of these.
+
+    GatewayError
+    ├── ConfigurationError            a setting is missing or wrong; `setting` names it
+    ├── UpstreamError                 anything that went wrong talking to ERP or CRM
+    │   ├── RetriableUpstreamError    worth trying again: timeouts, 429, 502/503/504, dropped connections
+    │   │   ├── UpstreamTimeout
+    │   │   ├── UpstreamUnavailable   503/502/504 and connection failures
+    │   │   └── UpstreamThrottled     429; `retry_after` in seconds when the service said so
+    │   └── FatalUpstreamError        retrying will not help: 4xx with the service's OData error code
+    │       ├── UpstreamAuthError     401/403, or the token endpoint refused the credentials
+    │       ├── UpstreamNotFound      404
+    │       ├── PreconditionFailed    412: the ETag in If-Match is stale
+    │       ├── UpstreamBadRequest    400 (and other 4xx): the request itself is wrong
+    │       └── UpstreamProtocolError the answer is not what the protocol promises (garbage JSON, …)
+    ├── RecordError                   one record cannot be processed; the run goes on
+    │   └── MissingDependency         a lookup needs a coupling that does not exist (names it)
+    ├── StoreError                    the coupling store refused an operation
+    │   └── StaleLease                a writer's fencing generation is no longer current
+    ├── NotFound                      a client asked for something that does not exist
+    ├── InvalidInput                  a client's request is malformed (bad filter, bad payload)
+    └── PermissionDenied              the caller's role does not allow the operation
+
+Classify by class, never by message: retry loops catch `RetriableUpstreamError`, a sync run catches
+`RecordError` per record, the web layer maps `InvalidInput`/`NotFound`/`PermissionDenied` to 4xx.
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Base of every error the gateway raises on purpose."""
+
+
+class ConfigurationError(GatewayError):
+    def __init__(self, setting: str, problem: str) -> None:
+        self.setting = setting
+        self.problem = problem
+        super().__init__(f"{setting}: {problem}")
+
+
+class UpstreamError(GatewayError):
+    """A failure talking to an upstream service (`service` is "erp" or "crm")."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: str = "",
+        status: int | None = None,
+        code: str | None = None,
+        method: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        self.service = service
+        self.status = status
+        self.code = code
+        self.method = method
+        self.url = url
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        parts = [self.args[0] if self.args else type(self).__name__]
+        if self.status is not None:
+            parts.append(f"status={self.status}")
+        if self.code:
+            parts.append(f"code={self.code}")
+        if self.service:
+            parts.append(f"service={self.service}")
+        return " ".join(str(p) for p in parts)
+
+
+class RetriableUpstreamError(UpstreamError):
+    """Worth retrying after a pause."""
+
+
+class UpstreamTimeout(RetriableUpstreamError):
+    pass
+
+
+class UpstreamUnavailable(RetriableUpstreamError):
+    pass
+
+
+class UpstreamThrottled(RetriableUpstreamError):
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
+class FatalUpstreamError(UpstreamError):
+    """Retrying the same request will not help."""
+
+
+class UpstreamAuthError(FatalUpstreamError):
+    pass
+
+
+class UpstreamNotFound(FatalUpstreamError):
+    pass
+
+
+class PreconditionFailed(FatalUpstreamError):
+    """412: the record changed since the ETag we sent was read."""
+
+
+class UpstreamBadRequest(FatalUpstreamError):
+    pass
+
+
+class UpstreamProtocolError(FatalUpstreamError):
+    """The upstream answered something that is not valid for the protocol (garbage, wrong shape)."""
+
+
+class RecordError(GatewayError):
+    """One record failed; the job records it and goes on."""
+
+
+class MissingDependency(RecordError):
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+class StoreError(GatewayError):
+    pass
+
+
+class StaleLease(StoreError):
+    """The lease this writer held has been taken over; its writes are refused."""
+
+
+class NotFound(GatewayError):
+    pass
+
+
+class InvalidInput(GatewayError):
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class PermissionDenied(GatewayError):
+    pass
