@@ -314,3 +314,39 @@ class Availability:
     available_quantity: Decimal
     projected_available_quantity: Decimal
     as_of: datetime
+
+
+# --------------------------------------------------------------------------------------------
+# Callers (who is asking; the services decide what each role may do)
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    SALES = "sales"
+    APP = "app"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller: the API key's id, role and, for sales keys, a salesperson code."""
+
+    key_id: str
+    role: Role
+    name: str = ""
+    salesperson_code: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamStatus:
+    """Whether one upstream answered, and who it is, as of `checked_at`."""
+
+    service: Side
+    reachable: bool
+    checked_at: datetime
+    error: str | None = None
+    company: Company | None = None
+    organisation: Organisation | None = None
