@@ -1,0 +1,137 @@
+"""The database engine, its sessions, and a statement counter for tests and benchmarks.
+
+One engine per process, built by the composition root from `Settings.database_url`; nothing here is global.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.errors import ConfigurationError
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+# Statements the driver or SQLAlchemy emits to open/close transactions: not "queries" for counting.
+_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+def _parse(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # SQLAlchemy raises ArgumentError with a generic message
+        raise ConfigurationError("GATEWAY_DATABASE_URL", f"not a database URL: {exc}") from exc
+    if parsed.drivername not in SUPPORTED_DRIVERS:
+        raise ConfigurationError(
+            "GATEWAY_DATABASE_URL",
+            f"driver {parsed.drivername!r} is not one of {', '.join(SUPPORTED_DRIVERS)}",
+        )
+    return parsed
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def _sqlite_file(parsed: URL) -> Path | None:
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    """Build the process's engine for a `sqlite+aiosqlite://` or `postgresql+asyncpg://` URL.
+
+    SQLite gets WAL, a busy timeout, foreign keys and `BEGIN IMMEDIATE` transactions (so two writers
+    queue on the lock instead of failing with "database is locked" when a read turns into a write).
+    """
+    parsed = _parse(url)
+    if parsed.drivername.startswith("sqlite"):
+        return _create_sqlite_engine(parsed, echo=echo)
+    return create_async_engine(
+        parsed,
+        echo=echo,
+        pool_size=10,
+        max_overflow=20,
+        pool_timeout=30,
+        # Connections die behind load balancers and on server restarts; check before handing one out.
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+def _create_sqlite_engine(parsed: URL, *, echo: bool) -> AsyncEngine:
+    path = _sqlite_file(parsed)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(parsed, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin (see _on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            if path is not None:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                # WAL makes NORMAL durable against application crashes; only power loss can lose a commit.
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # IMMEDIATE takes the write lock up front, so busy_timeout applies; a deferred transaction
+        # that reads and then writes fails at once with SQLITE_BUSY when another writer got in between.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for one engine; objects stay readable after commit (no lazy reload in async code)."""
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+@dataclass
+class QueryCounter:
+    """Statements executed while the `count_queries` block was open (transaction control excluded)."""
+
+    statements: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@contextmanager
+def count_queries(engine: AsyncEngine) -> Iterator[QueryCounter]:
+    """Count SQL statements sent through `engine`: `with count_queries(engine) as c: ...; c.count`."""
+    counter = QueryCounter()
+    sync_engine = engine.sync_engine
+
+    def _before_cursor_execute(
+        _conn: Any, _cursor: Any, statement: str, _parameters: Any, _context: Any, _executemany: bool
+    ) -> None:
+        if statement.lstrip().upper().startswith(_TRANSACTION_CONTROL):
+            return
+        counter.statements.append(statement)
+
+    event.listen(sync_engine, "before_cursor_execute", _before_cursor_execute)
+    try:
+        yield counter
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", _before_cursor_execute)
