@@ -16,7 +16,8 @@
     ├── RecordError                   one record cannot be processed; the run goes on
     │   └── MissingDependency         a lookup needs a coupling that does not exist (names it)
     ├── StoreError                    the coupling store refused an operation
-    │   └── StaleLease                a writer's fencing generation is no longer current
+    │   ├── StaleLease                a writer's fencing generation is no longer current
+    │   └── DuplicateCoupling         the record is already coupled in that mapping (`side`, `record_id`)
     ├── NotFound                      a client asked for something that does not exist
     ├── InvalidInput                  a client's request is malformed (bad filter, bad payload)
     └── PermissionDenied              the caller's role does not allow the operation
@@ -128,6 +129,16 @@ class StoreError(GatewayError):
 
 class StaleLease(StoreError):
     """The lease this writer held has been taken over; its writes are refused."""
+
+
+class DuplicateCoupling(StoreError):
+    """A coupling would pair a record that is already coupled within the same mapping."""
+
+    def __init__(self, message: str, *, mapping: str, side: str, record_id: str) -> None:
+        self.mapping = mapping
+        self.side = side
+        self.record_id = record_id
+        super().__init__(message)
 
 
 class NotFound(GatewayError):
