@@ -6,6 +6,7 @@
     │   ├── RetriableUpstreamError    worth trying again: timeouts, 429, 502/503/504, dropped connections
     │   │   ├── UpstreamTimeout
     │   │   ├── UpstreamUnavailable   503/502/504 and connection failures
+    │   │   │   └── CircuitOpen       not called at all: the breaker is open after repeated failures
     │   │   └── UpstreamThrottled     429; `retry_after` in seconds when the service said so
     │   └── FatalUpstreamError        retrying will not help: 4xx with the service's OData error code
     │       ├── UpstreamAuthError     401/403, or the token endpoint refused the credentials
@@ -13,6 +14,7 @@
     │       ├── PreconditionFailed    412: the ETag in If-Match is stale
     │       ├── UpstreamBadRequest    400 (and other 4xx): the request itself is wrong
     │       └── UpstreamProtocolError the answer is not what the protocol promises (garbage JSON, …)
+    │   └── AvailabilityUnavailable live availability failed and no cached value is young enough
     ├── RecordError                   one record cannot be processed; the run goes on
     │   └── MissingDependency         a lookup needs a coupling that does not exist (names it)
     ├── StoreError                    the coupling store refused an operation
@@ -83,6 +85,14 @@ class UpstreamUnavailable(RetriableUpstreamError):
     pass
 
 
+class CircuitOpen(UpstreamUnavailable):
+    """The call was not made: the circuit breaker is open; `retry_in` seconds until the next probe."""
+
+    def __init__(self, message: str, *, retry_in: float = 0.0, **kwargs: object) -> None:
+        self.retry_in = retry_in
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
 class UpstreamThrottled(RetriableUpstreamError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
         self.retry_after = retry_after
@@ -111,6 +121,26 @@ class UpstreamBadRequest(FatalUpstreamError):
 
 class UpstreamProtocolError(FatalUpstreamError):
     """The upstream answered something that is not valid for the protocol (garbage, wrong shape)."""
+
+
+class AvailabilityUnavailable(UpstreamError):
+    """Live availability could not be fetched and no cached value is within the allowed age.
+
+    `ages` maps each affected item number to the age in seconds of its last value (None: never
+    fetched or long forgotten); `max_stale_seconds` is the limit; `__cause__` is the upstream failure.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        ages: dict[str, float | None],
+        max_stale_seconds: float,
+        **kwargs: object,
+    ) -> None:
+        self.ages = ages
+        self.max_stale_seconds = max_stale_seconds
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
 
 
 class RecordError(GatewayError):
