@@ -316,6 +316,20 @@ class Availability:
     as_of: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class AvailabilityAnswer:
+    """Availability as the gateway serves it: converted to the asked unit, with its freshness.
+
+    `as_of` is when the gateway fetched the value from the ERP (the ERP's own stamp stays in
+    `availability.as_of`); `stale` is true once `age_seconds` passed the fresh period.
+    """
+
+    availability: Availability
+    as_of: datetime
+    age_seconds: float
+    stale: bool
+
+
 # --------------------------------------------------------------------------------------------
 # Callers (who is asking; the services decide what each role may do)
 
