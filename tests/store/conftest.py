@@ -37,6 +37,7 @@ class Databases:
         self.prefix = f"gw_store_{uuid.uuid4().hex[:10]}"
         self.server_url: str | None = None
         self.pg_names: list[str] = []
+        self.counter = 0
         self.pg_template: str | None = None
         self.sqlite_template: Path | None = None
 
@@ -50,7 +51,8 @@ class Databases:
 
     async def postgres(self, server_url: str, *, migrated: bool) -> str:
         self.server_url = server_url
-        name = f"{self.prefix}_{len(self.pg_names)}"
+        self.counter += 1
+        name = f"{self.prefix}_{self.counter}"
         self.pg_names.append(name)
         if not migrated:
             await self._admin(f'CREATE DATABASE "{name}"')
@@ -82,12 +84,18 @@ class Databases:
             shutil.copyfile(self.sqlite_template, target)
         return f"sqlite+aiosqlite:///{target}"
 
+    async def drop(self, url: str) -> None:
+        name = make_url(url).database
+        if url.startswith("postgresql") and name in self.pg_names:
+            await self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            self.pg_names.remove(name)
+
     async def drop_all(self) -> None:
         if self.server_url is None:
             return
-        # The template goes last: databases cloned from it do not depend on it, but keep the order simple.
-        for name in reversed(self.pg_names):
+        for name in self.pg_names:
             await self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.pg_names.clear()
 
 
 @pytest.fixture(scope="session")
@@ -111,15 +119,23 @@ async def _url(request: pytest.FixtureRequest, backend: str, databases: Database
 
 
 @pytest.fixture
-async def database_url(request: pytest.FixtureRequest, backend: str, databases: Databases) -> str:
-    """A fresh database already at the newest migration."""
-    return await _url(request, backend, databases, migrated=True)
+async def database_url(
+    request: pytest.FixtureRequest, backend: str, databases: Databases
+) -> AsyncIterator[str]:
+    """A fresh database already at the newest migration (dropped after the test)."""
+    url = await _url(request, backend, databases, migrated=True)
+    yield url
+    await databases.drop(url)
 
 
 @pytest.fixture
-async def empty_database_url(request: pytest.FixtureRequest, backend: str, databases: Databases) -> str:
-    """A fresh database with no tables at all."""
-    return await _url(request, backend, databases, migrated=False)
+async def empty_database_url(
+    request: pytest.FixtureRequest, backend: str, databases: Databases
+) -> AsyncIterator[str]:
+    """A fresh database with no tables at all (dropped after the test)."""
+    url = await _url(request, backend, databases, migrated=False)
+    yield url
+    await databases.drop(url)
 
 
 @pytest.fixture

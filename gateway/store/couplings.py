@@ -1,0 +1,333 @@
+"""Couplings: which ERP record is paired with which CRM record per mapping, and what was last agreed.
+
+Functions flush but never commit: the caller owns the transaction (`async with sessions.begin() as s:`).
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.domain import Side
+from gateway.errors import DuplicateCoupling, InvalidInput, NotFound
+from gateway.store.tables import Coupling, CouplingState, SyncResult
+from gateway.store.types import utcnow
+
+# Keeps IN (...) lists well below every driver's bound-parameter limit.
+_IN_CHUNK = 500
+MAX_PAGE = 1000
+
+
+class _Unset(enum.Enum):
+    UNSET = enum.auto()
+
+
+UNSET = _Unset.UNSET
+
+
+def normalize_id(value: str, *, field: str = "id") -> str:
+    """Record ids are GUIDs on both sides; store the canonical lowercase form so case never duplicates."""
+    stripped = value.strip() if isinstance(value, str) else ""
+    if not stripped:
+        raise InvalidInput(f"{field} must be a non-empty string", field=field)
+    try:
+        return str(uuid.UUID(stripped))
+    except ValueError:
+        return stripped  # not a GUID (e.g. a test fixture or a code-keyed entity): keep it verbatim
+
+
+def _state(value: CouplingState | str) -> str:
+    try:
+        return CouplingState(value).value
+    except ValueError:
+        raise InvalidInput(f"unknown coupling state {value!r}", field="state") from None
+
+
+def _result(value: SyncResult | str | None, field: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return SyncResult(value).value
+    except ValueError:
+        raise InvalidInput(f"unknown sync result {value!r}", field=field) from None
+
+
+def _side(value: Side | str) -> Side:
+    try:
+        return Side(value)
+    except ValueError:
+        raise InvalidInput(f"side must be 'erp' or 'crm', not {value!r}", field="side") from None
+
+
+async def create_coupling(
+    session: AsyncSession,
+    *,
+    mapping: str,
+    erp_id: str,
+    crm_id: str,
+    erp_key: str | None = None,
+    crm_key: str | None = None,
+    state: CouplingState | str = CouplingState.COUPLED,
+    last_synced: Mapping[str, Any] | None = None,
+    erp_modified_at: datetime | None = None,
+    crm_modified_at: datetime | None = None,
+) -> Coupling:
+    """Couple two records; DuplicateCoupling, writing nothing, if either is already coupled in `mapping`."""
+    if not mapping:
+        raise InvalidInput("mapping must not be empty", field="mapping")
+    coupling = Coupling(
+        mapping=mapping,
+        erp_id=normalize_id(erp_id, field="erp_id"),
+        crm_id=normalize_id(crm_id, field="crm_id"),
+        erp_key=erp_key,
+        crm_key=crm_key,
+        state=_state(state),
+        last_synced=dict(last_synced or {}),
+        erp_modified_at=erp_modified_at,
+        crm_modified_at=crm_modified_at,
+    )
+    try:
+        # A savepoint: a unique violation undoes only this insert, and the caller's transaction goes on.
+        async with session.begin_nested():
+            session.add(coupling)
+            await session.flush()
+    except IntegrityError as exc:
+        raise await _duplicate(session, coupling) from exc
+    return coupling
+
+
+async def _duplicate(session: AsyncSession, attempted: Coupling) -> DuplicateCoupling:
+    """Name the side that clashed (only runs on the failure path, so the happy path costs one INSERT)."""
+    for side, record_id in ((Side.ERP, attempted.erp_id), (Side.CRM, attempted.crm_id)):
+        if side is Side.ERP:
+            existing = await find_coupling(session, mapping=attempted.mapping, erp_id=record_id)
+        else:
+            existing = await find_coupling(session, mapping=attempted.mapping, crm_id=record_id)
+        if existing is not None:
+            other = existing.crm_id if side is Side.ERP else existing.erp_id
+            return DuplicateCoupling(
+                f"{side.value.upper()} record {record_id} is already coupled in {attempted.mapping} "
+                f"(coupling {existing.id}, paired with {other})",
+                mapping=attempted.mapping,
+                side=side.value,
+                record_id=record_id,
+            )
+    # The clashing row was deleted in between; still report the clash rather than a raw driver error.
+    return DuplicateCoupling(
+        f"coupling {attempted.erp_id} ⇄ {attempted.crm_id} clashed with a concurrent write "
+        f"in {attempted.mapping}",
+        mapping=attempted.mapping,
+        side="",
+        record_id=attempted.erp_id,
+    )
+
+
+async def get_coupling(session: AsyncSession, *, coupling_id: int) -> Coupling:
+    coupling = await session.get(Coupling, coupling_id)
+    if coupling is None:
+        raise NotFound(f"no coupling with id {coupling_id}")
+    return coupling
+
+
+async def find_coupling(
+    session: AsyncSession,
+    *,
+    mapping: str,
+    erp_id: str | None = None,
+    crm_id: str | None = None,
+    erp_key: str | None = None,
+    crm_key: str | None = None,
+) -> Coupling | None:
+    """The coupling of one record, looked up by exactly one of its id or key on either side."""
+    candidates = (("erp_id", erp_id), ("crm_id", crm_id), ("erp_key", erp_key), ("crm_key", crm_key))
+    given = {name: value for name, value in candidates if value is not None}
+    if len(given) != 1:
+        raise InvalidInput("give exactly one of erp_id, crm_id, erp_key, crm_key")
+    ((name, value),) = given.items()
+    if name.endswith("_id"):
+        value = normalize_id(value, field=name)
+    statement = (
+        select(Coupling)
+        .where(Coupling.mapping == mapping, getattr(Coupling, name) == value)
+        .order_by(col(Coupling.id))
+        .limit(1)
+    )
+    return (await session.exec(statement)).first()
+
+
+async def couplings_by_ids(
+    session: AsyncSession, *, mapping: str, side: Side | str, ids: Iterable[str]
+) -> dict[str, Coupling]:
+    """The couplings of many records of one side at once, keyed by that side's (normalized) id."""
+    checked = _side(side)
+    column = col(Coupling.erp_id) if checked is Side.ERP else col(Coupling.crm_id)
+    wanted = list(dict.fromkeys(normalize_id(i) for i in ids))
+    found: dict[str, Coupling] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[start : start + _IN_CHUNK]
+        statement = select(Coupling).where(Coupling.mapping == mapping, column.in_(chunk))
+        for coupling in (await session.exec(statement)).all():
+            found[coupling.erp_id if checked is Side.ERP else coupling.crm_id] = coupling
+    return found
+
+
+def _filters(
+    *,
+    mapping: str | None,
+    state: CouplingState | str | None,
+    skipped: bool | None,
+    record_id: str | None,
+    key: str | None,
+    erp_id: str | None,
+    crm_id: str | None,
+    erp_key: str | None,
+    crm_key: str | None,
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if mapping is not None:
+        conditions.append(col(Coupling.mapping) == mapping)
+    if state is not None:
+        conditions.append(col(Coupling.state) == _state(state))
+    if skipped is not None:
+        conditions.append(col(Coupling.skipped).is_(skipped))
+    if record_id is not None:
+        normalized = normalize_id(record_id, field="record_id")
+        conditions.append(or_(col(Coupling.erp_id) == normalized, col(Coupling.crm_id) == normalized))
+    if key is not None:
+        conditions.append(or_(col(Coupling.erp_key) == key, col(Coupling.crm_key) == key))
+    if erp_id is not None:
+        conditions.append(col(Coupling.erp_id) == normalize_id(erp_id, field="erp_id"))
+    if crm_id is not None:
+        conditions.append(col(Coupling.crm_id) == normalize_id(crm_id, field="crm_id"))
+    if erp_key is not None:
+        conditions.append(col(Coupling.erp_key) == erp_key)
+    if crm_key is not None:
+        conditions.append(col(Coupling.crm_key) == crm_key)
+    return conditions
+
+
+async def list_couplings(
+    session: AsyncSession,
+    *,
+    mapping: str | None = None,
+    state: CouplingState | str | None = None,
+    skipped: bool | None = None,
+    record_id: str | None = None,
+    key: str | None = None,
+    erp_id: str | None = None,
+    crm_id: str | None = None,
+    erp_key: str | None = None,
+    crm_key: str | None = None,
+    after_id: int | None = None,
+    limit: int = 100,
+) -> Sequence[Coupling]:
+    """Couplings in id order, filtered; `record_id`/`key` match either side.
+
+    Keyset pagination: pass the last id of a page as `after_id` to get the next one (stable under inserts).
+    """
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", field="limit")
+    conditions = _filters(
+        mapping=mapping,
+        state=state,
+        skipped=skipped,
+        record_id=record_id,
+        key=key,
+        erp_id=erp_id,
+        crm_id=crm_id,
+        erp_key=erp_key,
+        crm_key=crm_key,
+    )
+    if after_id is not None:
+        conditions.append(col(Coupling.id) > after_id)
+    statement = select(Coupling).where(*conditions).order_by(col(Coupling.id)).limit(limit)
+    return (await session.exec(statement)).all()
+
+
+async def count_couplings(
+    session: AsyncSession, *, mapping: str | None = None, state: CouplingState | str | None = None
+) -> int:
+    conditions = _filters(
+        mapping=mapping,
+        state=state,
+        skipped=None,
+        record_id=None,
+        key=None,
+        erp_id=None,
+        crm_id=None,
+        erp_key=None,
+        crm_key=None,
+    )
+    statement = select(func.count()).select_from(Coupling).where(*conditions)
+    return int((await session.exec(statement)).one())
+
+
+async def update_coupling(
+    session: AsyncSession,
+    *,
+    coupling_id: int,
+    state: CouplingState | str | _Unset = UNSET,
+    skipped: bool | _Unset = UNSET,
+    last_synced: Mapping[str, Any] | _Unset = UNSET,
+    erp_key: str | _Unset | None = UNSET,
+    crm_key: str | _Unset | None = UNSET,
+    erp_modified_at: datetime | _Unset | None = UNSET,
+    crm_modified_at: datetime | _Unset | None = UNSET,
+    erp_last_result: SyncResult | str | _Unset | None = UNSET,
+    erp_last_message: str | _Unset | None = UNSET,
+    crm_last_result: SyncResult | str | _Unset | None = UNSET,
+    crm_last_message: str | _Unset | None = UNSET,
+) -> Coupling:
+    """Change the given fields (others stay as they are) and bump `updated_at`. NotFound for an unknown id.
+
+    `last_synced` replaces the whole field → value map: pass the merged map, not a delta.
+    """
+    coupling = await get_coupling(session, coupling_id=coupling_id)
+    if not isinstance(state, _Unset):
+        coupling.state = _state(state)
+    if not isinstance(skipped, _Unset):
+        coupling.skipped = skipped
+    if not isinstance(last_synced, _Unset):
+        # A new dict object: the JSON column only notices reassignment, not in-place mutation.
+        coupling.last_synced = dict(last_synced)
+    if not isinstance(erp_key, _Unset):
+        coupling.erp_key = erp_key
+    if not isinstance(crm_key, _Unset):
+        coupling.crm_key = crm_key
+    if not isinstance(erp_modified_at, _Unset):
+        coupling.erp_modified_at = erp_modified_at
+    if not isinstance(crm_modified_at, _Unset):
+        coupling.crm_modified_at = crm_modified_at
+    if not isinstance(erp_last_result, _Unset):
+        coupling.erp_last_result = _result(erp_last_result, "erp_last_result")
+    if not isinstance(erp_last_message, _Unset):
+        coupling.erp_last_message = erp_last_message
+    if not isinstance(crm_last_result, _Unset):
+        coupling.crm_last_result = _result(crm_last_result, "crm_last_result")
+    if not isinstance(crm_last_message, _Unset):
+        coupling.crm_last_message = crm_last_message
+    coupling.updated_at = utcnow()
+    session.add(coupling)
+    await session.flush()
+    return coupling
+
+
+async def delete_coupling(session: AsyncSession, *, coupling_id: int) -> bool:
+    """Uncouple one pair; False when it did not exist (uncoupling is idempotent)."""
+    # An ORM-enabled DELETE: objects already loaded in this session are marked deleted too.
+    result = await session.exec(delete(Coupling).where(col(Coupling.id) == coupling_id))
+    return bool(result.rowcount)
+
+
+async def delete_couplings(session: AsyncSession, *, mapping: str) -> int:
+    """Uncouple every pair of a mapping; returns how many were removed."""
+    result = await session.exec(delete(Coupling).where(col(Coupling.mapping) == mapping))
+    return int(result.rowcount)
