@@ -1,0 +1,428 @@
+"""The OData v4 HTTP client both connectors stand on: auth, limits, retries, paging and `$batch`.
+Every failure leaves this module as a `gateway.errors` class; callers never see httpx."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any, NoReturn
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from gateway.domain import BatchResult
+from gateway.errors import (
+    ConfigurationError,
+    RetriableUpstreamError,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamThrottled,
+)
+from gateway.upstream.auth import TokenProvider
+from gateway.upstream.batch import (
+    IDEMPOTENT_METHODS,
+    BatchFormat,
+    BatchOperation,
+    decode_json_batch,
+    decode_multipart_batch,
+    encode_json_batch,
+    encode_multipart_batch,
+)
+from gateway.upstream.odata import Query, odata_literal
+from gateway.upstream.policy import ClientLimits, RetryPolicy
+from gateway.upstream.translate import error_for_exception, error_for_status, parse_json_body, reached_server
+
+log = logging.getLogger(__name__)
+
+# Each service's own ceiling on operations per $batch (DOMAIN.md §2 and §3).
+BATCH_LIMITS = {BatchFormat.JSON: 100, BatchFormat.MULTIPART: 1_000}
+
+
+@dataclass(frozen=True, slots=True)
+class ODataResponse:
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    body: Any
+    """The parsed JSON body (None for an empty body or when raw content was asked for)."""
+    url: str
+
+    @property
+    def etag(self) -> str | None:
+        value = self.headers.get("etag")
+        if value:
+            return value
+        raw = self.body.get("@odata.etag") if isinstance(self.body, Mapping) else None
+        return raw if isinstance(raw, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a collection, with the links that continue it."""
+
+    rows: list[dict[str, Any]]
+    url: str
+    next_link: str | None = None
+    delta_link: str | None = None
+    count: int | None = None
+
+
+@dataclass(slots=True)
+class ClientStats:
+    requests: int = 0
+    retries: int = 0
+    token_refreshes_on_401: int = 0
+
+
+@dataclass
+class _Failure(Exception):
+    error: UpstreamError
+    sent: bool = True
+    """False when the request certainly never reached the server."""
+
+
+@dataclass
+class _Unauthorized(Exception):
+    error: UpstreamError
+    token: str | None = field(default=None, repr=False)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Decimal):
+        # float's repr is the shortest text that round-trips; fine for amounts with ≤ 15 digits.
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, datetime | date | time):
+        return odata_literal(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def dump_json(body: object) -> bytes:
+    return json.dumps(body, default=_json_default, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class ODataClient:
+    """HTTP client for one OData service root (`base_url` ends with `/`).
+
+    Targets are paths relative to `base_url` (already encoded, see `odata.entity_path`) or absolute
+    URLs on the same origin (next/delta links). `auth=None` sends no Authorization header.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        service: str,
+        auth: TokenProvider | None = None,
+        limits: ClientLimits | None = None,
+        retry: RetryPolicy | None = None,
+        owns_http: bool = False,
+        base_url_setting: str = "",
+    ) -> None:
+        self._http = http
+        # An empty base URL is allowed (the app starts without upstreams); requests then fail with
+        # ConfigurationError naming `base_url_setting`.
+        self.base_url = base_url if not base_url or base_url.endswith("/") else base_url + "/"
+        self._base_url_setting = base_url_setting or f"{service} base URL"
+        self.service = service
+        self.auth = auth
+        self.limits = limits or ClientLimits()
+        self.retry = retry or RetryPolicy()
+        self.stats = ClientStats()
+        self._owns_http = owns_http
+        self._semaphore = asyncio.Semaphore(self.limits.max_concurrency)
+        origin = urlsplit(self.base_url)
+        self._origin = (origin.scheme, origin.netloc)
+
+    def __repr__(self) -> str:
+        return f"ODataClient(service={self.service!r}, base_url={self.base_url!r})"
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    # ---------------------------------------------------------------------------------- URLs
+
+    def url(self, target: str, query: Query | None = None) -> str:
+        if not self.base_url:
+            raise ConfigurationError(self._base_url_setting, "is not set")
+        if target.startswith(("http://", "https://")):
+            url = target
+            parts = urlsplit(url)
+            if (parts.scheme, parts.netloc) != self._origin:
+                # Never send our bearer token to another host because a payload said so.
+                raise UpstreamProtocolError(
+                    f"link points outside the service: {parts.scheme}://{parts.netloc}", service=self.service
+                )
+        else:
+            url = self.base_url + target.lstrip("/")
+        encoded = query.encode() if query else ""
+        if encoded:
+            url += ("&" if "?" in url else "?") + encoded
+        return url
+
+    # ------------------------------------------------------------------------------ requests
+
+    async def request(
+        self,
+        method: str,
+        target: str,
+        *,
+        query: Query | None = None,
+        json_body: object = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        raw: bool = False,
+    ) -> ODataResponse:
+        """Send one request with retries. `idempotent` defaults from the method (POST is not);
+        a request that is not idempotent is repeated only when it certainly never left us, or the
+        server refused it with 429."""
+        method = method.upper()
+        url = self.url(target, query)
+        repeatable = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        data = dump_json(json_body) if json_body is not None else content
+        send_headers = {"Accept": "application/json", "OData-Version": "4.0", "OData-MaxVersion": "4.0"}
+        if json_body is not None:
+            send_headers["Content-Type"] = "application/json"
+        send_headers.update(headers or {})
+        attempt = 0
+        refreshed = False
+        while True:
+            try:
+                return await self._attempt(method, url, data, send_headers, raw=raw)
+            except _Unauthorized as unauthorized:
+                if self.auth is None or refreshed:
+                    raise unauthorized.error from None
+                # The token was revoked or expired early: fetch a new one once, then try again.
+                refreshed = True
+                self.stats.token_refreshes_on_401 += 1
+                await self.auth.refresh(stale=unauthorized.token)
+            except _Failure as failure:
+                error = failure.error
+                if not isinstance(error, RetriableUpstreamError):
+                    raise error from None
+                safe = repeatable or not failure.sent or isinstance(error, UpstreamThrottled)
+                if not safe or attempt >= self.retry.max_retries:
+                    raise error from None
+                retry_after = error.retry_after if isinstance(error, UpstreamThrottled) else None
+                if retry_after is not None and retry_after > self.retry.max_retry_after_seconds:
+                    raise error from None
+                delay = self.retry.delay(attempt, retry_after)
+                attempt += 1
+                self.stats.retries += 1
+                log.info(
+                    "retrying %s %s after %s (attempt %d of %d, waiting %.2fs)",
+                    method,
+                    url,
+                    type(error).__name__,
+                    attempt,
+                    self.retry.max_retries,
+                    delay,
+                )
+                await self.retry.sleep(delay)
+
+    async def _attempt(
+        self, method: str, url: str, data: bytes | None, headers: dict[str, str], *, raw: bool
+    ) -> ODataResponse:
+        token: str | None = None
+        send_headers = dict(headers)
+        if self.auth is not None:
+            try:
+                token = await self.auth.token()
+            except UpstreamError as token_error:
+                raise _Failure(token_error, sent=False) from None
+            send_headers["Authorization"] = f"Bearer {token}"
+        async with self._semaphore:
+            self.stats.requests += 1
+            try:
+                # httpx's own timeouts do not apply to in-process transports; this one always does.
+                async with asyncio.timeout(self.limits.timeout_seconds):
+                    response = await self._http.request(method, url, content=data, headers=send_headers)
+            except (httpx.HTTPError, TimeoutError, OSError) as exc:
+                error = error_for_exception(exc, service=self.service, method=method, url=url)
+                raise _Failure(error, sent=reached_server(exc)) from None
+        return self._interpret(method, url, response, token=token, raw=raw)
+
+    def _interpret(
+        self, method: str, url: str, response: httpx.Response, *, token: str | None, raw: bool
+    ) -> ODataResponse:
+        headers = {name.lower(): value for name, value in response.headers.items()}
+        status = response.status_code
+        if 200 <= status < 300:
+            body: Any = None
+            if not raw and response.content:
+                body = parse_json_body(response.content)
+                if body is None:
+                    raise UpstreamProtocolError(
+                        "the response body is not valid JSON",
+                        service=self.service,
+                        status=status,
+                        method=method,
+                        url=url,
+                    )
+            return ODataResponse(status=status, headers=headers, content=response.content, body=body, url=url)
+        error_body = parse_json_body(response.content)
+        retry_after = self.retry.parse_retry_after(headers.get("retry-after"))
+        error = error_for_status(
+            status, body=error_body, service=self.service, method=method, url=url, retry_after=retry_after
+        )
+        if status == 401:
+            raise _Unauthorized(error, token)
+        raise _Failure(error)
+
+    async def get(self, target: str, *, query: Query | None = None) -> dict[str, Any]:
+        response = await self.request("GET", target, query=query)
+        if not isinstance(response.body, dict):
+            self._protocol("expected a JSON object", url=response.url)
+        return response.body
+
+    # -------------------------------------------------------------------------------- paging
+
+    async def page_stream(
+        self,
+        target: str,
+        *,
+        query: Query | None = None,
+        page_size: int | None = None,
+        prefer: Sequence[str] = (),
+    ) -> AsyncIterator[Page]:
+        """Pages of a collection, following `@odata.nextLink` (relative or absolute) until a page
+        comes without one or comes back empty. Only one page is held at a time."""
+        preferences = [*prefer, f"odata.maxpagesize={page_size or self.limits.page_size}"]
+        headers = {"Prefer": ", ".join(preferences)}
+        url: str | None = self.url(target, query)
+        seen: set[str] = set()
+        while url is not None:
+            response = await self.request("GET", url, headers=headers)
+            page = self._page(response)
+            yield page
+            if not page.rows or page.next_link is None:
+                return
+            url = self._resolve(page.next_link, response)
+            if url in seen:
+                self._protocol("the server sent the same nextLink twice", url=url)
+            seen.add(url)
+
+    async def pages(
+        self, target: str, *, query: Query | None = None, page_size: int | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        async for page in self.page_stream(target, query=query, page_size=page_size):
+            if page.rows:
+                yield page.rows
+
+    def _page(self, response: ODataResponse) -> Page:
+        body = response.body
+        if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+            self._protocol("a collection response needs a `value` array", url=response.url)
+        rows = body["value"]
+        if not all(isinstance(row, dict) for row in rows):
+            self._protocol("a collection holds something that is not an object", url=response.url)
+        next_link = body.get("@odata.nextLink")
+        delta_link = body.get("@odata.deltaLink")
+        count = body.get("@odata.count")
+        return Page(
+            rows=rows,
+            url=response.url,
+            next_link=self._resolve(next_link, response)
+            if isinstance(next_link, str) and next_link
+            else None,
+            delta_link=self._resolve(delta_link, response)
+            if isinstance(delta_link, str) and delta_link
+            else None,
+            count=count if isinstance(count, int) and not isinstance(count, bool) else None,
+        )
+
+    def _resolve(self, link: str, response: ODataResponse) -> str:
+        """OData: a relative link is relative to the context URL (the service's `$metadata`), or to
+        the request URL when the payload has no context."""
+        context = response.body.get("@odata.context") if isinstance(response.body, dict) else None
+        base = urljoin(response.url, context) if isinstance(context, str) and context else response.url
+        return self.url(urljoin(base, link))
+
+    # --------------------------------------------------------------------------------- batch
+
+    async def batch(
+        self,
+        operations: Sequence[BatchOperation],
+        *,
+        batch_format: BatchFormat,
+        service_path: str = "",
+        atomic: bool = False,
+    ) -> list[BatchResult]:
+        """Run `operations` in `$batch` requests of at most the configured (and the service's) size.
+        `atomic` makes each chunk all-or-nothing (BC `Isolation: snapshot`, Dataverse change sets);
+        results come back in operation order with their global index."""
+        size = min(self.limits.batch_size, BATCH_LIMITS[batch_format])
+        results: list[BatchResult] = []
+        for offset in range(0, len(operations), size):
+            chunk = operations[offset : offset + size]
+            if batch_format is BatchFormat.JSON:
+                results += await self._json_batch(
+                    chunk, offset=offset, service_path=service_path, atomic=atomic
+                )
+            else:
+                results += await self._multipart_batch(
+                    chunk, offset=offset, service_path=service_path, atomic=atomic
+                )
+        return results
+
+    def _batch_target(self, service_path: str) -> str:
+        return (service_path.strip("/") + "/$batch") if service_path.strip("/") else "$batch"
+
+    async def _json_batch(
+        self, chunk: Sequence[BatchOperation], *, offset: int, service_path: str, atomic: bool
+    ) -> list[BatchResult]:
+        headers = {"Isolation": "snapshot"} if atomic else {}
+        response = await self.request(
+            "POST",
+            self._batch_target(service_path),
+            json_body=encode_json_batch(chunk),
+            headers=headers,
+            idempotent=all(op.idempotent for op in chunk),
+        )
+        try:
+            return decode_json_batch(response.body, count=len(chunk), offset=offset)
+        except ValueError as exc:
+            self._protocol(str(exc), url=response.url)
+
+    async def _multipart_batch(
+        self, chunk: Sequence[BatchOperation], *, offset: int, service_path: str, atomic: bool
+    ) -> list[BatchResult]:
+        root = self.base_url + (service_path.strip("/") + "/" if service_path.strip("/") else "")
+        content, content_type, groups = encode_multipart_batch(chunk, service_root=root, atomic=atomic)
+        headers = {"Content-Type": content_type}
+        if not atomic:
+            headers["Prefer"] = "odata.continue-on-error"
+        response = await self.request(
+            "POST",
+            self._batch_target(service_path),
+            content=content,
+            headers=headers,
+            idempotent=all(op.idempotent for op in chunk),
+            raw=True,
+        )
+        try:
+            return decode_multipart_batch(
+                response.content,
+                content_type=response.headers.get("content-type", ""),
+                groups=groups,
+                count=len(chunk),
+                offset=offset,
+            )
+        except ValueError as exc:
+            self._protocol(str(exc), url=response.url)
+
+    def _protocol(self, message: str, *, url: str | None = None) -> NoReturn:
+        raise UpstreamProtocolError(message, service=self.service, url=url)
+
+
+__all__ = ["BATCH_LIMITS", "ClientStats", "ODataClient", "ODataResponse", "Page"]

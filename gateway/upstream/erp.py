@@ -1,0 +1,280 @@
+"""The Business Central connector: one company, API v2.0 and our integration API (DOMAIN.md §2),
+read as streamed pages of records or typed values, written one by one or in JSON `$batch`es."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from gateway.domain import Availability, BatchResult, Company, Customer, Item, UpstreamRecord
+from gateway.errors import ConfigurationError, UpstreamProtocolError
+from gateway.upstream.batch import BatchFormat, BatchOperation
+from gateway.upstream.client import ODataClient
+from gateway.upstream.odata import Key, Query, entity_path, in_filter
+from gateway.upstream.records import as_bool, as_datetime, as_decimal, as_str, to_record
+from gateway.upstream.writes import Write, WriteKind
+
+ErpApi = Literal["v2.0", "integration"]
+# Service roots below `{base}/v2.0/{tenant}/{environment}/api/`.
+API_PATHS: dict[str, str] = {"v2.0": "v2.0", "integration": "bcgateway/integration/v1.0"}
+SERVICE = "erp"
+
+
+class ErpConnector:
+    """Business Central, for one company. `company` is a company name or id; "" means the only one.
+
+    The company id is resolved once (on first use) and cached; `company()` asks the ERP every time,
+    so it doubles as a reachability check.
+    """
+
+    def __init__(self, client: ODataClient, *, company: str = "") -> None:
+        self.client = client
+        self._company_hint = company.strip()
+        self._company_id: str | None = None
+        self._resolve_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"ErpConnector(base_url={self.client.base_url!r}, company={self._company_hint!r})"
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    # ------------------------------------------------------------------------------ company
+
+    async def companies(self) -> list[Company]:
+        rows = await self._all_rows("v2.0/companies")
+        return [
+            Company(
+                id=as_str(r.get("id")), name=as_str(r.get("name")), display_name=as_str(r.get("displayName"))
+            )
+            for r in rows
+        ]
+
+    def _choose(self, companies: Sequence[Company]) -> Company:
+        hint = self._company_hint
+        if not hint:
+            if len(companies) == 1:
+                return companies[0]
+            names = ", ".join(repr(c.name) for c in companies) or "none"
+            problem = "must name one company" if companies else "the ERP environment has no company"
+            raise ConfigurationError("GATEWAY_ERP_COMPANY", f"{problem} (companies: {names})")
+        matches = [c for c in companies if c.id.lower() == hint.lower()] or [
+            c for c in companies if hint in (c.name, c.display_name)
+        ]
+        if len(matches) == 1:
+            return matches[0]
+        names = ", ".join(repr(c.name) for c in companies) or "none"
+        problem = "matches several companies" if matches else "matches no company"
+        raise ConfigurationError("GATEWAY_ERP_COMPANY", f"{hint!r} {problem} (companies: {names})")
+
+    async def company_id(self) -> str:
+        if self._company_id is None:
+            async with self._resolve_lock:
+                if self._company_id is None:
+                    self._company_id = self._choose(await self.companies()).id
+        return self._company_id
+
+    async def company(self) -> Company:
+        """The company with its local currency (from `companyInformation`)."""
+        chosen = self._choose(await self.companies())
+        self._company_id = chosen.id
+        info = await self.client.get(f"v2.0/companies({chosen.id})/companyInformation")
+        rows = info.get("value")
+        row = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], dict) else info
+        return Company(
+            id=chosen.id,
+            name=chosen.name,
+            display_name=chosen.display_name,
+            currency_code=as_str(row.get("currencyCode")),
+        )
+
+    async def collection_path(self, entity_set: str, *, api: ErpApi = "v2.0", key: Key | None = None) -> str:
+        """`<api>/companies(<id>)/<entity_set>[(<key>)]`, relative to the client's base URL."""
+        company_id = await self.company_id()
+        return f"{API_PATHS[api]}/{self._relative(company_id, entity_set, key)}"
+
+    @staticmethod
+    def _relative(company_id: str, entity_set: str, key: Key | None) -> str:
+        return f"companies({company_id})/{entity_path(entity_set, key)}"
+
+    # -------------------------------------------------------------------------------- reads
+
+    async def _all_rows(self, target: str, query: Query | None = None) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        async for page in self.client.pages(target, query=query):
+            rows.extend(page)
+        return rows
+
+    async def pages(
+        self,
+        entity_set: str,
+        *,
+        api: ErpApi = "v2.0",
+        filter: str | None = None,
+        select: Sequence[str] | None = None,
+        orderby: Sequence[str] | None = None,
+        page_size: int | None = None,
+    ) -> AsyncIterator[list[UpstreamRecord]]:
+        """Every row of `entity_set`, one page at a time (never the whole table in memory)."""
+        target = await self.collection_path(entity_set, api=api)
+        query = Query(filter=filter, select=select, orderby=orderby)
+        async for rows in self.client.pages(target, query=query, page_size=page_size):
+            yield [self._record(entity_set, row) for row in rows]
+
+    def _record(self, entity_set: str, row: Mapping[str, Any]) -> UpstreamRecord:
+        return to_record(
+            row, entity_set=entity_set, key="id", modified="lastModifiedDateTime", service=SERVICE
+        )
+
+    async def customers(self, *, filter: str | None = None) -> AsyncIterator[list[Customer]]:
+        async for page in self.pages("customers", filter=filter):
+            yield [customer_from_row(r.values) for r in page]
+
+    async def items(self, *, filter: str | None = None) -> AsyncIterator[list[Item]]:
+        async for page in self.pages("items", filter=filter):
+            yield [item_from_row(r.values) for r in page]
+
+    async def availability(
+        self,
+        item_numbers: Sequence[str],
+        *,
+        location_codes: Sequence[str] | None = None,
+        chunk_size: int = 50,
+    ) -> list[Availability]:
+        """Live availability (integration API `itemAvailabilities`) for these items, asked for in
+        chunks of `chunk_size` numbers so that no URL grows past what servers accept."""
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be at least 1")
+        numbers = list(dict.fromkeys(item_numbers))  # unique, order kept
+        target = await self.collection_path("itemAvailabilities", api="integration")
+        result: list[Availability] = []
+        for start in range(0, len(numbers), chunk_size):
+            condition = in_filter("itemNumber", numbers[start : start + chunk_size])
+            if location_codes:
+                condition += " and " + in_filter("locationCode", list(location_codes))
+            for row in await self._all_rows(target, Query(filter=condition)):
+                result.append(availability_from_row(row))
+        return result
+
+    async def get(
+        self, entity_set: str, id: Key, *, api: ErpApi = "v2.0", select: Sequence[str] | None = None
+    ) -> UpstreamRecord:
+        target = await self.collection_path(entity_set, api=api, key=id)
+        return self._record(entity_set, await self.client.get(target, query=Query(select=select)))
+
+    # ------------------------------------------------------------------------------- writes
+
+    async def create(
+        self, entity_set: str, values: Mapping[str, Any], *, api: ErpApi = "v2.0"
+    ) -> UpstreamRecord:
+        """POST; never repeated once it may have reached BC (a repeat could create a duplicate)."""
+        target = await self.collection_path(entity_set, api=api)
+        response = await self.client.request("POST", target, json_body=dict(values))
+        return self._written(entity_set, response.body, response.etag)
+
+    async def update(
+        self, entity_set: str, id: Key, values: Mapping[str, Any], *, etag: str, api: ErpApi = "v2.0"
+    ) -> UpstreamRecord:
+        """PATCH with If-Match (BC demands it; `"*"` overwrites). A stale ETag → PreconditionFailed."""
+        target = await self.collection_path(entity_set, api=api, key=id)
+        response = await self.client.request(
+            "PATCH", target, json_body=dict(values), headers={"If-Match": etag}
+        )
+        return self._written(entity_set, response.body, response.etag)
+
+    async def delete(self, entity_set: str, id: Key, *, etag: str = "*", api: ErpApi = "v2.0") -> None:
+        target = await self.collection_path(entity_set, api=api, key=id)
+        await self.client.request("DELETE", target, headers={"If-Match": etag})
+
+    def _written(self, entity_set: str, body: object, etag: str | None) -> UpstreamRecord:
+        if not isinstance(body, dict):
+            raise UpstreamProtocolError(f"{entity_set}: a write answered without the entity", service=SERVICE)
+        record = self._record(entity_set, body)
+        if record.etag is None and etag is not None:
+            record = UpstreamRecord(record.entity_set, record.id, record.values, etag, record.modified_at)
+        return record
+
+    async def batch(
+        self, writes: Sequence[Write], *, api: ErpApi = "v2.0", atomic: bool = False
+    ) -> list[BatchResult]:
+        """JSON `$batch`es of at most 100 operations; `atomic` sends `Isolation: snapshot`."""
+        company_id = await self.company_id()
+        operations = [self._operation(company_id, write) for write in writes]
+        return await self.client.batch(
+            operations, batch_format=BatchFormat.JSON, service_path=API_PATHS[api], atomic=atomic
+        )
+
+    def _operation(self, company_id: str, write: Write) -> BatchOperation:
+        if write.kind is WriteKind.CREATE:
+            return BatchOperation(
+                "POST", self._relative(company_id, write.entity_set, None), body=write.values
+            )
+        url = self._relative(company_id, write.entity_set, write.key)
+        if write.kind is WriteKind.UPDATE:
+            return BatchOperation("PATCH", url, body=write.values, headers={"If-Match": write.etag or "*"})
+        if write.kind is WriteKind.DELETE:
+            return BatchOperation("DELETE", url, headers={"If-Match": write.etag or "*"})
+        raise ValueError("Business Central has no upsert: read, then create or update")
+
+
+# ------------------------------------------------------------------------------------ rows
+
+
+def customer_from_row(row: Mapping[str, Any]) -> Customer:
+    return Customer(
+        erp_id=as_str(row.get("id")),
+        number=as_str(row.get("number")),
+        name=as_str(row.get("displayName")),
+        address_line1=as_str(row.get("addressLine1")),
+        address_line2=as_str(row.get("addressLine2")),
+        city=as_str(row.get("city")),
+        state=as_str(row.get("state")),
+        country=as_str(row.get("country")),
+        postal_code=as_str(row.get("postalCode")),
+        phone=as_str(row.get("phoneNumber")),
+        email=as_str(row.get("email")),
+        website=as_str(row.get("website")),
+        salesperson_code=as_str(row.get("salespersonCode")),
+        currency_code=as_str(row.get("currencyCode")),
+        credit_limit=as_decimal(row.get("creditLimit"), name="creditLimit", service=SERVICE),
+        balance_due=as_decimal(row.get("balanceDue"), name="balanceDue", service=SERVICE),
+        blocked=as_str(row.get("blocked")) or " ",
+        modified_at=as_datetime(row.get("lastModifiedDateTime")),
+    )
+
+
+def item_from_row(row: Mapping[str, Any]) -> Item:
+    return Item(
+        erp_id=as_str(row.get("id")),
+        number=as_str(row.get("number")),
+        name=as_str(row.get("displayName")),
+        type=as_str(row.get("type")) or "Inventory",
+        item_category_code=as_str(row.get("itemCategoryCode")),
+        blocked=as_bool(row.get("blocked")),
+        gtin=as_str(row.get("gtin")),
+        inventory=as_decimal(row.get("inventory"), name="inventory", service=SERVICE),
+        unit_price=as_decimal(row.get("unitPrice"), name="unitPrice", service=SERVICE),
+        price_includes_tax=as_bool(row.get("priceIncludesTax")),
+        unit_cost=as_decimal(row.get("unitCost"), name="unitCost", service=SERVICE),
+        base_unit_of_measure_code=as_str(row.get("baseUnitOfMeasureCode")),
+        modified_at=as_datetime(row.get("lastModifiedDateTime")),
+    )
+
+
+def availability_from_row(row: Mapping[str, Any]) -> Availability:
+    def number(name: str) -> Any:
+        return as_decimal(row.get(name), name=name, service=SERVICE)
+
+    return Availability(
+        item_number=as_str(row.get("itemNumber")),
+        location_code=as_str(row.get("locationCode")),
+        unit_of_measure_code=as_str(row.get("unitOfMeasureCode")),
+        inventory=number("inventory"),
+        qty_on_sales_orders=number("qtyOnSalesOrders"),
+        qty_on_purchase_orders=number("qtyOnPurchaseOrders"),
+        available_quantity=number("availableQuantity"),
+        projected_available_quantity=number("projectedAvailableQuantity"),
+        as_of=as_datetime(row.get("asOfDateTime")) or datetime.now(UTC),
+    )

@@ -1,0 +1,124 @@
+"""Builds the ERP and CRM connectors from `Settings`: HTTP client, token provider, limits and retry
+policy. The composition root calls these; tests build `ODataClient`s directly with tiny limits."""
+
+from __future__ import annotations
+
+import httpx
+
+from gateway.config import Settings
+from gateway.upstream.auth import TokenProvider
+from gateway.upstream.client import ODataClient
+from gateway.upstream.crm import API_PATH, CrmConnector
+from gateway.upstream.erp import ErpConnector
+from gateway.upstream.policy import ClientLimits, RetryPolicy
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        max_retries=settings.upstream_max_retries,
+        backoff_base_seconds=settings.upstream_backoff_base_seconds,
+        backoff_max_seconds=settings.upstream_backoff_max_seconds,
+    )
+
+
+def _http(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None, http: httpx.AsyncClient | None
+) -> tuple[httpx.AsyncClient, bool]:
+    if http is not None:
+        return http, False
+    timeout = httpx.Timeout(settings.upstream_timeout_seconds)
+    return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False), True
+
+
+def _auth(
+    http: httpx.AsyncClient,
+    *,
+    token_url: str,
+    client_id: str,
+    secret: str,
+    scope: str,
+    service: str,
+    timeout: float,
+) -> TokenProvider | None:
+    if not token_url:
+        return None  # an upstream without auth (a local OData server): send no Authorization header
+    return TokenProvider(
+        http,
+        token_url=token_url,
+        client_id=client_id,
+        client_secret=secret,
+        scope=scope,
+        service=service,
+        timeout_seconds=timeout,
+    )
+
+
+def build_erp_connector(
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    http: httpx.AsyncClient | None = None,
+) -> ErpConnector:
+    """`transport` (e.g. `in_process_transport(simulator)`) or a ready `http` client; neither → network.
+    The connector owns (and `aclose()` closes) the httpx client only when it created it."""
+    client_http, owns = _http(settings, transport, http)
+    base = settings.erp_base_url
+    base_url = f"{base}/v2.0/{settings.erp_tenant}/{settings.erp_environment}/api/" if base else ""
+    client = ODataClient(
+        client_http,
+        base_url=base_url,
+        service="erp",
+        auth=_auth(
+            client_http,
+            token_url=settings.erp_token_url,
+            client_id=settings.erp_client_id,
+            secret=settings.erp_client_secret.get_secret_value(),
+            scope=settings.erp_scope,
+            service="erp",
+            timeout=settings.upstream_timeout_seconds,
+        ),
+        limits=ClientLimits(
+            page_size=settings.erp_page_size,
+            batch_size=settings.erp_batch_size,
+            max_concurrency=settings.erp_max_concurrency,
+            timeout_seconds=settings.upstream_timeout_seconds,
+        ),
+        retry=retry_policy(settings),
+        owns_http=owns,
+        base_url_setting="GATEWAY_ERP_BASE_URL",
+    )
+    return ErpConnector(client, company=settings.erp_company)
+
+
+def build_crm_connector(
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    http: httpx.AsyncClient | None = None,
+) -> CrmConnector:
+    client_http, owns = _http(settings, transport, http)
+    base = settings.crm_base_url
+    client = ODataClient(
+        client_http,
+        base_url=f"{base}/{API_PATH}" if base else "",
+        service="crm",
+        auth=_auth(
+            client_http,
+            token_url=settings.crm_token_url,
+            client_id=settings.crm_client_id,
+            secret=settings.crm_client_secret.get_secret_value(),
+            scope=settings.crm_scope or (f"{base}/.default" if base else ""),
+            service="crm",
+            timeout=settings.upstream_timeout_seconds,
+        ),
+        limits=ClientLimits(
+            page_size=settings.crm_page_size,
+            batch_size=settings.crm_batch_size,
+            max_concurrency=settings.crm_max_concurrency,
+            timeout_seconds=settings.upstream_timeout_seconds,
+        ),
+        retry=retry_policy(settings),
+        owns_http=owns,
+        base_url_setting="GATEWAY_CRM_BASE_URL",
+    )
+    return CrmConnector(client)

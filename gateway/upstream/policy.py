@@ -1,0 +1,81 @@
+"""How hard a client may push an upstream: page and batch sizes, concurrency, timeouts, and retries
+(exponential backoff with full jitter, honouring `Retry-After`)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClientLimits:
+    """Per-upstream limits. `batch_size` is capped by the caller at the service's own maximum."""
+
+    page_size: int = 1_000
+    batch_size: int = 100
+    max_concurrency: int = 5
+    timeout_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.page_size < 1 or self.batch_size < 1 or self.max_concurrency < 1:
+            raise ValueError("page_size, batch_size and max_concurrency must be at least 1")
+        if self.timeout_seconds <= 0:
+            raise ValueError("timeout_seconds must be positive")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Retries of retriable failures. `sleep` and `random` are injectable so tests can record delays."""
+
+    max_retries: int = 6
+    backoff_base_seconds: float = 0.5
+    backoff_max_seconds: float = 30.0
+    # A Retry-After longer than this is not waited out: the caller gets UpstreamThrottled instead.
+    max_retry_after_seconds: float = 300.0
+    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, compare=False, repr=False)
+    random: Callable[[], float] = field(default=random.random, compare=False, repr=False)
+    now: Callable[[], datetime] = field(default=_utc_now, compare=False, repr=False)
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter (AWS architecture blog): uniform in [0, min(max, base·2^attempt)]."""
+        ceiling = min(self.backoff_max_seconds, self.backoff_base_seconds * (2.0**attempt))
+        return ceiling * float(self.random())
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        # The server's word wins: waiting less only extends a Dataverse penalty.
+        if retry_after is not None:
+            return max(retry_after, 0.0)
+        return self.backoff(attempt)
+
+    def parse_retry_after(self, value: str | None) -> float | None:
+        return parse_retry_after(value, now=self.now())
+
+
+def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
+    """Seconds to wait from a `Retry-After` header: delta-seconds or an HTTP-date; None if absent/bad."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return max(seconds, 0.0) if seconds == seconds else None  # NaN guard
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - now).total_seconds(), 0.0)
