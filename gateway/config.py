@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     upstream_backoff_base_seconds: float = Field(default=0.5, ge=0)
     upstream_backoff_max_seconds: float = Field(default=30.0, ge=0)
 
+    # --- live availability (DOMAIN.md §10)
+    availability_fresh_seconds: float = Field(default=10.0, ge=0)
+    availability_max_stale_seconds: float = Field(default=300.0, ge=0)
+    availability_chunk_size: int = Field(default=50, ge=1, le=500)
+    availability_breaker_failures: int = Field(default=5, ge=1)
+    availability_breaker_reset_seconds: float = Field(default=30.0, gt=0)
+
     # --- the web side
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -88,6 +95,14 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("availability_max_stale_seconds")
+    @classmethod
+    def _stale_after_fresh(cls, value: float, info: ValidationInfo) -> float:
+        fresh = info.data.get("availability_fresh_seconds")
+        if fresh is not None and value < fresh:
+            raise ValueError(f"must be at least GATEWAY_AVAILABILITY_FRESH_SECONDS ({fresh:g})")
+        return value
 
     @model_validator(mode="after")
     def _default_crm_scope(self) -> Settings:
