@@ -101,7 +101,11 @@ def _create_sqlite_engine(parsed: URL, *, echo: bool) -> AsyncEngine:
     return engine
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+# What services hold and type their parameters with, so nothing above the store imports SQLAlchemy.
+SessionFactory = async_sessionmaker[AsyncSession]
+
+
+def session_factory(engine: AsyncEngine) -> SessionFactory:
     """Sessions for one engine; objects stay readable after commit (no lazy reload in async code)."""
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 

@@ -1,0 +1,348 @@
+"""Sync jobs (one run of one mapping in one direction, with counters) and the record errors they log.
+
+Functions flush but never commit: the caller owns the transaction (`async with sessions.begin() as s:`).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
+
+from sqlalchemy import ColumnElement, func, or_, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.errors import InvalidInput, NotFound
+from gateway.store.couplings import normalize_id
+from gateway.store.tables import (
+    Direction,
+    ErrorAction,
+    ErrorStatus,
+    JobError,
+    JobStatus,
+    JobType,
+    SyncJob,
+)
+from gateway.store.types import utcnow
+
+MAX_PAGE = 1000
+FINISHED = frozenset({JobStatus.SUCCESS, JobStatus.ERROR, JobStatus.CANCELLED})
+COUNTERS = (
+    "inserted",
+    "modified",
+    "deleted",
+    "unchanged",
+    "skipped",
+    "failed",
+    "coupled",
+    "uncoupled",
+    "done",
+)
+
+
+class _Unset(enum.Enum):
+    UNSET = enum.auto()
+
+
+UNSET = _Unset.UNSET
+
+
+E = TypeVar("E", bound=enum.StrEnum)
+
+
+def _choice(kind: type[E], value: E | str, field: str) -> E:
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise InvalidInput(f"{field} must be one of {allowed}, not {value!r}", field=field) from None
+
+
+def _limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", field="limit")
+    return limit
+
+
+# --- jobs
+
+
+async def create_job(
+    session: AsyncSession,
+    *,
+    mapping: str,
+    direction: Direction | str,
+    type: JobType | str,
+    status: JobStatus | str = JobStatus.QUEUED,
+    total: int = 0,
+    message: str | None = None,
+) -> SyncJob:
+    if not mapping:
+        raise InvalidInput("mapping must not be empty", field="mapping")
+    checked_status = _choice(JobStatus, status, "status")
+    now = utcnow()
+    job = SyncJob(
+        mapping=mapping,
+        direction=_choice(Direction, direction, "direction").value,
+        type=_choice(JobType, type, "type").value,
+        status=checked_status.value,
+        total=total,
+        message=message,
+        created_at=now,
+        started_at=now if checked_status is JobStatus.RUNNING else None,
+    )
+    session.add(job)
+    await session.flush()
+    return job
+
+
+async def get_job(session: AsyncSession, *, job_id: str) -> SyncJob:
+    job = await session.get(SyncJob, job_id)
+    if job is None:
+        raise NotFound(f"no sync job with id {job_id!r}")
+    return job
+
+
+async def start_job(session: AsyncSession, *, job_id: str, total: int | None = None) -> SyncJob:
+    """Mark a queued job running (sets `started_at`); `total` is the number of records, when known."""
+    job = await get_job(session, job_id=job_id)
+    job.status = JobStatus.RUNNING.value
+    job.started_at = utcnow()
+    if total is not None:
+        job.total = total
+    session.add(job)
+    await session.flush()
+    return job
+
+
+async def update_job(
+    session: AsyncSession,
+    *,
+    job_id: str,
+    status: JobStatus | str | _Unset = UNSET,
+    total: int | _Unset = UNSET,
+    message: str | _Unset | None = UNSET,
+) -> SyncJob:
+    job = await get_job(session, job_id=job_id)
+    if not isinstance(status, _Unset):
+        job.status = _choice(JobStatus, status, "status").value
+    if not isinstance(total, _Unset):
+        job.total = total
+    if not isinstance(message, _Unset):
+        job.message = message
+    session.add(job)
+    await session.flush()
+    return job
+
+
+async def add_job_counts(
+    session: AsyncSession,
+    *,
+    job_id: str,
+    inserted: int = 0,
+    modified: int = 0,
+    deleted: int = 0,
+    unchanged: int = 0,
+    skipped: int = 0,
+    failed: int = 0,
+    coupled: int = 0,
+    uncoupled: int = 0,
+    done: int = 0,
+) -> None:
+    """Add to the counters in one UPDATE (`x = x + n`), so concurrent batches of one job never lose counts."""
+    amounts = {
+        "inserted": inserted,
+        "modified": modified,
+        "deleted": deleted,
+        "unchanged": unchanged,
+        "skipped": skipped,
+        "failed": failed,
+        "coupled": coupled,
+        "uncoupled": uncoupled,
+        "done": done,
+    }
+    if any(amount < 0 for amount in amounts.values()):
+        raise InvalidInput("counters only grow; amounts must not be negative")
+    changes = {name: getattr(SyncJob, name) + amount for name, amount in amounts.items() if amount}
+    if not changes:
+        return
+    result = await session.exec(
+        update(SyncJob)
+        .where(col(SyncJob.id) == job_id)
+        .values(changes)
+        # The job may be loaded in this session: re-read its row so the object shows the new counts.
+        .execution_options(synchronize_session="fetch")
+    )
+    if not result.rowcount:
+        raise NotFound(f"no sync job with id {job_id!r}")
+
+
+async def finish_job(
+    session: AsyncSession, *, job_id: str, status: JobStatus | str, message: str | None = None
+) -> SyncJob:
+    """End a job as success, error or cancelled; sets `finished_at` (and `started_at` if it never started)."""
+    checked = _choice(JobStatus, status, "status")
+    if checked not in FINISHED:
+        raise InvalidInput(
+            f"a finished job's status is success, error or cancelled, not {checked}", field="status"
+        )
+    job = await get_job(session, job_id=job_id)
+    now = utcnow()
+    job.status = checked.value
+    job.finished_at = now
+    job.started_at = job.started_at or now
+    if message is not None:
+        job.message = message
+    session.add(job)
+    await session.flush()
+    return job
+
+
+async def list_jobs(
+    session: AsyncSession,
+    *,
+    mapping: str | None = None,
+    type: JobType | str | None = None,
+    status: JobStatus | str | None = None,
+    direction: Direction | str | None = None,
+    limit: int = 50,
+) -> Sequence[SyncJob]:
+    """Jobs, newest first."""
+    conditions: list[ColumnElement[bool]] = []
+    if mapping is not None:
+        conditions.append(col(SyncJob.mapping) == mapping)
+    if type is not None:
+        conditions.append(col(SyncJob.type) == _choice(JobType, type, "type").value)
+    if status is not None:
+        conditions.append(col(SyncJob.status) == _choice(JobStatus, status, "status").value)
+    if direction is not None:
+        conditions.append(col(SyncJob.direction) == _choice(Direction, direction, "direction").value)
+    statement = (
+        select(SyncJob)
+        .where(*conditions)
+        .order_by(col(SyncJob.created_at).desc(), col(SyncJob.id).desc())
+        .limit(_limit(limit))
+    )
+    return (await session.exec(statement)).all()
+
+
+async def latest_job(session: AsyncSession, *, mapping: str, direction: Direction | str) -> SyncJob | None:
+    """The most recent job of a mapping in one direction (the status shown on a review line)."""
+    jobs = await list_jobs(session, mapping=mapping, direction=direction, limit=1)
+    return jobs[0] if jobs else None
+
+
+# --- job errors
+
+
+def _strings(values: Iterable[str], field: str) -> list[str]:
+    if isinstance(values, str):
+        raise InvalidInput(f"{field} must be a list of strings, not one string", field=field)
+    result = list(values)
+    if not all(isinstance(v, str) for v in result):
+        raise InvalidInput(f"{field} must be a list of strings", field=field)
+    return result
+
+
+async def add_job_error(
+    session: AsyncSession,
+    *,
+    job_id: str,
+    mapping: str,
+    reason: str,
+    erp_id: str | None = None,
+    crm_id: str | None = None,
+    erp_key: str | None = None,
+    crm_key: str | None = None,
+    field: str | None = None,
+    cause: Iterable[str] = (),
+    actions: Iterable[ErrorAction | str] = (),
+) -> JobError:
+    """Log a failed record on a job: `cause` is the chain, outermost first; `actions` what an admin may do."""
+    if not reason:
+        raise InvalidInput("reason must not be empty", field="reason")
+    await get_job(session, job_id=job_id)  # NotFound rather than a foreign-key error from the driver
+    error = JobError(
+        job_id=job_id,
+        mapping=mapping,
+        reason=reason,
+        erp_id=normalize_id(erp_id, field="erp_id") if erp_id is not None else None,
+        crm_id=normalize_id(crm_id, field="crm_id") if crm_id is not None else None,
+        erp_key=erp_key,
+        crm_key=crm_key,
+        field=field,
+        cause=_strings(cause, "cause"),
+        actions=list(dict.fromkeys(_choice(ErrorAction, a, "actions").value for a in actions)),
+    )
+    session.add(error)
+    await session.flush()
+    return error
+
+
+async def get_job_error(session: AsyncSession, *, error_id: int) -> JobError:
+    error = await session.get(JobError, error_id)
+    if error is None:
+        raise NotFound(f"no job error with id {error_id}")
+    return error
+
+
+async def list_job_errors(
+    session: AsyncSession,
+    *,
+    mapping: str | None = None,
+    job_id: str | None = None,
+    record_id: str | None = None,
+    status: ErrorStatus | str | None = None,
+    after_id: int | None = None,
+    limit: int = 100,
+) -> Sequence[JobError]:
+    """Errors in id order; `record_id` matches the record on either side. Keyset pages via `after_id`."""
+    conditions: list[ColumnElement[bool]] = []
+    if mapping is not None:
+        conditions.append(col(JobError.mapping) == mapping)
+    if job_id is not None:
+        conditions.append(col(JobError.job_id) == job_id)
+    if record_id is not None:
+        normalized = normalize_id(record_id, field="record_id")
+        conditions.append(or_(col(JobError.erp_id) == normalized, col(JobError.crm_id) == normalized))
+    if status is not None:
+        conditions.append(col(JobError.status) == _choice(ErrorStatus, status, "status").value)
+    if after_id is not None:
+        conditions.append(col(JobError.id) > after_id)
+    statement = select(JobError).where(*conditions).order_by(col(JobError.id)).limit(_limit(limit))
+    return (await session.exec(statement)).all()
+
+
+async def count_job_errors(
+    session: AsyncSession,
+    *,
+    mapping: str | None = None,
+    job_id: str | None = None,
+    status: ErrorStatus | str | None = None,
+) -> int:
+    conditions: list[ColumnElement[bool]] = []
+    if mapping is not None:
+        conditions.append(col(JobError.mapping) == mapping)
+    if job_id is not None:
+        conditions.append(col(JobError.job_id) == job_id)
+    if status is not None:
+        conditions.append(col(JobError.status) == _choice(ErrorStatus, status, "status").value)
+    statement = select(func.count()).select_from(JobError).where(*conditions)
+    return int((await session.exec(statement)).one())
+
+
+async def set_job_error_status(
+    session: AsyncSession, *, error_id: int, status: ErrorStatus | str
+) -> JobError:
+    """Resolve, ignore or reopen an error; `resolved_at` is set on leaving `open`, cleared on reopening."""
+    checked = _choice(ErrorStatus, status, "status")
+    error = await get_job_error(session, error_id=error_id)
+    if checked is ErrorStatus.OPEN:
+        error.resolved_at = None
+    elif error.status != checked.value or error.resolved_at is None:
+        error.resolved_at = utcnow()
+    error.status = checked.value
+    session.add(error)
+    await session.flush()
+    return error
