@@ -1,0 +1,94 @@
+"""Item availability computed on request from a private stock table plus the open sales order lines.
+
+The seeded qtyOnSalesOrders is kept exact: the stock row stores it minus the seeded lines' share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from gateway.simulators.odata.store import COMPANY_COLUMN, Store
+
+STOCK_TABLE = "sim_stock"
+
+# Outstanding base quantity on sales order lines per company, item number and location code.
+_LINES_SQL = f"""
+SELECT l.{COMPANY_COLUMN} AS company,
+       COALESCE(i.number, l.lineObjectNumber) AS itemNumber,
+       COALESCE(loc.code, '') AS locationCode,
+       SUM((COALESCE(l.quantity, 0) - COALESCE(l.shippedQuantity, 0))
+           * COALESCE(u.qtyPerUnitOfMeasure, 1)) AS qty
+FROM salesOrderLines l
+LEFT JOIN items i ON i.id = l.itemId
+LEFT JOIN locations loc ON loc.id = l.locationId
+LEFT JOIN itemUnitsOfMeasure u
+       ON u.itemNumber = COALESCE(i.number, l.lineObjectNumber) AND u.code = l.unitOfMeasureCode
+      AND u.{COMPANY_COLUMN} = l.{COMPANY_COLUMN}
+WHERE COALESCE(l.lineType, 'Item') = 'Item'
+GROUP BY 1, 2, 3
+"""
+
+_VIEW_SQL = f"""
+CREATE VIEW itemAvailabilities AS
+SELECT s.itemNumber AS itemNumber,
+       s.locationCode AS locationCode,
+       COALESCE(i.baseUnitOfMeasureCode, '') AS unitOfMeasureCode,
+       s.inventory AS inventory,
+       s.qtyOnSalesOrders + COALESCE(o.qty, 0) AS qtyOnSalesOrders,
+       s.qtyOnPurchaseOrders AS qtyOnPurchaseOrders,
+       s.inventory - (s.qtyOnSalesOrders + COALESCE(o.qty, 0)) AS availableQuantity,
+       s.inventory + s.qtyOnPurchaseOrders - (s.qtyOnSalesOrders + COALESCE(o.qty, 0))
+           AS projectedAvailableQuantity,
+       NULL AS asOfDateTime,
+       s.{COMPANY_COLUMN} AS {COMPANY_COLUMN}
+FROM {STOCK_TABLE} s
+LEFT JOIN items i ON i.number = s.itemNumber AND i.{COMPANY_COLUMN} = s.{COMPANY_COLUMN}
+LEFT JOIN ({_LINES_SQL}) o
+       ON o.company = s.{COMPANY_COLUMN} AND o.itemNumber = s.itemNumber AND o.locationCode = s.locationCode
+"""
+
+
+def install(store: Store) -> sa.Table:
+    """Create the stock table and the availability view inside the store."""
+    stock = sa.Table(
+        STOCK_TABLE,
+        store.metadata,
+        sa.Column(COMPANY_COLUMN, sa.String(36), nullable=False),
+        sa.Column("itemNumber", sa.String(collation="NOCASE"), nullable=False),
+        sa.Column("locationCode", sa.String(collation="NOCASE"), nullable=False),
+        sa.Column("inventory", sa.Float, nullable=False, default=0.0),
+        sa.Column("qtyOnSalesOrders", sa.Float, nullable=False, default=0.0),
+        sa.Column("qtyOnPurchaseOrders", sa.Float, nullable=False, default=0.0),
+        sa.PrimaryKeyConstraint(COMPANY_COLUMN, "itemNumber", "locationCode"),
+    )
+    with store.transaction() as conn:
+        stock.create(conn)
+        conn.exec_driver_sql(_VIEW_SQL)
+    return stock
+
+
+def load_stock(store: Store, stock: sa.Table, rows: Sequence[Mapping[str, Any]], *, company: str) -> None:
+    """Load seeded stock; subtract what the seeded order lines already count so totals stay exact."""
+    with store.transaction() as conn:
+        seeded = {
+            (r.itemNumber, r.locationCode): float(r.qty or 0)
+            for r in conn.execute(sa.text(_LINES_SQL)).fetchall()
+            if r.company == company
+        }
+        values = [
+            {
+                COMPANY_COLUMN: company,
+                "itemNumber": row["itemNumber"],
+                "locationCode": row.get("locationCode") or "",
+                "inventory": float(row.get("inventory") or 0),
+                "qtyOnSalesOrders": float(row.get("qtyOnSalesOrders") or 0)
+                - seeded.get((row["itemNumber"], row.get("locationCode") or ""), 0.0),
+                "qtyOnPurchaseOrders": float(row.get("qtyOnPurchaseOrders") or 0),
+            }
+            for row in rows
+        ]
+        if values:
+            conn.execute(stock.insert(), values)

@@ -1,0 +1,84 @@
+"""Fixtures for the simulator tests: apps over fixture data and authenticated httpx clients.
+
+Every client talks to the app in-process through httpx.ASGITransport.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from gateway.simulators import SimulatorOptions, create_crm_simulator, create_erp_simulator
+
+from .fixtures import FixtureData
+
+BC_API = "/v2.0/demo/production/api/v2.0/"
+BC_INT = "/v2.0/demo/production/api/bcgateway/integration/v1.0/"
+CRM_API = "/api/data/v9.2/"
+BC_SCOPE = "https://api.businesscentral.dynamics.com/.default"
+CRM_SCOPE = "https://demo.crm.dynamics.com/.default"
+
+
+def options(**overrides: Any) -> SimulatorOptions:
+    return SimulatorOptions(demo_data=FixtureData(), **overrides)
+
+
+async def token(
+    client: httpx.AsyncClient, scope: str, *, client_id: str = "gateway-demo", secret: str = "demo-secret"
+) -> str:
+    response = await client.post(
+        "/demo/oauth2/v2.0/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": secret,
+            "scope": scope,
+        },
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+async def authed_client(app: Starlette, scope: str, base: str) -> httpx.AsyncClient:
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://sim.test")
+    bearer = await token(client, scope)
+    client.headers["Authorization"] = f"Bearer {bearer}"
+    client.base_url = httpx.URL("https://sim.test" + base)
+    return client
+
+
+@pytest.fixture
+def erp_app() -> Starlette:
+    return create_erp_simulator(options())
+
+
+@pytest.fixture
+def crm_app() -> Starlette:
+    return create_crm_simulator(options())
+
+
+@pytest.fixture
+async def bc(erp_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """Client rooted at the BC API v2.0 service root."""
+    client = await authed_client(erp_app, BC_SCOPE, BC_API)
+    async with client:
+        yield client
+
+
+@pytest.fixture
+async def bci(erp_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """Client rooted at the BC integration API service root."""
+    client = await authed_client(erp_app, BC_SCOPE, BC_INT)
+    async with client:
+        yield client
+
+
+@pytest.fixture
+async def dv(crm_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    client = await authed_client(crm_app, CRM_SCOPE, CRM_API)
+    async with client:
+        yield client
