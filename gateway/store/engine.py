@@ -72,8 +72,13 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
 def _create_sqlite_engine(parsed: URL, *, echo: bool) -> AsyncEngine:
     path = _sqlite_file(parsed)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    if path is None:
+        # Every pooled connection would see its own empty in-memory database: tables "vanish" at random.
+        raise ConfigurationError(
+            "GATEWAY_DATABASE_URL",
+            "in-memory SQLite (and file: URIs) is not supported; use a file path, e.g. sqlite+aiosqlite:///./var/gateway.db",
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(parsed, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
     sync_engine = engine.sync_engine
 
@@ -83,10 +88,9 @@ def _create_sqlite_engine(parsed: URL, *, echo: bool) -> AsyncEngine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            if path is not None:
-                cursor.execute("PRAGMA journal_mode=WAL")
-                # WAL makes NORMAL durable against application crashes; only power loss can lose a commit.
-                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL makes NORMAL durable against application crashes; only power loss can lose a commit.
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:

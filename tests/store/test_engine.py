@@ -44,6 +44,10 @@ def test_unsupported_urls_are_configuration_errors() -> None:
     assert caught.value.setting == "GATEWAY_DATABASE_URL"
     with pytest.raises(ConfigurationError):
         create_engine("not a url")
+    for in_memory in ("sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:"):
+        with pytest.raises(ConfigurationError) as caught:
+            create_engine(in_memory)
+        assert "in-memory" in str(caught.value)
 
 
 async def test_default_style_relative_url_creates_its_directory(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
