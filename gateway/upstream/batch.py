@@ -69,6 +69,19 @@ def not_executed(index: int, reason: str) -> BatchResult:
     return BatchResult(index=index, status=424, error_code="NotExecuted", error_message=reason)
 
 
+def rolled_back(results: Sequence[BatchResult]) -> list[BatchResult]:
+    """In an all-or-nothing batch, one failure undoes the operations that had succeeded: report them
+    as not applied (424) rather than as the 2xx the server answered before it rolled back."""
+    failed = next((r for r in results if not r.ok), None)
+    if failed is None:
+        return list(results)
+    reason = f"rolled back: operation {failed.index} of the same atomic batch failed"
+    return [
+        BatchResult(index=r.index, status=424, error_code="RolledBack", error_message=reason) if r.ok else r
+        for r in results
+    ]
+
+
 # --------------------------------------------------------------------------------------------
 # JSON batch (OData 4.01 §19, as Business Central implements it)
 

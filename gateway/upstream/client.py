@@ -33,6 +33,7 @@ from gateway.upstream.batch import (
     decode_multipart_batch,
     encode_json_batch,
     encode_multipart_batch,
+    rolled_back,
 )
 from gateway.upstream.odata import Query, odata_literal
 from gateway.upstream.policy import ClientLimits, RetryPolicy
@@ -381,7 +382,8 @@ class ODataClient:
     async def _json_batch(
         self, chunk: Sequence[BatchOperation], *, offset: int, service_path: str, atomic: bool
     ) -> list[BatchResult]:
-        headers = {"Isolation": "snapshot"} if atomic else {}
+        # BC stops at the first failure unless asked to go on; with Isolation the batch is one transaction.
+        headers = {"Isolation": "snapshot"} if atomic else {"Prefer": "odata.continue-on-error"}
         response = await self.request(
             "POST",
             self._batch_target(service_path),
@@ -390,9 +392,10 @@ class ODataClient:
             idempotent=all(op.idempotent for op in chunk),
         )
         try:
-            return decode_json_batch(response.body, count=len(chunk), offset=offset)
+            results = decode_json_batch(response.body, count=len(chunk), offset=offset)
         except ValueError as exc:
             self._protocol(str(exc), url=response.url)
+        return rolled_back(results) if atomic else results
 
     async def _multipart_batch(
         self, chunk: Sequence[BatchOperation], *, offset: int, service_path: str, atomic: bool

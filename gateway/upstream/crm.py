@@ -199,11 +199,13 @@ def _is_deletion(row: Mapping[str, Any]) -> bool:
 
 
 def _operation(write: Write) -> BatchOperation:
+    # return=representation: the result then carries the written row (new id, ETag) in its body.
     if write.kind is WriteKind.CREATE:
-        return BatchOperation("POST", write.entity_set, body=write.values)
+        return BatchOperation("POST", write.entity_set, body=write.values, headers=REPRESENTATION)
     url = entity_path(write.entity_set, write.key)
     if write.kind is WriteKind.UPSERT:
-        return BatchOperation("PATCH", url, body=write.values)
+        return BatchOperation("PATCH", url, body=write.values, headers=REPRESENTATION)
     if write.kind is WriteKind.UPDATE:
-        return BatchOperation("PATCH", url, body=write.values, headers={"If-Match": write.etag or "*"})
+        headers = {**REPRESENTATION, "If-Match": write.etag or "*"}
+        return BatchOperation("PATCH", url, body=write.values, headers=headers)
     return BatchOperation("DELETE", url, headers={"If-Match": write.etag} if write.etag else {})

@@ -53,21 +53,7 @@ class ErpConnector:
         ]
 
     def _choose(self, companies: Sequence[Company]) -> Company:
-        hint = self._company_hint
-        if not hint:
-            if len(companies) == 1:
-                return companies[0]
-            names = ", ".join(repr(c.name) for c in companies) or "none"
-            problem = "must name one company" if companies else "the ERP environment has no company"
-            raise ConfigurationError("GATEWAY_ERP_COMPANY", f"{problem} (companies: {names})")
-        matches = [c for c in companies if c.id.lower() == hint.lower()] or [
-            c for c in companies if hint in (c.name, c.display_name)
-        ]
-        if len(matches) == 1:
-            return matches[0]
-        names = ", ".join(repr(c.name) for c in companies) or "none"
-        problem = "matches several companies" if matches else "matches no company"
-        raise ConfigurationError("GATEWAY_ERP_COMPANY", f"{hint!r} {problem} (companies: {names})")
+        return choose_company(companies, self._company_hint)
 
     async def company_id(self) -> str:
         if self._company_id is None:
@@ -217,6 +203,24 @@ class ErpConnector:
         if write.kind is WriteKind.DELETE:
             return BatchOperation("DELETE", url, headers={"If-Match": write.etag or "*"})
         raise ValueError("Business Central has no upsert: read, then create or update")
+
+
+def choose_company(companies: Sequence[Company], hint: str) -> Company:
+    """The company `hint` names (by id, name or display name); "" → the only one. Anything else is a
+    ConfigurationError naming GATEWAY_ERP_COMPANY and listing the companies there are."""
+    names = ", ".join(repr(c.name) for c in companies) or "none"
+    if not hint:
+        if len(companies) == 1:
+            return companies[0]
+        problem = "must name one company" if companies else "the ERP environment has no company"
+        raise ConfigurationError("GATEWAY_ERP_COMPANY", f"{problem} (companies: {names})")
+    matches = [c for c in companies if c.id.lower() == hint.lower()] or [
+        c for c in companies if hint in (c.name, c.display_name)
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    problem = "matches several companies" if matches else "matches no company"
+    raise ConfigurationError("GATEWAY_ERP_COMPANY", f"{hint!r} {problem} (companies: {names})")
 
 
 # ------------------------------------------------------------------------------------ rows
