@@ -75,7 +75,7 @@ class Erp:
         return numbers
 
     async def units(self) -> list[ItemUnit]:
-        units = []
+        units: list[ItemUnit] = []
         async for page in self.connector.pages("itemUnitsOfMeasure", api="integration"):
             units.extend(
                 ItemUnit(
