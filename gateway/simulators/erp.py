@@ -50,7 +50,7 @@ def build_erp_store(options: SimulatorOptions, erp: dict[str, list[dict[str, Any
         entity_set = model.get(name)
         if entity_set is None or entity_set.computed:
             raise ValueError(f"bulk_rows: no stored ERP entity set {name}")
-        store.load(name, bulk_rows(entity_set, count, seed=options.seed), company=company)
+        store.load(name, bulk_rows(entity_set, count, seed=options.seed), company=company, trusted=True)
     availability.load_stock(store, stock_table, erp.get("_stock", []), company=company)
     return store
 

@@ -44,11 +44,14 @@ async def token(
 
 
 async def authed_client(app: Starlette, scope: str, base: str) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://sim.test")
-    bearer = await token(client, scope)
-    client.headers["Authorization"] = f"Bearer {bearer}"
-    client.base_url = httpx.URL("https://sim.test" + base)
-    return client
+    """A client rooted at ``base`` with a bearer token; usable with ``async with``."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://sim.test") as tmp:
+        bearer = await token(tmp, scope)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="https://sim.test" + base,
+        headers={"Authorization": f"Bearer {bearer}"},
+    )
 
 
 @pytest.fixture
@@ -65,20 +68,26 @@ def crm_app() -> Starlette:
 async def bc(erp_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     """Client rooted at the BC API v2.0 service root."""
     client = await authed_client(erp_app, BC_SCOPE, BC_API)
-    async with client:
+    try:
         yield client
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture
 async def bci(erp_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     """Client rooted at the BC integration API service root."""
     client = await authed_client(erp_app, BC_SCOPE, BC_INT)
-    async with client:
+    try:
         yield client
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture
 async def dv(crm_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     client = await authed_client(crm_app, CRM_SCOPE, CRM_API)
-    async with client:
+    try:
         yield client
+    finally:
+        await client.aclose()

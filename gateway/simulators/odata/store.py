@@ -129,26 +129,51 @@ class Store:
         rows: Sequence[Mapping[str, Any]],
         *,
         company: str | None = None,
-        defaults: Mapping[str, Any] | None = None,
+        trusted: bool = False,
     ) -> None:
-        """Bulk insert JSON-shaped rows; unknown keys are dropped and remembered in load_warnings."""
+        """Bulk insert JSON-shaped rows; unknown keys are dropped and remembered in load_warnings.
+
+        ``trusted`` rows hold only strings and numbers already in stored form (bulk filler), which
+        skips per-value validation: 100,000 rows must load in about a second.
+        """
         entity_set = self.model.get(set_name)
         if entity_set is None:
             self.load_warnings.append(f"no entity set {set_name}")
             return
         table = self.tables[set_name]
-        converted: list[dict[str, Any]] = []
+        names = list(entity_set.prop_names)
+        columns = [*names, VERSION_COLUMN] + ([COMPANY_COLUMN] if entity_set.company_scoped else [])
+        stamps = [n for n in ("lastModifiedDateTime", "modifiedon", "createdon") if n in names]
+        has_version = "versionnumber" in names
         unknown: set[str] = set()
+        converted: list[dict[str, Any]] = []
+        if trusted and rows:
+            # Filler rows share one shape: insert only their columns (the rest stay NULL), stamped once.
+            present = [n for n in names if n in rows[0]]
+            columns = [*present, VERSION_COLUMN, *[n for n in stamps if n not in present]]
+            columns += [COMPANY_COLUMN] if entity_set.company_scoped else []
+            stamp = self.now()
+            fixed = {n: stamp for n in stamps if n not in present}
+            if entity_set.company_scoped:
+                fixed[COMPANY_COLUMN] = company
+            for row in rows:
+                version = self.next_version()
+                extra = {VERSION_COLUMN: version, **({"versionnumber": version} if has_version else {})}
+                converted.append({**row, **fixed, **extra})
+            if has_version and "versionnumber" not in columns:
+                columns.append("versionnumber")
+            self._insert_many(table, columns, converted)
+            return
         for row in rows:
-            out: dict[str, Any] = {name: None for name in entity_set.prop_names}
-            if defaults:
-                out.update(defaults)
+            out: dict[str, Any] = dict.fromkeys(names)
             for key, value in row.items():
                 prop = entity_set.prop(key)
                 if prop is None:
                     unknown.add(key)
-                    continue
-                out[key] = from_json(prop, value) if value is not None else None
+                elif trusted or value is None:
+                    out[key] = value
+                else:
+                    out[key] = from_json(prop, value)
             # Seeded Dataverse versions are kept (they grow with modifiedon across the org); the
             # counter then continues above the highest one. Other rows get fresh versions.
             seeded = out.get("versionnumber")
@@ -157,10 +182,10 @@ class Store:
                 self._version = max(self._version, seeded)
             else:
                 out[VERSION_COLUMN] = self.next_version()
-                if "versionnumber" in out:
+                if has_version:
                     out["versionnumber"] = out[VERSION_COLUMN]
-            for stamp in ("lastModifiedDateTime", "modifiedon", "createdon"):
-                if stamp in out and out[stamp] is None:
+            for stamp in stamps:
+                if out[stamp] is None:
                     out[stamp] = self.now()
             if entity_set.company_scoped:
                 out[COMPANY_COLUMN] = company
@@ -168,5 +193,20 @@ class Store:
         if unknown:
             self.load_warnings.append(f"{set_name}: ignored unknown fields {sorted(unknown)}")
         if converted:
-            with self.transaction() as conn:
-                conn.execute(table.insert(), converted)
+            self._insert_many(table, columns, converted)
+
+    def _insert_many(self, table: sa.Table, columns: list[str], rows: list[dict[str, Any]]) -> None:
+        """executemany on the driver with SQLAlchemy's own bind processors: far less per-row work."""
+        dialect = self.engine.dialect
+        processors = [table.c[name].type.bind_processor(dialect) for name in columns]
+        tuples = [
+            tuple(
+                proc(row[name]) if proc is not None and row[name] is not None else row[name]
+                for name, proc in zip(columns, processors, strict=True)
+            )
+            for row in rows
+        ]
+        quoted = ", ".join(f'"{name}"' for name in columns)
+        marks = ", ".join("?" for _ in columns)
+        with self.transaction() as conn:
+            conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', tuples)
