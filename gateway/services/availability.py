@@ -29,7 +29,7 @@ from gateway.domain import Availability, AvailabilityAnswer, ItemUnit
 from gateway.errors import AvailabilityUnavailable, CircuitOpen, InvalidInput, UpstreamError
 from gateway.services.availability_locks import KeyLocks, locks_for
 from gateway.services.availability_reads import BatchedReads
-from gateway.services.circuit import CircuitBreaker
+from gateway.services.circuit import CircuitBreaker, CircuitState
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ class AvailabilityService:
             entries[item] = entry
             if age >= self.fresh_seconds:
                 refresh[item] = entry.token
-        if refresh:
+        if refresh and self.breaker.state() is not CircuitState.OPEN:
             self._start(refresh, locations)  # stale-while-revalidate: nobody waits for it
         if load:
             futures = self._start(load, locations)

@@ -85,7 +85,7 @@ class CountingSource:
         )
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 async def cache_factory(request: pytest.FixtureRequest) -> AsyncIterator[CacheFactory]:
     """Builds caches sharing one namespace (for Redis: "processes" sharing one server)."""
     namespace = f"test-availability-{uuid.uuid4().hex[:12]}"
@@ -407,6 +407,7 @@ async def redis_factory(redis_url: str) -> AsyncIterator[CacheFactory]:
     await factory.close()
 
 
+@pytest.mark.redis
 async def test_processes_sharing_redis_make_one_call(
     source: CountingSource, redis_factory: CacheFactory, clock: Clock
 ) -> None:
@@ -424,6 +425,7 @@ async def test_processes_sharing_redis_make_one_call(
         await svc.aclose()
 
 
+@pytest.mark.redis
 async def test_a_dead_lock_holder_is_taken_over_after_the_lease(
     source: CountingSource, redis_factory: CacheFactory, clock: Clock
 ) -> None:

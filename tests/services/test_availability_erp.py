@@ -99,7 +99,7 @@ async def erp() -> AsyncIterator[Erp]:
     await erp.aclose()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 async def cache(request: pytest.FixtureRequest) -> AsyncIterator[BaseCache]:
     namespace = f"test-availability-erp-{uuid.uuid4().hex[:12]}"
     url = "memory://" if request.param == "memory" else request.getfixturevalue("redis_url")
