@@ -411,6 +411,7 @@ def test_accounts_match_customers_by_number_by_name_ambiguously_or_not_at_all(se
     numbers = {c["number"] for c in customers}
     names = Counter(c["displayName"] for c in customers)
     assert max(names.values()) == 1  # customer names are unique, so name matches are deliberate
+    assert any("'" in name and "&" in name for name in names)
     accounts = data.crm["accounts"]
     by_number = [a for a in accounts if a["accountnumber"] in numbers]
     unnumbered = [a for a in accounts if a["accountnumber"] is None]

@@ -21,6 +21,8 @@ from gateway.simulators.demo.words import (
 BLOCKED_SHARES = {"Ship": 0.03, "Invoice": 0.01, "All": 0.02}
 PRICE_GROUP_SHARES = {"RETAIL": 0.45, "WHOLESALE": 0.25, "PUBLIC": 0.05}
 DISCOUNT_GROUP_SHARES = {"LARGE": 0.1, "MEDIUM": 0.2, "SMALL": 0.2}
+TRICKY_INDEX, TRICKY_NAME = 3, "O'Brien & Müller Interiors"
+"""One customer whose name the generator's word lists cannot produce, so it stays unique."""
 ADDRESS_POOL = 5000
 CRM_ONLY_SHARE = 0.1
 """CRM-only accounts, as a share of the customers; their names are drawn here so none equals a customer's."""
@@ -58,6 +60,8 @@ def build_customers(*, seed: int, count: int, ref: Reference) -> Parties:
         address = pool[i] if i < ADDRESS_POOL else pool[int(r() * ADDRESS_POOL)]
         person = next(persons, None) if r() < 0.04 else None
         name = f"{person[0]} {person[1]}" if person else companies[i]
+        if i == TRICKY_INDEX:  # quotes, an ampersand and an umlaut: OData literals and URLs must cope
+            name = TRICKY_NAME
         # Most foreign customers are invoiced in their own currency, a few in the local one.
         currency = address.currency if r() < 0.9 else LOCAL_CURRENCY
         domain = f"{slug(name)}.{TLD[address.country]}"
