@@ -1,0 +1,1 @@
+"""The GraphQL schema: strawberry types, inputs, enums and the roots. `build_schema()` assembles it."""

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-COMPOSITION_ROOT = {"gateway.cli", "gateway.app", "gateway.demo", "gateway.serving", "gateway.__main__"}
+COMPOSITION_ROOT = {
+    "gateway",
+    "gateway.cli",
+    "gateway.app",
+    "gateway.demo",
+    "gateway.serving",
+    "gateway.__main__",
+}
 BASE = {"gateway.domain", "gateway.errors", "gateway.config"}
 
 # layer prefix -> prefixes it may import (besides itself and third-party libraries)

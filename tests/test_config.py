@@ -48,7 +48,9 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
         ("GATEWAY_ERP_BASE_URL", "ftp://x", "GATEWAY_ERP_BASE_URL"),
     ],
 )
-def test_a_wrong_setting_names_itself(monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str) -> None:
+def test_a_wrong_setting_names_itself(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigurationError) as info:
         load_settings()

@@ -1,0 +1,77 @@
+"""The composition root of the web app: `create_app(settings)` wires store, cache, upstream
+connectors and services into a Starlette app whose lifespan owns them all."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import httpx
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+
+from gateway.cache import cache_reachable, create_cache
+from gateway.config import Settings
+from gateway.services.access import AccessService
+from gateway.services.container import Services
+from gateway.services.readiness import ReadinessService
+from gateway.services.status import StatusService
+from gateway.store.engine import create_engine, session_factory
+from gateway.store.health import ping
+from gateway.upstream.factory import build_crm_connector, build_erp_connector
+from gateway.web.auth import ApiKeyBackend, RequireAuthentication, on_auth_error
+from gateway.web.errors import exception_handlers
+from gateway.web.routes import build_routes
+
+log = logging.getLogger("gateway")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    erp_transport: httpx.AsyncBaseTransport | None = None,
+    crm_transport: httpx.AsyncBaseTransport | None = None,
+) -> Starlette:
+    """Build the gateway. Transports are injected for in-process simulators and fault tests;
+    by default the connectors use the network."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            engine = create_engine(settings.database_url)
+            stack.push_async_callback(engine.dispose)
+            cache = create_cache(settings.cache_url)
+            stack.push_async_callback(cache.close)
+            erp = build_erp_connector(settings, transport=erp_transport)
+            stack.push_async_callback(erp.aclose)
+            crm = build_crm_connector(settings, transport=crm_transport)
+            stack.push_async_callback(crm.aclose)
+
+            status = StatusService(erp=erp, crm=crm)
+
+            async def store_probe() -> tuple[bool, str | None]:
+                return await ping(engine)
+
+            async def cache_probe() -> tuple[bool, str | None]:
+                return await cache_reachable(cache)
+
+            app.state.settings = settings
+            app.state.services = Services(
+                access=AccessService(sessions=session_factory(engine)),
+                status=status,
+                readiness=ReadinessService(store=store_probe, cache=cache_probe, status=status),
+            )
+            log.info("gateway ready (demo=%s)", settings.demo)
+            yield
+
+    return Starlette(
+        routes=build_routes(graphql_ide=settings.demo),
+        middleware=[
+            Middleware(AuthenticationMiddleware, backend=ApiKeyBackend(), on_error=on_auth_error),
+            Middleware(RequireAuthentication),
+        ],
+        exception_handlers=exception_handlers(),
+        lifespan=lifespan,
+    )

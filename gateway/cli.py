@@ -1,0 +1,280 @@
+"""The `gateway` command: run the gateway (or its demo), serve a simulator, migrate the store,
+manage API keys, export the GraphQL schema. Wrong settings stop it with one line naming the setting."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from gateway.config import Settings, load_settings
+from gateway.errors import ConfigurationError, GatewayError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_CONFIG = 2
+
+
+def _friendly_errors(func: F) -> F:
+    """Configuration and other expected errors end the command with one line, not a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigurationError as exc:
+            click.echo(f"gateway: configuration error: {exc.setting}: {exc.problem}", err=True)
+            sys.exit(EXIT_CONFIG)
+        except GatewayError as exc:
+            click.echo(f"gateway: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """erp-crm-gateway: Business Central ⇄ Dynamics 365 Sales."""
+
+
+# ---------------------------------------------------------------------------------------------- run
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Start both simulators with demo data and use them.")
+@click.option("--host", default=None, help="Listen address [GATEWAY_HOST, default 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Listen port [GATEWAY_PORT, default 8000].")
+@click.option("--erp-port", type=int, default=None, help="Demo: ERP simulator port [port+1].")
+@click.option("--crm-port", type=int, default=None, help="Demo: CRM simulator port [port+2].")
+@click.option("--seed", type=int, default=42, show_default=True, help="Demo data seed.")
+@click.option("--customers", type=click.IntRange(20), default=60, show_default=True, help="Demo customers.")
+@click.option("--items", type=click.IntRange(20), default=40, show_default=True, help="Demo items.")
+@_friendly_errors
+def run(
+    demo: bool,
+    host: str | None,
+    port: int | None,
+    erp_port: int | None,
+    crm_port: int | None,
+    seed: int,
+    customers: int,
+    items: int,
+) -> None:
+    """Run the gateway (API and admin endpoints)."""
+    from gateway.app import create_app
+    from gateway.serving import Served, check_port_free, serve_all
+    from gateway.store import migrate
+
+    base = load_settings()
+    host = host or base.host
+    port = base.port if port is None else port
+    if not demo:
+        settings = load_settings(host=host, port=port)
+        settings.require_upstreams()
+        _setup_logging(settings.log_level)
+        check_port_free(host, port, "GATEWAY_PORT")
+        asyncio.run(
+            serve_all(Served("gateway", create_app(settings), host, port), log_level=settings.log_level)
+        )
+        return
+
+    from gateway.demo import banner, plan_demo, prepare_keys
+
+    erp_port = port + 1 if erp_port is None else erp_port
+    crm_port = port + 2 if crm_port is None else crm_port
+    check_port_free(host, port, "GATEWAY_PORT")
+    check_port_free(host, erp_port, "--erp-port")
+    check_port_free(host, crm_port, "--crm-port")
+    plan = plan_demo(
+        host=host,
+        port=port,
+        erp_port=erp_port,
+        crm_port=crm_port,
+        seed=seed,
+        customers=customers,
+        items=items,
+    )
+    _setup_logging(plan.settings.log_level)
+    migrate.upgrade(plan.settings.database_url)
+    keys = asyncio.run(prepare_keys(plan.settings.database_url))
+    click.echo(banner(plan, keys))
+    asyncio.run(
+        serve_all(
+            Served("gateway", create_app(plan.settings), host, port),
+            [Served("erp", plan.erp_app, host, erp_port), Served("crm", plan.crm_app, host, crm_port)],
+            log_level=plan.settings.log_level,
+        )
+    )
+
+
+# ----------------------------------------------------------------------------------------- simulate
+
+
+@main.command()
+@click.argument("service", type=click.Choice(["erp", "crm"]))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=None, help="[erp: 8101, crm: 8102]")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--customers", type=click.IntRange(20), default=60, show_default=True)
+@click.option("--items", type=click.IntRange(20), default=40, show_default=True)
+@click.option("--tenant", default="demo", show_default=True)
+@click.option("--environment", default="production", show_default=True)
+@click.option("--client-id", default="gateway-demo", show_default=True)
+@click.option("--client-secret", default="demo-secret", show_default=True)
+@_friendly_errors
+def simulate(
+    service: str,
+    host: str,
+    port: int | None,
+    seed: int,
+    customers: int,
+    items: int,
+    tenant: str,
+    environment: str,
+    client_id: str,
+    client_secret: str,
+) -> None:
+    """Serve the Business Central (erp) or Dataverse (crm) simulator."""
+    from gateway.serving import Served, check_port_free, serve_all
+    from gateway.simulators import SimulatorOptions, create_crm_simulator, create_erp_simulator
+
+    port = (8101 if service == "erp" else 8102) if port is None else port
+    check_port_free(host, port, "--port")
+    options = SimulatorOptions(
+        seed=seed,
+        customers=customers,
+        items=items,
+        tenant=tenant,
+        environment=environment,
+        client_id=client_id,
+        client_secret=client_secret,
+    )
+    root = f"http://{host}:{port}"
+    if service == "erp":
+        app = create_erp_simulator(options)
+        click.echo(f"Business Central simulator: {root}/v2.0/{tenant}/{environment}/api/v2.0/")
+        click.echo(f"  integration API: {root}/v2.0/{tenant}/{environment}/api/bcgateway/integration/v1.0/")
+    else:
+        app = create_crm_simulator(options)
+        click.echo(f"Dataverse simulator: {root}/api/data/v9.2/")
+    click.echo(f"  token: POST {root}/{tenant}/oauth2/v2.0/token   control: {root}/_sim/stats")
+    click.echo(f"base URL: {root}", nl=True)
+    sys.stdout.flush()
+    asyncio.run(serve_all(Served(service, app, host, port), log_level="warning"))
+
+
+# ----------------------------------------------------------------------------------------------- db
+
+
+@main.group()
+def db() -> None:
+    """The coupling store."""
+
+
+@db.command("upgrade")
+@_friendly_errors
+def db_upgrade() -> None:
+    """Apply every migration not yet applied (GATEWAY_DATABASE_URL)."""
+    from gateway.store import migrate
+
+    settings = load_settings()
+    migrate.upgrade(settings.database_url)
+    click.echo(f"database at revision {migrate.current_revision(settings.database_url)}")
+
+
+@db.command("current")
+@_friendly_errors
+def db_current() -> None:
+    """Print the database's migration revision."""
+    from gateway.store import migrate
+
+    click.echo(migrate.current_revision(load_settings().database_url) or "empty")
+
+
+# --------------------------------------------------------------------------------------------- keys
+
+
+@main.group()
+def keys() -> None:
+    """API keys (stored hashed; a key is shown once, when created)."""
+
+
+async def _with_access(settings: Settings, action: Callable[[Any], Any]) -> Any:
+    from gateway.services.access import AccessService
+    from gateway.store.engine import create_engine, session_factory
+
+    engine = create_engine(settings.database_url)
+    try:
+        return await action(AccessService(sessions=session_factory(engine)))
+    finally:
+        await engine.dispose()
+
+
+@keys.command("create")
+@click.option("--role", type=click.Choice(["admin", "sales", "app"]), required=True)
+@click.option("--salesperson", default=None, help="Sales keys: the salesperson code the key acts for.")
+@click.option("--name", default=None, help="A label to recognise the key by.")
+@_friendly_errors
+def keys_create(role: str, salesperson: str | None, name: str | None) -> None:
+    """Create a key; the key itself is printed alone on the last line."""
+    settings = load_settings()
+    issued = asyncio.run(
+        _with_access(settings, lambda a: a.issue(role=role, salesperson_code=salesperson, name=name))
+    )
+    p = issued.principal
+    click.echo(
+        f"created {p.role.value} key {p.key_id}"
+        + (f" for salesperson {p.salesperson_code}" if p.salesperson_code else "")
+    )
+    click.echo(issued.plaintext)
+
+
+@keys.command("list")
+@_friendly_errors
+def keys_list() -> None:
+    """List keys (prefix, role, salesperson, created, revoked)."""
+    rows = asyncio.run(_with_access(load_settings(), lambda a: a.list_keys()))
+    for k in rows:
+        state = "revoked" if k.revoked else "active"
+        click.echo(
+            f"{k.key_id}\t{k.prefix}…\t{k.role.value}\t{k.salesperson_code or '-'}\t{k.name or '-'}\t"
+            f"{k.created_at:%Y-%m-%d %H:%M}\t{state}"
+        )
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@_friendly_errors
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key by id."""
+    asyncio.run(_with_access(load_settings(), lambda a: a.revoke(key_id=key_id)))
+    click.echo(f"revoked {key_id}")
+
+
+# ------------------------------------------------------------------------------------------- schema
+
+
+@main.group("schema")
+def schema_group() -> None:
+    """The GraphQL schema."""
+
+
+@schema_group.command("export")
+def schema_export() -> None:
+    """Print the GraphQL schema (SDL); schema/schema.graphql is this output."""
+    from schema.build import build_schema
+
+    click.echo(build_schema().as_str())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

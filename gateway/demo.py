@@ -1,0 +1,121 @@
+"""Demo mode: both simulators with demo data on loopback, the gateway configured to use them,
+SQLite under ./var/, the in-process cache, and one fresh API key per role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp
+
+from gateway.config import Settings, load_settings
+from gateway.domain import Role
+from gateway.services.access import AccessService
+from gateway.simulators import SimulatorOptions, create_crm_simulator, create_erp_simulator
+from gateway.store.engine import create_engine, session_factory
+
+DEMO_TENANT = "demo"
+DEMO_ENVIRONMENT = "production"
+DEMO_CLIENT_ID = "gateway-demo"
+DEMO_CLIENT_SECRET = "demo-secret"  # noqa: S105 - the simulators' published demo credential
+DEMO_KEY_PREFIX = "demo-"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoPlan:
+    settings: Settings
+    erp_app: ASGIApp
+    crm_app: ASGIApp
+    erp_port: int
+    crm_port: int
+
+
+def plan_demo(
+    *, host: str, port: int, erp_port: int, crm_port: int, seed: int, customers: int, items: int
+) -> DemoPlan:
+    """Settings pointing at simulators on `erp_port` and `crm_port`; GATEWAY_* variables that the
+    demo does not set itself (database, cache, log level) still apply."""
+    options = SimulatorOptions(
+        seed=seed,
+        customers=customers,
+        items=items,
+        tenant=DEMO_TENANT,
+        environment=DEMO_ENVIRONMENT,
+        client_id=DEMO_CLIENT_ID,
+        client_secret=DEMO_CLIENT_SECRET,
+    )
+    erp_root = f"http://{host}:{erp_port}"
+    crm_root = f"http://{host}:{crm_port}"
+    settings = load_settings(
+        demo=True,
+        host=host,
+        port=port,
+        erp_base_url=erp_root,
+        erp_tenant=DEMO_TENANT,
+        erp_environment=DEMO_ENVIRONMENT,
+        erp_token_url=f"{erp_root}/{DEMO_TENANT}/oauth2/v2.0/token",
+        erp_client_id=DEMO_CLIENT_ID,
+        erp_client_secret=DEMO_CLIENT_SECRET,
+        crm_base_url=crm_root,
+        crm_token_url=f"{crm_root}/{DEMO_TENANT}/oauth2/v2.0/token",
+        crm_client_id=DEMO_CLIENT_ID,
+        crm_client_secret=DEMO_CLIENT_SECRET,
+        crm_scope=f"{crm_root}/.default",
+    )
+    return DemoPlan(
+        settings=settings,
+        erp_app=create_erp_simulator(options),
+        crm_app=create_crm_simulator(options),
+        erp_port=erp_port,
+        crm_port=crm_port,
+    )
+
+
+async def issue_demo_keys(engine: AsyncEngine) -> dict[Role, str]:
+    """Revoke the previous run's demo keys and issue one new key per role."""
+    access = AccessService(sessions=session_factory(engine))
+    for key in await access.list_keys():
+        if key.name.startswith(DEMO_KEY_PREFIX) and not key.revoked:
+            await access.revoke(key_id=key.key_id)
+    issued: dict[Role, str] = {}
+    for role in Role:
+        new_key = await access.issue(role=role.value, name=f"{DEMO_KEY_PREFIX}{role.value}")
+        issued[role] = new_key.plaintext
+    return issued
+
+
+async def prepare_keys(database_url: str) -> dict[Role, str]:
+    engine = create_engine(database_url)
+    try:
+        return await issue_demo_keys(engine)
+    finally:
+        await engine.dispose()
+
+
+def banner(plan: DemoPlan, keys: dict[Role, str]) -> str:
+    s = plan.settings
+    gateway = f"http://{s.host}:{s.port}"
+    erp_api = f"{s.erp_base_url}/v2.0/{s.erp_tenant}/{s.erp_environment}/api/v2.0/"
+    query = quote("{upstreams{erp{reachable company{displayName}}crm{reachable}}}", safe="")
+    lines = [
+        "",
+        "erp-crm-gateway demo",
+        f"  gateway     {gateway}",
+        f"  GraphQL     {gateway}/graphql",
+        f"  health      {gateway}/healthz   {gateway}/readyz",
+        f"  ERP (Business Central simulator)  {erp_api}",
+        f"  CRM (Dataverse simulator)         {s.crm_base_url}/api/data/v9.2/",
+        f"  store       {s.database_url}",
+        f"  cache       {s.cache_url}",
+        "",
+        "API keys (new on every start; send as 'Authorization: Bearer <key>'):",
+    ]
+    lines += [f"  {role.value:<6} {key}" for role, key in keys.items()]
+    lines += [
+        "",
+        "Try:",
+        f"  curl -H 'Authorization: Bearer {keys[Role.ADMIN]}' '{gateway}/graphql?query={query}'",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,16 @@
+"""The set of services one app instance offers to the web layer, built by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.services.access import AccessService
+from gateway.services.readiness import ReadinessService
+from gateway.services.status import StatusService
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    access: AccessService
+    status: StatusService
+    readiness: ReadinessService

@@ -1,0 +1,75 @@
+"""Serving ASGI apps with uvicorn: the gateway, the simulators, or all three in one process (demo).
+
+Part of the composition root, beside `gateway.cli` and `gateway.app`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from gateway.errors import ConfigurationError
+
+
+class _QuietSignalsServer(uvicorn.Server):
+    """A server that leaves signal handling to the main server of the process."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    name: str
+    app: ASGIApp
+    host: str
+    port: int
+
+
+def check_port_free(host: str, port: int, setting: str) -> None:
+    """Fail with a one-line message before starting when the port is taken."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigurationError(setting, f"port {port} on {host} is not free ({exc.strerror})") from None
+
+
+def _config(served: Served, log_level: str) -> uvicorn.Config:
+    return uvicorn.Config(
+        served.app,
+        host=served.host,
+        port=served.port,
+        log_level=log_level.lower(),
+        access_log=False,
+        lifespan="on",
+    )
+
+
+async def serve_all(main: Served, helpers: Sequence[Served] = (), *, log_level: str = "info") -> None:
+    """Start `helpers` first and wait until they listen, then serve `main` until it stops
+    (Ctrl-C); helpers stop with it."""
+    helper_servers = [_QuietSignalsServer(_config(h, "warning")) for h in helpers]
+    tasks = [asyncio.create_task(s.serve()) for s in helper_servers]
+    try:
+        while not all(s.started for s in helper_servers):
+            for task in tasks:
+                if task.done():  # a helper failed to start: surface its error
+                    task.result()
+                    raise RuntimeError("a simulator stopped during start-up")
+            await asyncio.sleep(0.02)
+        await uvicorn.Server(_config(main, log_level)).serve()
+    finally:
+        for server in helper_servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
