@@ -198,7 +198,7 @@ class Store:
     def _insert_many(self, table: sa.Table, columns: list[str], rows: list[dict[str, Any]]) -> None:
         """executemany on the driver with SQLAlchemy's own bind processors: far less per-row work."""
         dialect = self.engine.dialect
-        processors = [table.c[name].type.bind_processor(dialect) for name in columns]
+        processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
         tuples = [
             tuple(
                 proc(row[name]) if proc is not None and row[name] is not None else row[name]
