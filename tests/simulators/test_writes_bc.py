@@ -1,0 +1,173 @@
+"""Business Central writes: POST 201, PATCH/DELETE with If-Match (428 without, 412 stale, * allowed),
+server-maintained lastModifiedDateTime, and availability following sales order lines."""
+
+from __future__ import annotations
+
+import httpx
+
+from .fixtures import COMPANY, CUST_1, ITEM_1, ITEM_2, LOC_EAST, LOC_MAIN, ORDER_1
+
+ROOT = f"companies({COMPANY})"
+
+
+async def test_post_patch_delete_customer_with_etags(bc: httpx.AsyncClient) -> None:
+    created = await bc.post(
+        f"{ROOT}/customers", json={"number": "C90000", "displayName": "Fabrikam", "id": "x"}
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["@odata.context"].endswith("/customers/$entity")
+    assert body["lastModifiedDateTime"].endswith("Z")
+    assert created.headers["Location"].endswith(f"{ROOT}/customers({body['id']})")
+    url = f"{ROOT}/customers({body['id']})"
+
+    no_match = await bc.patch(url, json={"city": "Oslo"})
+    assert no_match.status_code == 428
+    patched = await bc.patch(url, json={"city": "Oslo"}, headers={"If-Match": body["@odata.etag"]})
+    assert patched.status_code == 200
+    assert patched.json()["city"] == "Oslo"
+    assert patched.json()["@odata.etag"] != body["@odata.etag"]
+    assert patched.json()["lastModifiedDateTime"] > body["lastModifiedDateTime"]
+
+    stale = await bc.patch(url, json={"city": "Bergen"}, headers={"If-Match": body["@odata.etag"]})
+    assert stale.status_code == 412
+    assert stale.json()["error"]["code"] == "Request_EntityChanged"
+    star = await bc.patch(url, json={"city": "Bergen"}, headers={"If-Match": "*"})
+    assert star.status_code == 200
+
+    assert (await bc.delete(url)).status_code == 428
+    assert (await bc.delete(url, headers={"If-Match": patched.json()["@odata.etag"]})).status_code == 412
+    assert (await bc.delete(url, headers={"If-Match": star.json()["@odata.etag"]})).status_code == 204
+    assert (await bc.get(url)).status_code == 404
+
+
+async def test_write_validation(bc: httpx.AsyncClient) -> None:
+    unknown = await bc.post(f"{ROOT}/customers", json={"number": "C1", "colour": "red"})
+    assert unknown.status_code == 400
+    assert "colour" in unknown.json()["error"]["message"]
+    wrong_type = await bc.post(f"{ROOT}/customers", json={"number": "C1", "creditLimit": "lots"})
+    assert wrong_type.status_code == 400
+    not_json = await bc.post(f"{ROOT}/customers", content=b"{", headers={"Content-Type": "application/json"})
+    assert not_json.status_code == 400
+    read_only = await bc.post("companies", json={"name": "X"})
+    assert read_only.status_code == 405
+    # Server-maintained fields are ignored on write.
+    stamped = await bc.patch(
+        f"{ROOT}/customers({CUST_1})",
+        json={"lastModifiedDateTime": "2000-01-01T00:00:00Z"},
+        headers={"If-Match": "*"},
+    )
+    assert stamped.json()["lastModifiedDateTime"] > "2026"
+
+
+async def test_pricing_sets_accept_writes(bci: httpx.AsyncClient) -> None:
+    line = await bci.post(
+        f"{ROOT}/priceListLines",
+        json={
+            "priceListCode": "S00001",
+            "lineNo": 20000,
+            "assetType": "Item",
+            "assetNo": "1900-S",
+            "unitPrice": 180.5,
+            "minimumQuantity": 10,
+            "amountType": "Price",
+            "startingDate": "0001-01-01",
+        },
+    )
+    assert line.status_code == 201, line.text
+    assert line.json()["startingDate"] == "0001-01-01"
+    listed = await bci.get(f"{ROOT}/priceListLines?$filter=assetNo%20eq%20'1900-S'")
+    assert [r["unitPrice"] for r in listed.json()["value"]] == [180.5]
+    changed = await bci.patch(
+        f"{ROOT}/priceListLines({line.json()['id']})", json={"unitPrice": 170}, headers={"If-Match": "*"}
+    )
+    assert changed.json()["unitPrice"] == 170
+
+
+async def _availability(bci: httpx.AsyncClient, query: str) -> dict[tuple[str, str], dict[str, float]]:
+    response = await bci.get(f"{ROOT}/itemAvailabilities?{query}")
+    assert response.status_code == 200, response.text
+    return {(r["itemNumber"], r["locationCode"]): r for r in response.json()["value"]}
+
+
+async def test_availability_filters_and_formulas(bci: httpx.AsyncClient) -> None:
+    rows = await _availability(bci, "$filter=itemNumber%20eq%20'1896-S'")
+    assert set(rows) == {("1896-S", "MAIN"), ("1896-S", "EAST")}
+    main = rows[("1896-S", "MAIN")]
+    assert (main["inventory"], main["qtyOnSalesOrders"], main["qtyOnPurchaseOrders"]) == (7, 2, 3)
+    assert main["availableQuantity"] == 5
+    assert main["projectedAvailableQuantity"] == 8
+    assert main["unitOfMeasureCode"] == "PCS"
+    assert main["asOfDateTime"].endswith("Z")
+    assert "@odata.etag" not in main
+    both = await _availability(
+        bci, "$filter=itemNumber%20in%20('1896-S','1900-S')%20and%20locationCode%20eq%20'MAIN'"
+    )
+    assert set(both) == {("1896-S", "MAIN"), ("1900-S", "MAIN")}
+    assert (await bci.post(f"{ROOT}/itemAvailabilities", json={})).status_code == 405
+
+
+async def test_sales_order_line_changes_qty_on_sales_orders(
+    bc: httpx.AsyncClient, bci: httpx.AsyncClient
+) -> None:
+    lines = f"{ROOT}/salesOrders({ORDER_1})/salesOrderLines"
+    added = await bc.post(
+        lines,
+        json={
+            "sequence": 20000,
+            "lineType": "Item",
+            "itemId": ITEM_1,
+            "lineObjectNumber": "1896-S",
+            "quantity": 3,
+            "unitOfMeasureCode": "BOX",
+            "unitPrice": 4000,
+            "locationId": LOC_EAST,
+        },
+    )
+    assert added.status_code == 201, added.text
+    assert added.json()["documentId"] == ORDER_1
+    assert added.json()["amountExcludingTax"] == 12000
+    rows = await _availability(bci, "$filter=itemNumber%20eq%20'1896-S'")
+    # 3 boxes of 4 pieces at EAST.
+    assert rows[("1896-S", "EAST")]["qtyOnSalesOrders"] == 12
+    assert rows[("1896-S", "EAST")]["availableQuantity"] == -9
+    assert rows[("1896-S", "MAIN")]["qtyOnSalesOrders"] == 2
+    order = (await bc.get(f"{ROOT}/salesOrders({ORDER_1})")).json()
+    assert order["totalAmountExcludingTax"] == 2001.6 + 12000
+
+    second = await bc.post(
+        f"{ROOT}/salesOrders",
+        json={
+            "number": "S-ORD2",
+            "customerId": CUST_1,
+            "salesOrderLines": [
+                {
+                    "sequence": 10000,
+                    "lineType": "Item",
+                    "itemId": ITEM_2,
+                    "quantity": 2,
+                    "locationId": LOC_MAIN,
+                },
+            ],
+        },
+    )
+    assert second.status_code == 201, second.text
+    rows = await _availability(bci, "$filter=itemNumber%20eq%20'1900-S'")
+    assert rows[("1900-S", "MAIN")]["qtyOnSalesOrders"] == 3
+
+    deleted = await bc.delete(f"{ROOT}/salesOrders({second.json()['id']})", headers={"If-Match": "*"})
+    assert deleted.status_code == 204
+    rows = await _availability(bci, "$filter=itemNumber%20eq%20'1900-S'")
+    assert rows[("1900-S", "MAIN")]["qtyOnSalesOrders"] == 1
+
+
+async def test_delta_read_by_last_modified(bc: httpx.AsyncClient) -> None:
+    before = (await bc.get(f"{ROOT}/customers?$orderby=lastModifiedDateTime%20desc&$top=1")).json()["value"][
+        0
+    ]
+    await bc.patch(f"{ROOT}/customers({CUST_1})", json={"city": "Basel"}, headers={"If-Match": "*"})
+    mark = before["lastModifiedDateTime"]
+    changed = await bc.get(
+        f"{ROOT}/customers?$filter=lastModifiedDateTime%20gt%20{mark}&$orderby=lastModifiedDateTime"
+    )
+    assert [r["id"] for r in changed.json()["value"]] == [CUST_1]
