@@ -1,0 +1,99 @@
+"""The /_sim control API: statistics, reset to the seed's data, seeded faults and added latency."""
+
+from __future__ import annotations
+
+import httpx
+
+from gateway.simulators import create_crm_simulator, create_erp_simulator
+
+from .conftest import BC_API, BC_SCOPE, CRM_API, CRM_SCOPE, authed_client, options
+from .fixtures import ACCOUNT_1, COMPANY
+
+SIM = "https://sim.test/_sim"
+
+
+async def test_stats_count_by_method_set_and_status() -> None:
+    app = create_erp_simulator(options())
+    async with await authed_client(app, BC_SCOPE, BC_API) as bc:
+        await bc.get(f"companies({COMPANY})/customers")
+        await bc.get(f"companies({COMPANY})/customers?$filter=bad%20bad")
+        await bc.post(f"companies({COMPANY})/items", json={"number": "X1"})
+        await bc.get(
+            f"companies({COMPANY})/salesOrders(00000000-0000-4000-8000-000000000001)/salesOrderLines"
+        )
+        stats = (await bc.get(f"{SIM}/stats")).json()
+    assert stats["total"] == 4
+    assert stats["byMethod"] == {"GET": 3, "POST": 1}
+    assert stats["byEntitySet"] == {"customers": 2, "items": 1, "salesOrderLines": 1}
+    assert stats["byStatus"] == {"200": 1, "400": 1, "201": 1, "404": 1}
+    assert {"method": "POST", "entitySet": "items", "status": 201, "count": 1} in stats["requests"]
+    assert stats["tokensIssued"] == 1
+
+
+async def test_reset_restores_seed_data_and_zeroes_counters() -> None:
+    app = create_crm_simulator(options())
+    async with await authed_client(app, CRM_SCOPE, CRM_API) as dv:
+        original = (await dv.get(f"accounts({ACCOUNT_1})")).json()
+        await dv.patch(f"accounts({ACCOUNT_1})", json={"name": "Changed"})
+        await dv.post("accounts", json={"name": "Extra"})
+        assert (await dv.post(f"{SIM}/reset")).json() == {"reset": True}
+        stats = (await dv.get(f"{SIM}/stats")).json()
+        assert stats["total"] == 0
+        again = (await dv.get(f"accounts({ACCOUNT_1})")).json()
+        assert again == original
+        assert (await dv.get("accounts/$count")).text == "2"
+
+
+async def _statuses(client: httpx.AsyncClient, url: str, n: int) -> list[int]:
+    return [(await client.get(url)).status_code for _ in range(n)]
+
+
+async def test_faults_follow_the_seed() -> None:
+    runs = []
+    for _ in range(2):
+        app = create_erp_simulator(options())
+        async with await authed_client(app, BC_SCOPE, BC_API) as bc:
+            config = await bc.post(f"{SIM}/faults", json={"rate": 0.3, "seed": 7, "kinds": ["429", "503"]})
+            assert config.status_code == 200
+            statuses = await _statuses(bc, "companies", 60)
+            stats = (await bc.get(f"{SIM}/stats")).json()
+            runs.append(statuses)
+            injected = stats["faults"]["injected"]
+            assert injected.get("429", 0) == statuses.count(429)
+            assert injected.get("503", 0) == statuses.count(503)
+    assert runs[0] == runs[1]
+    faulty = 60 - runs[0].count(200)
+    assert 8 <= faulty <= 30  # 30% of 60, give or take the seed's luck
+    assert set(runs[0]) == {200, 429, 503}
+
+
+async def test_fault_429_carries_retry_after_and_rate_zero_turns_off() -> None:
+    app = create_crm_simulator(options())
+    async with await authed_client(app, CRM_SCOPE, CRM_API) as dv:
+        await dv.post(f"{SIM}/faults", json={"rate": 1, "seed": 1, "kinds": ["429"], "retryAfterSeconds": 3})
+        throttled = await dv.get("accounts")
+        assert throttled.status_code == 429
+        assert throttled.headers["Retry-After"] == "3"
+        assert set(throttled.json()["error"]) == {"code", "message"}
+        await dv.post(f"{SIM}/faults", json={"rate": 0})
+        assert await _statuses(dv, "accounts", 5) == [200] * 5
+        assert (await dv.post(f"{SIM}/faults", json={"rate": 2})).status_code == 400
+        assert (await dv.post(f"{SIM}/faults", json={"rate": 0.1, "kinds": ["fire"]})).status_code == 400
+
+
+async def test_latency_setting() -> None:
+    app = create_erp_simulator(options())
+    async with await authed_client(app, BC_SCOPE, BC_API) as bc:
+        assert (await bc.post(f"{SIM}/latency", json={"ms": 30})).json() == {"ms": 30.0}
+        assert (await bc.get(f"{SIM}/stats")).json()["latencyMs"] == 30.0
+        assert (await bc.get("companies")).status_code == 200
+        assert (await bc.post(f"{SIM}/latency", json={"ms": -1})).status_code == 400
+
+
+async def test_info_names_the_urls() -> None:
+    app = create_erp_simulator(options())
+    async with await authed_client(app, BC_SCOPE, BC_API) as bc:
+        info = (await bc.get(f"{SIM}/info")).json()
+    assert info["companyId"] == COMPANY
+    assert info["apiPath"] == BC_API
+    assert info["loadWarnings"] == []
