@@ -12,30 +12,35 @@ stops calling an ERP that keeps failing.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Protocol
 from urllib.parse import quote
 
 from aiocache.base import BaseCache
 
-from gateway.domain import Availability, AvailabilityAnswer, ItemUnit
+from gateway.domain import Availability, AvailabilityAnswer
 from gateway.errors import AvailabilityUnavailable, CircuitOpen, InvalidInput, UpstreamError
 from gateway.services.availability_locks import KeyLocks, locks_for
 from gateway.services.availability_reads import BatchedReads
+from gateway.services.availability_units import (
+    UnitLookup,
+    UnitTable,
+    in_unit,
+    unit_code_of,
+    unit_factors,
+)
 from gateway.services.circuit import CircuitBreaker, CircuitState
+
+__all__ = ["AvailabilityService", "AvailabilitySource", "CachedAvailability", "UnitLookup", "UnitTable"]
 
 log = logging.getLogger(__name__)
 
-# Business Central's default quantity rounding precision.
-QUANTITY_PRECISION = Decimal("0.00001")
-_PRECISION_EXPONENT = -5
 # Bump when CachedAvailability changes shape, so a rolling deploy ignores the old entries.
 KEY_PREFIX = "availability:v1"
 
@@ -46,26 +51,6 @@ class AvailabilitySource(Protocol):
     async def availability(
         self, item_numbers: Sequence[str], *, location_codes: Sequence[str] | None = None
     ) -> list[Availability]: ...
-
-
-class UnitLookup(Protocol):
-    async def qty_per_unit(self, *, item_numbers: Sequence[str], unit_code: str) -> Mapping[str, Decimal]:
-        """qtyPerUnitOfMeasure of `unit_code` for each item (as passed) that has that unit."""
-        ...
-
-
-class UnitTable:
-    """A `UnitLookup` over item units held in memory (read from `itemUnitsOfMeasure` or the store)."""
-
-    def __init__(self, units: Iterable[ItemUnit]) -> None:
-        self._factors = {
-            (unit.item_number.upper(), unit.code.upper()): unit.qty_per_unit_of_measure for unit in units
-        }
-
-    async def qty_per_unit(self, *, item_numbers: Sequence[str], unit_code: str) -> Mapping[str, Decimal]:
-        code = unit_code.upper()
-        found = {number: self._factors.get((number.upper(), code)) for number in item_numbers}
-        return {number: factor for number, factor in found.items() if factor is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,28 +83,6 @@ def _locations(location_codes: Sequence[str] | None) -> tuple[str, ...] | None:
     if not location_codes:
         return None
     return tuple(sorted({code.strip() for code in location_codes}))
-
-
-def _convert(quantity: Decimal, factor: Decimal) -> Decimal:
-    value = quantity / factor
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < _PRECISION_EXPONENT:
-        return value.quantize(QUANTITY_PRECISION, rounding=ROUND_HALF_UP)
-    return value
-
-
-def _in_unit(row: Availability, unit_code: str, factor: Decimal) -> Availability:
-    if factor == 1:
-        return dataclasses.replace(row, unit_of_measure_code=unit_code)
-    return dataclasses.replace(
-        row,
-        unit_of_measure_code=unit_code,
-        inventory=_convert(row.inventory, factor),
-        qty_on_sales_orders=_convert(row.qty_on_sales_orders, factor),
-        qty_on_purchase_orders=_convert(row.qty_on_purchase_orders, factor),
-        available_quantity=_convert(row.available_quantity, factor),
-        projected_available_quantity=_convert(row.projected_available_quantity, factor),
-    )
 
 
 class AvailabilityService:
@@ -236,7 +199,11 @@ class AvailabilityService:
 
     async def _read(self, keys: Collection[str]) -> dict[str, CachedAvailability | None]:
         ordered = list(keys)
-        values = await self._reads.get_many(ordered)
+        try:
+            values = await self._reads.get_many(ordered)
+        except Exception as exc:  # a cache outage degrades to asking the ERP, it does not fail
+            log.warning("availability cache not readable: %s: %s", type(exc).__name__, exc)
+            return dict.fromkeys(ordered)
         return {
             key: value if isinstance(value, CachedAvailability) else None
             for key, value in zip(ordered, values, strict=True)
@@ -393,13 +360,11 @@ class AvailabilityService:
         unit: str | None,
         now: float,
     ) -> list[AvailabilityAnswer]:
+        unit_code = None if unit is None else unit_code_of(unit)
         factors: Mapping[str, Decimal] = {}
-        unit_code = None
-        if unit is not None:
-            unit_code = unit.strip().upper()
-            if not unit_code:
-                raise InvalidInput("unit must not be empty", field="unit")
-            factors = await self._factors(items, entries, unit_code)
+        if unit_code is not None:
+            rows = {item: entries[item].rows for item in items}
+            factors = await unit_factors(self._units, rows=rows, unit_code=unit_code)
         answers = []
         for item in items:
             entry = entries[item]
@@ -407,33 +372,13 @@ class AvailabilityService:
             as_of = datetime.fromtimestamp(entry.fetched_at, UTC)
             for row in entry.rows:
                 if unit_code is not None:
-                    same = row.unit_of_measure_code.upper() == unit_code
-                    row = _in_unit(row, unit_code, Decimal(1) if same else factors[item])
+                    row = in_unit(row, unit_code, factors.get(item, Decimal(1)))
                 answers.append(
                     AvailabilityAnswer(
                         availability=row, as_of=as_of, age_seconds=age, stale=age >= self.fresh_seconds
                     )
                 )
         return answers
-
-    async def _factors(
-        self, items: Sequence[str], entries: Mapping[str, CachedAvailability], unit_code: str
-    ) -> Mapping[str, Decimal]:
-        need = [
-            item
-            for item in items
-            if any(row.unit_of_measure_code.upper() != unit_code for row in entries[item].rows)
-        ]
-        if not need:
-            return {}
-        if self._units is None:
-            raise InvalidInput(f"unit {unit_code} cannot be converted: no unit table", field="unit")
-        factors = await self._units.qty_per_unit(item_numbers=need, unit_code=unit_code)
-        unknown = [item for item in need if not factors.get(item, Decimal(0)) > 0]
-        if unknown:
-            shown = ", ".join(unknown[:5]) + (" …" if len(unknown) > 5 else "")
-            raise InvalidInput(f"unit {unit_code} is not a unit of item(s) {shown}", field="unit")
-        return factors
 
     def _unavailable(
         self,

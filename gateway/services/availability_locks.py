@@ -8,12 +8,15 @@ as "released", so it excludes nothing across processes. It also locks one key pe
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Collection
 from typing import Any, Protocol
 
 from aiocache.backends.redis import RedisBackend
 from aiocache.base import BaseCache
+
+log = logging.getLogger(__name__)
 
 # Delete the lock only if it still holds our token: a lock that expired and was taken by another
 # process must not be released by us.
@@ -60,10 +63,15 @@ class RedisLocks:
             return set()
         ordered = list(keys)
         tokens = {key: uuid.uuid4().hex for key in ordered}
-        async with self._client.pipeline(transaction=False) as pipe:
-            for key in ordered:
-                pipe.set(self._name(key), tokens[key], nx=True, px=self._lease_ms)
-            results = await pipe.execute()
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key in ordered:
+                    pipe.set(self._name(key), tokens[key], nx=True, px=self._lease_ms)
+                results = await pipe.execute()
+        except Exception as exc:
+            # Fail open: without Redis each process still fetches a key only once at a time.
+            log.warning("availability locks not available: %s: %s", type(exc).__name__, exc)
+            return set(ordered)
         won = {key for key, ok in zip(ordered, results, strict=True) if ok}
         for key in won:
             self._held[key] = tokens[key]
@@ -73,10 +81,13 @@ class RedisLocks:
         held = [(key, self._held.pop(key)) for key in keys if key in self._held]
         if not held:
             return
-        async with self._client.pipeline(transaction=False) as pipe:
-            for key, token in held:
-                pipe.eval(_RELEASE, 1, self._name(key), token)
-            await pipe.execute()
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key, token in held:
+                    pipe.eval(_RELEASE, 1, self._name(key), token)
+                await pipe.execute()
+        except Exception as exc:  # the lease ends the lock anyway
+            log.warning("availability locks not released: %s: %s", type(exc).__name__, exc)
 
 
 def locks_for(cache: BaseCache, *, lease_seconds: float) -> KeyLocks:
