@@ -92,6 +92,7 @@ def create_erp_simulator(options: SimulatorOptions) -> Starlette:
         queue=95 if options.queue_size is None else options.queue_size,
     )
     company = _company_id(erp)
+    prefix = f"/v2.0/{options.tenant}/{options.environment}"
     host = SimulatorHost(
         roots=roots,
         store_ref=store_ref,
@@ -104,8 +105,8 @@ def create_erp_simulator(options: SimulatorOptions) -> Starlette:
             "tenant": options.tenant,
             "environment": options.environment,
             "companyId": company,
-            "apiPath": f"/v2.0/{options.tenant}/{options.environment}/api/v2.0/",
-            "integrationPath": f"/v2.0/{options.tenant}/{options.environment}/api/bcgateway/integration/v1.0/",
+            "apiPath": f"{prefix}/api/v2.0/",
+            "integrationPath": f"{prefix}/api/bcgateway/integration/v1.0/",
             "tokenPath": f"/{options.tenant}/oauth2/v2.0/token",
             "scope": BC_SCOPE,
             "loadWarnings": store_ref.store.load_warnings,

@@ -277,7 +277,7 @@ class SimulatorHost:
             try:
                 data = await self._json(request)
                 limits = self.protection.limits
-                numbers = {
+                numbers: dict[str, float] = {
                     "requests": int(data.get("requests", limits.requests)),
                     "windowSeconds": float(data.get("windowSeconds", limits.window_seconds)),
                     "concurrency": int(data.get("concurrency", limits.concurrency)),
@@ -290,17 +290,17 @@ class SimulatorHost:
                 numbers["queue"] < 0 or numbers["windowSeconds"] <= 0
             ):
                 return JSONResponse({"error": "limits must be positive"}, status_code=400)
-            limits.requests = numbers["requests"]
-            limits.window_seconds = numbers["windowSeconds"]
-            limits.concurrency = numbers["concurrency"]
-            limits.queue = numbers["queue"]
+            limits.requests = int(numbers["requests"])
+            limits.window_seconds = float(numbers["windowSeconds"])
+            limits.concurrency = int(numbers["concurrency"])
+            limits.queue = int(numbers["queue"])
             for root in self.roots:
-                root.service.max_page_size = numbers["maxPageSize"]
+                root.service.max_page_size = int(numbers["maxPageSize"])
         return JSONResponse(self._limits())
 
     # -- app ------------------------------------------------------------------------------------
 
-    def build_app(self, token_pattern: str = "/{tenant}/oauth2/v2.0/token") -> Starlette:
+    def build_app(self, token_pattern: str = "/{tenant}/oauth2/v2.0/token") -> Starlette:  # noqa: S107
         routes: list[Route] = [
             Route(token_pattern, self.token, methods=["POST"]),
             Route("/_sim/stats", self.control_stats, methods=["GET"]),

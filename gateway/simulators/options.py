@@ -21,7 +21,7 @@ class SimulatorOptions:
     tenant: str = "demo"
     environment: str = "production"
     client_id: str = "gateway-demo"
-    client_secret: str = "demo-secret"
+    client_secret: str = "demo-secret"  # noqa: S105 -- the documented demo credential
     token_lifetime_seconds: int = 3599
     rate_limit_requests: int | None = None
     rate_limit_window_seconds: float = 300.0

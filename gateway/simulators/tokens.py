@@ -112,8 +112,9 @@ class TokenIssuer:
             return _aad_error(
                 400,
                 "invalid_scope",
-                f"AADSTS1002012: The provided value for scope {scope!r} is not valid. Client credential flows "
-                "must have a scope value with /.default suffixed to the resource identifier.",
+                f"AADSTS1002012: The provided value for scope {scope!r} is not valid. "
+                "Client credential flows must have a scope value with /.default suffixed to the "
+                "resource identifier.",
             )
         return JSONResponse(
             {

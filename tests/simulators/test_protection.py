@@ -48,7 +48,8 @@ async def test_limits_are_per_client() -> None:
     ) as client:
         first = {"Authorization": f"Bearer {await token(client, CRM_SCOPE)}"}
         second = {
-            "Authorization": f"Bearer {await token(client, CRM_SCOPE, client_id='second-app', secret='s3cret')}"
+            "Authorization": "Bearer "
+            + await token(client, CRM_SCOPE, client_id="second-app", secret="s3cret")
         }
         codes = [(await client.get(f"{CRM_API}accounts", headers=first)).status_code for _ in range(3)]
         assert codes == [200, 200, 429]

@@ -126,7 +126,7 @@ async def test_single_entity_and_missing_key(bc: httpx.AsyncClient) -> None:
     response = await bc.get(f"{CUSTOMERS}({CUST_1})?$select=number")
     body = response.json()
     assert body["number"] == "C10000"
-    assert body["@odata.context"].endswith(f"customers(number)/$entity")
+    assert body["@odata.context"].endswith("customers(number)/$entity")
     assert response.headers["ETag"] == body["@odata.etag"]
     missing = await bc.get(f"{CUSTOMERS}(00000000-0000-4000-8000-00000000dead)")
     assert missing.status_code == 404

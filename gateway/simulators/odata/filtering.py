@@ -18,16 +18,18 @@ from .errors import ODataError
 from .model import EntitySet
 
 
-class _Visitor(AstToSqlAlchemyCoreVisitor):  # type: ignore[misc]
+class _Visitor(AstToSqlAlchemyCoreVisitor):
     def __init__(self, table: sa.Table, entity_set: EntitySet) -> None:
-        super().__init__(table)
+        # odata-query annotates the table as a type; it is used as an instance.
+        super().__init__(table)  # type: ignore[arg-type]
+        self._table = table
         self._entity_set = entity_set
 
     def visit_Identifier(self, node: ast.Identifier) -> Any:
         # Hidden columns (company, row version) exist in the table but not in the model.
         if node.namespace or self._entity_set.prop(node.name) is None:
             raise odata_ex.InvalidFieldException(node.name)
-        return self.table.c[node.name]
+        return self._table.c[node.name]
 
     def visit_GUID(self, node: ast.GUID) -> Any:
         return sa.literal(node.val.lower(), sa.String)

@@ -152,13 +152,16 @@ class Store:
             present = [n for n in names if n in rows[0]]
             columns = [*present, VERSION_COLUMN, *[n for n in stamps if n not in present]]
             columns += [COMPANY_COLUMN] if entity_set.company_scoped else []
-            stamp = self.now()
-            fixed = {n: stamp for n in stamps if n not in present}
+            loaded_at = self.now()
+            fixed: dict[str, Any] = {n: loaded_at for n in stamps if n not in present}
             if entity_set.company_scoped:
                 fixed[COMPANY_COLUMN] = company
             for row in rows:
                 version = self.next_version()
-                extra = {VERSION_COLUMN: version, **({"versionnumber": version} if has_version else {})}
+                extra: dict[str, Any] = {
+                    VERSION_COLUMN: version,
+                    **({"versionnumber": version} if has_version else {}),
+                }
                 converted.append({**row, **fixed, **extra})
             if has_version and "versionnumber" not in columns:
                 columns.append("versionnumber")
@@ -184,9 +187,9 @@ class Store:
                 out[VERSION_COLUMN] = self.next_version()
                 if has_version:
                     out["versionnumber"] = out[VERSION_COLUMN]
-            for stamp in stamps:
-                if out[stamp] is None:
-                    out[stamp] = self.now()
+            for stamp_name in stamps:
+                if out[stamp_name] is None:
+                    out[stamp_name] = self.now()
             if entity_set.company_scoped:
                 out[COMPANY_COLUMN] = company
             converted.append(out)
@@ -209,4 +212,6 @@ class Store:
         quoted = ", ".join(f'"{name}"' for name in columns)
         marks = ", ".join("?" for _ in columns)
         with self.transaction() as conn:
-            conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', tuples)
+            # Table and column names come from our model, values travel as parameters.
+            statement = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})'  # noqa: S608
+            conn.exec_driver_sql(statement, tuples)
