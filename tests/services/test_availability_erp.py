@@ -18,8 +18,9 @@ from aiocache.base import BaseCache
 from gateway.cache import create_cache
 from gateway.config import load_settings
 from gateway.domain import ItemUnit
-from gateway.errors import AvailabilityUnavailable, CircuitOpen
-from gateway.services.availability import AvailabilityService, UnitTable
+from gateway.errors import AvailabilityUnavailable, CircuitOpen, InvalidInput
+from gateway.services.availability import AvailabilityService
+from gateway.services.availability_units import ErpItemUnits
 from gateway.services.circuit import CircuitState
 from gateway.simulators import SimulatorOptions, create_erp_simulator
 from gateway.upstream.erp import ErpConnector
@@ -58,11 +59,14 @@ class Erp:
         )
 
     async def availability_requests(self, status: int | None = None) -> int:
+        return await self.requests("itemAvailabilities", status)
+
+    async def requests(self, entity_set: str, status: int | None = None) -> int:
         stats: dict[str, Any] = (await self.control.get("/_sim/stats")).json()
         return sum(
             row["count"]
             for row in stats["requests"]
-            if row["entitySet"] == "itemAvailabilities" and (status is None or row["status"] == status)
+            if row["entitySet"] == entity_set and (status is None or row["status"] == status)
         )
 
     async def faults(self, rate: float) -> None:
@@ -121,7 +125,7 @@ async def service(erp: Erp, cache: BaseCache, clock: Clock) -> AsyncIterator[Ava
     svc = AvailabilityService(
         source=erp.connector,
         cache=cache,
-        units=UnitTable(await erp.units()),
+        units=ErpItemUnits(erp=erp.connector, cache=cache),
         fresh_seconds=10,
         max_stale_seconds=300,
         chunk_size=50,
@@ -181,8 +185,11 @@ async def test_conversion_to_a_unit_from_item_units_of_measure(
     stocked = {a.availability.item_number for a in await service.get(list(factors))}
     numbers = sorted(stocked)[:2]  # two items: see test_a_single_item_is_served
     base = await service.get(numbers)
+    unit_reads = await erp.requests("itemUnitsOfMeasure")
     boxes = await service.get(numbers, unit="box")
+    assert await service.get(numbers, unit="BOX") == boxes
     assert await erp.availability_requests() == 1  # converted from the cached base-unit rows
+    assert await erp.requests("itemUnitsOfMeasure") == unit_reads + 1  # both items' units, once
     assert len(base) == len(boxes) > 0
     for pieces, in_boxes in zip(base, boxes, strict=True):
         factor = factors[pieces.availability.item_number]
@@ -234,3 +241,10 @@ async def test_erp_outage_stale_then_error_then_breaker_then_recovery(
     assert all(not a.stale for a in fresh)
     assert service.breaker.state() is CircuitState.CLOSED
     assert await erp.availability_requests() == 1 + 3 + 1
+
+
+async def test_a_unit_the_item_does_not_have_is_invalid_input(erp: Erp, service: AvailabilityService) -> None:
+    numbers = (await erp.item_numbers())[:2]
+    with pytest.raises(InvalidInput) as info:
+        await service.get(numbers, unit="NO-SUCH-UNIT")
+    assert info.value.field == "unit"
