@@ -20,8 +20,8 @@ class ServerCase:
     text: str
     timestamp: str
     """A DateTimeOffset property."""
-    date: str | None
-    """An Edm.Date property, where the entity has one."""
+    date: tuple[str, str] | None
+    """(collection, property) of an Edm.Date property, where the server has one."""
     new_row: Callable[[str], dict[str, Any]]
     server_page_size: int | None = None
     """A page size the server enforces whatever we prefer (CAP's @cds.query.limit)."""
