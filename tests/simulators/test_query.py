@@ -175,3 +175,25 @@ async def test_unknown_query_option_is_400(bc: httpx.AsyncClient) -> None:
     assert (await bc.get(f"{CUSTOMERS}?$top=-1")).status_code == 400
     # Custom (non-$) parameters are ignored, as BC ignores e.g. ?tenant=...
     assert (await bc.get(f"{CUSTOMERS}?company=x")).status_code == 200
+
+
+async def test_dataverse_expands_lookups_and_order_details(dv: httpx.AsyncClient) -> None:
+    from .fixtures import ACCOUNT_1, USER_1
+
+    account = (await dv.get(f"accounts({ACCOUNT_1})?$select=name&$expand=ownerid($select=fullname)")).json()
+    assert account["ownerid"] == {
+        "@odata.etag": account["ownerid"]["@odata.etag"],
+        "systemuserid": USER_1,
+        "fullname": "Alicia Thomber",
+    }
+    none = (await dv.get(f"accounts({ACCOUNT_1})?$expand=defaultpricelevelid")).json()
+    assert none["defaultpricelevelid"] is None
+    order = await dv.post(
+        "salesorders",
+        json={"name": "Deep", "order_details": [{"quantity": 2, "priceperunit": 5}]},
+        headers={"Prefer": "return=representation"},
+    )
+    assert order.status_code == 201, order.text
+    expanded = (await dv.get(f"salesorders({order.json()['salesorderid']})?$expand=order_details")).json()
+    assert [d["quantity"] for d in expanded["order_details"]] == [2]
+    assert (await dv.get("accounts?$expand=ownerid($top=1)")).status_code == 400

@@ -35,6 +35,8 @@ class Expand:
 
     name: str
     options: QueryOptions
+    target_set: str = ""
+    lookup_column: str | None = None  # set for a single-valued (Dataverse lookup) navigation
 
 
 @dataclass
@@ -165,8 +167,10 @@ def _parse_expand(item: str, *, entity_set: EntitySet, model: ServiceModel) -> E
     nav, _, rest = item.partition("(")
     nav = nav.strip()
     child = entity_set.child(nav)
-    target = model.get(child.target_set) if child else None
-    if child is None or target is None:
+    lookup = entity_set.lookup_by_nav(nav)
+    target_name = child.target_set if child else (lookup.navs[nav] if lookup else "")
+    target = model.get(target_name)
+    if target is None:
         raise _bad(f"Could not find a navigation property named '{nav}' on type '{entity_set.type_name}'.")
     nested = QueryOptions()
     if rest:
@@ -177,4 +181,8 @@ def _parse_expand(item: str, *, entity_set: EntitySet, model: ServiceModel) -> E
             if not sep or key.strip() not in ("$select", "$orderby", "$filter", "$top"):
                 raise _bad(f"Invalid $expand option '{part}'.")
             _apply(nested, key.strip(), val, entity_set=target, model=model)
-    return Expand(name=nav, options=nested)
+    if lookup is not None and (nested.filter or nested.orderby or nested.top is not None):
+        raise _bad(f"Only $select applies to the single-valued navigation '{nav}'.")
+    return Expand(
+        name=nav, options=nested, target_set=target_name, lookup_column=lookup.column if lookup else None
+    )

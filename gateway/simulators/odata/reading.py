@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from .errors import ODataError
 from .filtering import compile_filter
 from .model import EntitySet
-from .options import QueryOptions, encode_token, parse_options
+from .options import Expand, QueryOptions, encode_token, parse_options
 from .store import COMPANY_COLUMN, VERSION_COLUMN
 from .values import to_json
 from .wire import ODataRequest, ODataResponse, encode_query
@@ -69,6 +69,9 @@ class Reader:
     def _expand(self, options: QueryOptions, rows: list[dict[str, Any]], out: list[dict[str, Any]]) -> None:
         entity_set = self.target.entity_set
         for expand in options.expand:
+            if expand.lookup_column is not None:
+                self._expand_lookup(expand, rows, out)
+                continue
             child = entity_set.child(expand.name)
             assert child is not None
             child_set = self.service.model.get(child.target_set)
@@ -92,6 +95,25 @@ class Reader:
                 if expand.options.top is not None:
                     children = children[: expand.options.top]
                 entity[expand.name] = [self.serialize(child_set, c, expand.options.select) for c in children]
+
+    def _expand_lookup(self, expand: Expand, rows: list[dict[str, Any]], out: list[dict[str, Any]]) -> None:
+        """``$expand=ownerid($select=fullname)``: the referenced row, or null."""
+        assert expand.lookup_column is not None
+        target_set = self.service.model.get(expand.target_set)
+        assert target_set is not None
+        table = self.store.tables[target_set.name]
+        key = table.c[target_set.single_key]
+        wanted = sorted({row[expand.lookup_column] for row in rows if row.get(expand.lookup_column)})
+        found: dict[Any, dict[str, Any]] = {}
+        for start in range(0, len(wanted), 500):
+            query = sa.select(table).where(key.in_(wanted[start : start + 500]))
+            for target_row in self.store.conn.execute(query).mappings():
+                found[target_row[target_set.single_key]] = dict(target_row)
+        for row, entity in zip(rows, out, strict=True):
+            target_row = found.get(row.get(expand.lookup_column))
+            entity[expand.name] = (
+                None if target_row is None else self.serialize(target_set, target_row, expand.options.select)
+            )
 
     @staticmethod
     def _order(table: sa.Table, entity_set: EntitySet, options: QueryOptions) -> list[Any]:
