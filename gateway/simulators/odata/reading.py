@@ -107,8 +107,8 @@ class Reader:
         found: dict[Any, dict[str, Any]] = {}
         for start in range(0, len(wanted), 500):
             query = sa.select(table).where(key.in_(wanted[start : start + 500]))
-            for target_row in self.store.conn.execute(query).mappings():
-                found[target_row[target_set.single_key]] = dict(target_row)
+            for mapping in self.store.conn.execute(query).mappings():
+                found[mapping[target_set.single_key]] = dict(mapping)
         for row, entity in zip(rows, out, strict=True):
             target_row = found.get(row.get(expand.lookup_column))
             entity[expand.name] = (
