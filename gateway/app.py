@@ -15,6 +15,8 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from gateway.cache import cache_reachable, create_cache
 from gateway.config import Settings
 from gateway.services.access import AccessService
+from gateway.services.availability import AvailabilityService
+from gateway.services.availability_units import ErpItemUnits
 from gateway.services.container import Services
 from gateway.services.readiness import ReadinessService
 from gateway.services.status import StatusService
@@ -50,6 +52,17 @@ def create_app(
             stack.push_async_callback(crm.aclose)
 
             status = StatusService(erp=erp, crm=crm)
+            availability = AvailabilityService(
+                source=erp,
+                cache=cache,
+                units=ErpItemUnits(erp=erp, cache=cache),
+                fresh_seconds=settings.availability_fresh_seconds,
+                max_stale_seconds=settings.availability_max_stale_seconds,
+                chunk_size=settings.availability_chunk_size,
+                breaker_failures=settings.availability_breaker_failures,
+                breaker_reset_seconds=settings.availability_breaker_reset_seconds,
+            )
+            stack.push_async_callback(availability.aclose)
 
             async def store_probe() -> tuple[bool, str | None]:
                 return await ping(engine)
@@ -62,6 +75,7 @@ def create_app(
                 access=AccessService(sessions=session_factory(engine)),
                 status=status,
                 readiness=ReadinessService(store=store_probe, cache=cache_probe, status=status),
+                availability=availability,
             )
             log.info("gateway ready (demo=%s)", settings.demo)
             yield

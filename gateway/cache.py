@@ -14,6 +14,8 @@ from aiocache.serializers import PickleSerializer
 
 from gateway.errors import ConfigurationError
 
+REDIS_POOL_SIZE = 50
+
 
 def create_cache(url: str, *, namespace: str = "gateway") -> BaseCache:
     """Build the cache for `url` (`memory://` or `redis://host:port/db`)."""
@@ -21,13 +23,41 @@ def create_cache(url: str, *, namespace: str = "gateway") -> BaseCache:
     if parsed.scheme not in {"memory", "redis", "rediss"}:
         raise ConfigurationError("GATEWAY_CACHE_URL", "must be memory:// or redis://HOST:PORT/DB")
     try:
-        cache: BaseCache = Cache.from_url(url)
+        if parsed.scheme == "memory":
+            cache: BaseCache = Cache.from_url(url)
+        else:
+            cache = _redis_cache(parsed)
+    except ConfigurationError:
+        raise
     except Exception as exc:  # aiocache raises plain exceptions for a bad URL
-        raise ConfigurationError("GATEWAY_CACHE_URL", f"cannot be used: {exc}") from None
+        raise ConfigurationError("GATEWAY_CACHE_URL", f"cannot be used: {type(exc).__name__}") from None
     # Our values are our own frozen dataclasses; pickle keeps Decimal and datetime exact.
     cache.serializer = PickleSerializer()
     cache.namespace = namespace
     return cache
+
+
+def _redis_cache(parsed: urllib.parse.ParseResult) -> BaseCache:
+    from aiocache.backends.redis import RedisCache
+    from redis.asyncio import BlockingConnectionPool
+
+    path = parsed.path.strip("/") or "0"
+    if not path.isdigit():
+        raise ConfigurationError(
+            "GATEWAY_CACHE_URL", "the path must be a database number, e.g. redis://host:6379/0"
+        )
+    query = dict(urllib.parse.parse_qsl(parsed.query))
+    # A blocking pool makes a burst of callers wait for a free connection instead of failing
+    # with "Too many connections" (redis-py's default pool raises past its maximum).
+    return RedisCache(
+        endpoint=parsed.hostname or "127.0.0.1",
+        port=parsed.port or 6379,
+        db=int(path),
+        password=parsed.password,
+        ssl=parsed.scheme == "rediss",
+        pool_max_size=int(query.get("pool_max_size", REDIS_POOL_SIZE)),
+        connection_pool_class=BlockingConnectionPool,
+    )
 
 
 async def cache_reachable(cache: BaseCache) -> tuple[bool, str | None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.services.access import AccessService
+from gateway.services.availability import AvailabilityService
 from gateway.services.readiness import ReadinessService
 from gateway.services.status import StatusService
 
@@ -14,3 +15,4 @@ class Services:
     access: AccessService
     status: StatusService
     readiness: ReadinessService
+    availability: AvailabilityService

@@ -12,7 +12,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.errors import InvalidInput, NotFound, PermissionDenied, UpstreamError
+from gateway.errors import (
+    AvailabilityUnavailable,
+    CircuitOpen,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    UpstreamError,
+)
 from gateway.web.problems import problem
 
 log = logging.getLogger("gateway.web")
@@ -37,6 +44,15 @@ async def _upstream(request: Request, exc: Exception) -> Response:
     return problem(502, "Bad Gateway", "an upstream service failed", correlationId=correlation_id)
 
 
+async def _availability(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AvailabilityUnavailable)
+    response = problem(503, "Service Unavailable", str(exc))
+    cause = exc.__cause__
+    if isinstance(cause, CircuitOpen) and cause.retry_in > 0:
+        response.headers["Retry-After"] = str(max(1, round(cause.retry_in)))
+    return response
+
+
 async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return problem(exc.status_code, exc.detail or "Error")
@@ -53,6 +69,7 @@ def exception_handlers() -> Mapping[Any, Callable[[Request, Exception], Any]]:
         InvalidInput: _invalid_input,
         NotFound: _not_found,
         PermissionDenied: _forbidden,
+        AvailabilityUnavailable: _availability,
         UpstreamError: _upstream,
         HTTPException: _http,
         Exception: _unexpected,
