@@ -21,6 +21,9 @@ from gateway.errors import ConfigurationError
 SQLITE_BUSY_TIMEOUT_MS = 5000
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
+# Execution option of the read-only engine view behind `read_session_factory`.
+READ_ONLY_OPTION = "gateway_read_only"
+
 # Statements the driver or SQLAlchemy emits to open/close transactions: not "queries" for counting.
 _TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
@@ -98,6 +101,11 @@ def _create_sqlite_engine(parsed: URL, *, echo: bool) -> AsyncEngine:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(READ_ONLY_OPTION):
+            # A read-only transaction never writes, so it needs no lock: in WAL it reads a snapshot
+            # while a writer (e.g. a long sync page) holds the write lock.
+            connection.exec_driver_sql("BEGIN")
+            return
         # IMMEDIATE takes the write lock up front, so busy_timeout applies; a deferred transaction
         # that reads and then writes fails at once with SQLITE_BUSY when another writer got in between.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -112,6 +120,18 @@ SessionFactory = async_sessionmaker[AsyncSession]
 def session_factory(engine: AsyncEngine) -> SessionFactory:
     """Sessions for one engine; objects stay readable after commit (no lazy reload in async code)."""
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+def read_session_factory(engine: AsyncEngine) -> SessionFactory:
+    """Sessions for reads only: on SQLite a plain deferred BEGIN (no write lock, so reads never queue
+    behind a writer); on PostgreSQL a REPEATABLE READ, READ ONLY transaction (one snapshot for every
+    statement of a request, e.g. a page and its count). Never write through these sessions."""
+    options: dict[str, Any] = {READ_ONLY_OPTION: True}
+    if not is_sqlite(engine):
+        options.update(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    return async_sessionmaker(
+        engine.execution_options(**options), class_=AsyncSession, expire_on_commit=False
+    )
 
 
 @dataclass

@@ -1,0 +1,501 @@
+"""The catalog's store API: unified records as domain objects, keyset pages, counts and the batch
+lookups DataLoaders call (one SQL statement per batch, whatever the batch size up to 500 keys).
+
+Kinds: "customers", "items", "price_lists", "salespeople", "currencies". Price lines and item units
+come in batches keyed by their owner, each owner's page cut by a window function in the same query.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select, tuple_, union_all
+from sqlalchemy.sql import Select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.domain import (
+    CouplingStatus,
+    PriceAmountType,
+    PriceAssetType,
+    PriceListLine,
+    PriceListStatus,
+    PriceSourceType,
+    PricingGroup,
+    UnifiedCurrency,
+    UnifiedCustomer,
+    UnifiedItem,
+    UnifiedItemUnit,
+    UnifiedPriceList,
+    UnifiedSalesperson,
+    UnifiedUnit,
+)
+from gateway.errors import InvalidInput
+from gateway.store import read_queries as q
+from gateway.store.read_model import (
+    RmCurrency,
+    RmCustomer,
+    RmItem,
+    RmItemUnit,
+    RmPriceLine,
+    RmPriceList,
+    RmPricingGroup,
+    RmSalesperson,
+    RmUnit,
+)
+from gateway.store.read_queries import Filters, Order, SortKey, Unified
+from gateway.store.tables import Coupling, CouplingState
+
+Kind = Literal["customers", "items", "price_lists", "salespeople", "currencies"]
+LookupColumn = Literal["erp_id", "crm_id", "number"]
+
+
+def _link(row: Any) -> dict[str, Any]:
+    return {
+        "erp_id": row.u_erp_id,
+        "crm_id": row.u_crm_id,
+        "coupling_state": CouplingStatus(row.u_state),
+        "last_synchronized_at": row.u_last_synced,
+    }
+
+
+def _customer(row: Any) -> UnifiedCustomer:
+    b: RmCustomer = row[0]
+    return UnifiedCustomer(
+        **_link(row),
+        number=b.number,
+        name=b.name,
+        type=b.type,
+        address_line1=b.address_line1,
+        address_line2=b.address_line2,
+        city=b.city,
+        state=b.state,
+        country=b.country,
+        postal_code=b.postal_code,
+        phone=b.phone,
+        email=b.email,
+        website=b.website,
+        salesperson_code=row.u_salesperson_code or "",
+        currency_code=row.u_currency_code or "",
+        credit_limit=b.credit_limit,
+        balance_due=b.balance_due,
+        blocked=b.blocked,
+        price_group_code=row.u_price_group or "",
+        discount_group_code=row.u_discount_group or "",
+        allow_line_discount=True if row.u_allow_line_discount is None else bool(row.u_allow_line_discount),
+        crm_owner_id=b.owner_id,
+        crm_default_price_list_id=b.default_price_list_id,
+        modified_at=b.modified_at,
+    )
+
+
+def _item(row: Any) -> UnifiedItem:
+    b: RmItem = row[0]
+    return UnifiedItem(
+        **_link(row),
+        number=b.number,
+        name=b.name,
+        type=b.type,
+        item_category_code=b.item_category_code,
+        blocked=b.blocked,
+        gtin=b.gtin,
+        inventory=b.inventory,
+        unit_price=b.unit_price,
+        price_includes_tax=b.price_includes_tax,
+        unit_cost=b.unit_cost,
+        base_unit_of_measure_code=b.base_unit_code,
+        discount_group_code=row.u_discount_group or "",
+        sales_unit_of_measure_code=row.u_sales_unit or "",
+        modified_at=b.modified_at,
+    )
+
+
+def _price_list(row: Any) -> UnifiedPriceList:
+    b: RmPriceList = row[0]
+    return UnifiedPriceList(
+        **_link(row),
+        code=b.number,
+        description=b.name,
+        source_type=b.source_type,
+        source_no=b.source_no,
+        currency_code=row.u_currency_code or "",
+        starting_date=b.starting_date,
+        ending_date=b.ending_date,
+        status=b.status,
+        price_includes_tax=b.price_includes_tax,
+        allow_line_discount=b.allow_line_discount,
+        modified_at=b.modified_at,
+    )
+
+
+def _salesperson(row: Any) -> UnifiedSalesperson:
+    b: RmSalesperson = row[0]
+    return UnifiedSalesperson(
+        **_link(row),
+        code=b.number,
+        name=b.name,
+        email=b.email,
+        phone=b.phone,
+        job_title=b.job_title,
+        blocked=b.blocked,
+        modified_at=b.modified_at,
+    )
+
+
+def _currency(row: Any) -> UnifiedCurrency:
+    b: RmCurrency = row[0]
+    return UnifiedCurrency(
+        **_link(row),
+        code=b.number,
+        name=b.name,
+        symbol=b.symbol,
+        amount_rounding_precision=b.amount_rounding_precision,
+        unit_amount_rounding_precision=b.unit_amount_rounding_precision,
+        modified_at=b.modified_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    model: type[Any]
+    build: Callable[[Unified], tuple[Select[Any], Callable[[Filters], list[ColumnElement[bool]]]]]
+    convert: Callable[[Any], Any]
+
+
+def _customers(u: Unified) -> tuple[Select[Any], Callable[[Filters], list[ColumnElement[bool]]]]:
+    statement, expressions = q.customer_statement(u)
+    return statement, lambda f: q.customer_filters(u, expressions, f)
+
+
+def _items(u: Unified) -> tuple[Select[Any], Callable[[Filters], list[ColumnElement[bool]]]]:
+    return q.item_statement(u), lambda f: q.blocked_filter(u, f)
+
+
+def _price_lists(u: Unified) -> tuple[Select[Any], Callable[[Filters], list[ColumnElement[bool]]]]:
+    return q.price_list_statement(u), u.common_filters
+
+
+def _salespeople(u: Unified) -> tuple[Select[Any], Callable[[Filters], list[ColumnElement[bool]]]]:
+    return q.salesperson_statement(u), lambda f: q.blocked_filter(u, f)
+
+
+def _currencies(u: Unified) -> tuple[Select[Any], Callable[[Filters], list[ColumnElement[bool]]]]:
+    return u.select(), u.common_filters
+
+
+KINDS: dict[str, _Kind] = {
+    "customers": _Kind(RmCustomer, _customers, _customer),
+    "items": _Kind(RmItem, _items, _item),
+    "price_lists": _Kind(RmPriceList, _price_lists, _price_list),
+    "salespeople": _Kind(RmSalesperson, _salespeople, _salesperson),
+    "currencies": _Kind(RmCurrency, _currencies, _currency),
+}
+
+
+def _prepare(kind: str, filters: Filters) -> tuple[_Kind, Unified, Select[Any]]:
+    spec = KINDS[kind]
+    unified = Unified(spec.model)
+    statement, where = spec.build(unified)
+    return spec, unified, statement.where(*where(filters))
+
+
+async def list_records(
+    session: AsyncSession, *, kind: Kind, filters: Filters, order: Order, after: SortKey | None, limit: int
+) -> list[tuple[Any, SortKey]]:
+    """One keyset page of unified records, each with its sort key (for cursors)."""
+    if order.field not in ("number", "name", "changed"):
+        raise InvalidInput(f"cannot order by {order.field!r}", field="orderBy")
+    spec, unified, statement = _prepare(kind, filters)
+    rows = await q.fetch(session, unified.page(statement, order=order, after=after, limit=limit))
+    return [(spec.convert(row), q.sort_key(row)) for row in rows]
+
+
+async def count_records(session: AsyncSession, *, kind: Kind, filters: Filters) -> int:
+    _, _, statement = _prepare(kind, filters)
+    return await q.count(session, statement)
+
+
+async def records_by(
+    session: AsyncSession,
+    *,
+    kind: Kind,
+    column: LookupColumn,
+    values: Iterable[str],
+    filters: Filters | None = None,
+) -> dict[str, Any]:
+    """Unified records by ERP id, CRM id or number, keyed by the value asked for.
+
+    Where a number exists on both sides uncoupled, the ERP record wins (it is the system of record).
+    """
+    spec, unified, statement = _prepare(kind, filters or Filters())
+    wanted = list(values)
+    if column != "number":
+        wanted = [_normalized(v) for v in wanted]
+    rows = await q.by_keys(session, unified, statement, column=column, values=wanted)
+    found: dict[str, Any] = {}
+    for row in sorted(rows, key=lambda r: r[0].side, reverse=True):  # "erp" rows last: they win
+        record = spec.convert(row)
+        key = {"erp_id": record.erp_id, "crm_id": record.crm_id}.get(column, row[0].number)
+        found[key] = record
+    return found
+
+
+def _normalized(value: str) -> str:
+    from gateway.store.couplings import normalize_id
+
+    try:
+        return normalize_id(value)
+    except InvalidInput:
+        return value
+
+
+# ------------------------------------------------------------------------------------------------
+# Reference data and relations
+
+
+async def list_units(session: AsyncSession) -> list[UnifiedUnit]:
+    rows = (await session.exec(select(RmUnit).order_by(RmUnit.code, RmUnit.id))).scalars().all()
+    return [
+        UnifiedUnit(
+            erp_id=u.id,
+            crm_id=None,
+            coupling_state=CouplingStatus.ERP_ONLY,
+            last_synchronized_at=u.synced_at,
+            code=u.code,
+            name=u.name,
+            international_standard_code=u.international_standard_code,
+            symbol=u.symbol,
+        )
+        for u in rows
+    ]
+
+
+async def units_of_items(
+    session: AsyncSession, *, item_numbers: Iterable[str]
+) -> dict[str, list[UnifiedItemUnit]]:
+    found: dict[str, list[UnifiedItemUnit]] = defaultdict(list)
+    mapping = "ITEM UOM"
+    for chunk in q._chunks(item_numbers):
+        statement = (
+            select(RmItemUnit, Coupling.crm_id, Coupling.state, Coupling.updated_at)
+            .outerjoin(Coupling, and_(Coupling.mapping == mapping, Coupling.erp_id == RmItemUnit.id))
+            .where(RmItemUnit.item_number.in_(chunk))
+            .order_by(RmItemUnit.item_number, RmItemUnit.qty_per_unit, RmItemUnit.code)
+        )
+        for unit, crm_id, state, updated_at in (await session.exec(statement)).all():
+            status = (
+                CouplingStatus.ERP_ONLY
+                if crm_id is None
+                else CouplingStatus.COUPLED
+                if state in (CouplingState.COUPLED.value, CouplingState.SKIPPED.value)
+                else CouplingStatus.ERROR
+            )
+            found[unit.item_number].append(
+                UnifiedItemUnit(
+                    erp_id=unit.id,
+                    crm_id=crm_id,
+                    coupling_state=status,
+                    last_synchronized_at=updated_at or unit.synced_at,
+                    item_number=unit.item_number,
+                    code=unit.code,
+                    qty_per_unit_of_measure=unit.qty_per_unit,
+                )
+            )
+    return dict(found)
+
+
+async def pricing_groups(
+    session: AsyncSession, *, kind: str, codes: Iterable[str]
+) -> dict[str, PricingGroup]:
+    found: dict[str, PricingGroup] = {}
+    for chunk in q._chunks(codes):
+        statement = select(RmPricingGroup).where(RmPricingGroup.kind == kind, RmPricingGroup.code.in_(chunk))
+        for g in (await session.exec(statement)).scalars().all():
+            found[g.code] = PricingGroup(g.code, g.description, g.allow_line_discount, g.price_includes_tax)
+    return found
+
+
+async def price_lists_for_groups(
+    session: AsyncSession, *, group_codes: Iterable[str]
+) -> dict[str, UnifiedPriceList]:
+    """The price list a customer price group stands for (DOMAIN.md §5: price group → default price
+    list): its Active list with source CustomerPriceGroup, the lowest code when there are several."""
+    spec, unified, statement = _prepare("price_lists", Filters())
+    b = unified.base
+    found: dict[str, UnifiedPriceList] = {}
+    for chunk in q._chunks(group_codes):
+        rows = await q.fetch(
+            session,
+            statement.where(
+                unified.is_erp,
+                b.source_type == PriceSourceType.CUSTOMER_PRICE_GROUP.value,
+                b.source_no.in_(chunk),
+                b.status == PriceListStatus.ACTIVE.value,
+            ).order_by(b.number.desc()),
+        )
+        for row in rows:  # descending, so the lowest code is written last and wins
+            found[row[0].source_no] = spec.convert(row)
+    return found
+
+
+# ------------------------------------------------------------------------------------------------
+# Price lines, paged per owner in one statement
+
+
+LineCursor = tuple[str, int]
+"""(price list code, line no): a price line's position in every line ordering."""
+
+
+def _line(line: RmPriceLine, status: str | None) -> PriceListLine:
+    def enum_or(enum_type: Any, value: str, default: Any) -> Any:
+        try:
+            return enum_type(value)
+        except ValueError:
+            return default
+
+    return PriceListLine(
+        price_list_code=line.price_list_code,
+        line_no=line.line_no,
+        source_type=enum_or(PriceSourceType, line.source_type, PriceSourceType.ALL_CUSTOMERS),
+        source_no=line.source_no,
+        asset_type=enum_or(PriceAssetType, line.asset_type, PriceAssetType.ITEM),
+        asset_no=line.asset_no,
+        amount_type=enum_or(PriceAmountType, line.amount_type, PriceAmountType.PRICE),
+        unit_of_measure_code=line.unit_code,
+        currency_code=line.currency_code,
+        starting_date=line.starting_date,
+        ending_date=line.ending_date,
+        minimum_quantity=Decimal(line.minimum_quantity),
+        unit_price=Decimal(line.unit_price),
+        line_discount_percent=Decimal(line.line_discount_percent),
+        allow_line_discount=line.allow_line_discount,
+        price_includes_tax=line.price_includes_tax,
+        status=enum_or(PriceListStatus, status or "Active", PriceListStatus.ACTIVE),
+    )
+
+
+async def _paged_lines(
+    session: AsyncSession,
+    *,
+    owner_column: Any,
+    conditions: Sequence[ColumnElement[bool]],
+    first: int,
+    after: LineCursor | None,
+) -> dict[str, list[PriceListLine]]:
+    """Lines grouped by owner, at most `first + 1` per owner (the extra one says "has next page")."""
+    header = RmPriceList
+    line = RmPriceLine
+    rank = func.row_number().over(partition_by=owner_column, order_by=(line.price_list_code, line.line_no))
+    inner = (
+        select(line, header.status.label("header_status"), owner_column.label("owner"), rank.label("rank"))
+        .select_from(line)
+        .outerjoin(header, and_(header.side == "erp", header.number == line.price_list_code))
+    )
+    inner = inner.where(*conditions)
+    if after is not None:
+        inner = inner.where(
+            tuple_(line.price_list_code, line.line_no) > tuple_(literal(after[0]), literal(after[1]))
+        )
+    ranked = inner.subquery("ranked")
+    statement = (
+        select(ranked)
+        .where(ranked.c.rank <= first + 1)
+        .order_by(ranked.c.owner, ranked.c.price_list_code, ranked.c.line_no)
+    )
+    found: dict[str, list[PriceListLine]] = defaultdict(list)
+    columns = [c.name for c in RmPriceLine.__table__.columns]  # type: ignore[attr-defined]
+    for row in (await session.exec(statement)).all():  # type: ignore[call-overload]
+        data = row._mapping
+        model = RmPriceLine(**{c: data[c] for c in columns})
+        found[data["owner"]].append(_line(model, data["header_status"]))
+    return dict(found)
+
+
+async def lines_of_price_lists(
+    session: AsyncSession, *, codes: Iterable[str], first: int, after: LineCursor | None
+) -> dict[str, list[PriceListLine]]:
+    wanted = list(dict.fromkeys(codes))
+    if not wanted:
+        return {}
+    return await _paged_lines(
+        session,
+        owner_column=RmPriceLine.price_list_code,
+        conditions=[RmPriceLine.price_list_code.in_(wanted)],
+        first=first,
+        after=after,
+    )
+
+
+async def lines_of_items(
+    session: AsyncSession, *, numbers: Iterable[str], first: int, after: LineCursor | None
+) -> dict[str, list[PriceListLine]]:
+    """Item-level price and discount lines of each item (discount-group lines are the group's)."""
+    wanted = list(dict.fromkeys(numbers))
+    if not wanted:
+        return {}
+    return await _paged_lines(
+        session,
+        owner_column=RmPriceLine.asset_no,
+        conditions=[RmPriceLine.asset_type == PriceAssetType.ITEM.value, RmPriceLine.asset_no.in_(wanted)],
+        first=first,
+        after=after,
+    )
+
+
+async def lines_for_customers(
+    session: AsyncSession,
+    *,
+    sources: Mapping[str, Sequence[tuple[str, str]]],
+    first: int,
+    after: LineCursor | None,
+) -> dict[str, list[PriceListLine]]:
+    """Lines whose source applies to each customer (AllCustomers, itself, its price and discount
+    groups; DOMAIN.md §9 step 1), keyed like `sources`, on Active price lists only."""
+    if not sources:
+        return {}
+    pairs = [
+        select(literal(key).label("owner_key"), literal(t).label("st"), literal(n).label("sn"))
+        for key, wanted in sources.items()
+        for t, n in wanted
+    ]
+    src = union_all(*pairs).subquery("src")
+    line, header = RmPriceLine, RmPriceList
+    rank = func.row_number().over(partition_by=src.c.owner_key, order_by=(line.price_list_code, line.line_no))
+    inner = (
+        select(line, header.status.label("header_status"), src.c.owner_key.label("owner"), rank.label("rank"))
+        .select_from(src)
+        .join(line, and_(line.source_type == src.c.st, line.source_no == src.c.sn))
+        .outerjoin(header, and_(header.side == "erp", header.number == line.price_list_code))
+        .where(or_(header.status.is_(None), header.status == PriceListStatus.ACTIVE.value))
+    )
+    if after is not None:
+        inner = inner.where(
+            tuple_(line.price_list_code, line.line_no) > tuple_(literal(after[0]), literal(after[1]))
+        )
+    ranked = inner.subquery("ranked")
+    statement = (
+        select(ranked)
+        .where(ranked.c.rank <= first + 1)
+        .order_by(ranked.c.owner, ranked.c.price_list_code, ranked.c.line_no)
+    )
+    found: dict[str, list[PriceListLine]] = defaultdict(list)
+    columns = [c.name for c in RmPriceLine.__table__.columns]  # type: ignore[attr-defined]
+    for row in (await session.exec(statement)).all():  # type: ignore[call-overload]
+        data = row._mapping
+        found[data["owner"]].append(
+            _line(RmPriceLine(**{c: data[c] for c in columns}), data["header_status"])
+        )
+    return dict(found)
+
+
+def customer_sources(customer: UnifiedCustomer) -> list[tuple[str, str]]:
+    """The (source type, source no) pairs whose price lines apply to a customer."""
+    sources = [(PriceSourceType.ALL_CUSTOMERS.value, ""), (PriceSourceType.CUSTOMER.value, customer.number)]
+    if customer.price_group_code:
+        sources.append((PriceSourceType.CUSTOMER_PRICE_GROUP.value, customer.price_group_code))
+    if customer.discount_group_code:
+        sources.append((PriceSourceType.CUSTOMER_DISCOUNT_GROUP.value, customer.discount_group_code))
+    return sources
