@@ -1,12 +1,5 @@
 """Business Central's default "lowest price" sales price calculation (DOMAIN.md §9) for one line
 or a basket, over an already-loaded pricing snapshot. Pure: no I/O, no clock, no globals.
-
-Ranking, for the record (BC's "Price Calculation - V16" with "Price Calculation Buffer Mgt."):
-
-* discounts: highest `lineDiscountPercent` wins; ties go to the lowest (price list code, line no),
-  the first line BC's loop would meet, since its comparison is strict;
-* prices: a line in the document currency beats a blank-currency line whatever the price; then the
-  lowest price * (1 - d/100) wins; ties again go to the lowest (price list code, line no).
 """
 
 from __future__ import annotations
@@ -48,9 +41,12 @@ _HUNDRED = Decimal(100)
 _ONE = Decimal(1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PricingSnapshot:
-    """Everything the engine needs, already loaded. Lookup structures are built lazily, once."""
+    """Everything the engine needs, already loaded. Lookup structures are built lazily, once.
+
+    Compared and hashed by identity (eq=False): a snapshot is a cache key, not a value to diff.
+    """
 
     local_currency_code: str
     currencies: Mapping[str, Currency] = field(default_factory=dict)
@@ -127,7 +123,18 @@ class _Priced:
 
 
 def quote_line(request: PriceRequest, *, snapshot: PricingSnapshot) -> PriceQuote:
-    """The best price for one sales line, as Business Central's default calculation finds it."""
+    """The best price for one sales line, as Business Central's default calculation finds it.
+
+    Ranking ("Price Calculation - V16" with "Price Calculation Buffer Mgt."):
+
+    * discounts: the highest `lineDiscountPercent` wins; ties go to the lowest (price list code,
+      line no), the first line BC's loop meets, since its comparison is strict;
+    * prices: a line in the document currency beats a blank-currency line whatever the price; then
+      the lowest price * (1 - d/100) wins; ties again go to the lowest (price list code, line no).
+
+    Raises NotFound for an unknown customer or item, InvalidInput for a unit the item does not
+    have, a quantity <= 0, or a foreign currency without a usable exchange rate on the date.
+    """
     with decimal.localcontext() as ctx:
         ctx.prec = 38  # money * rates * quantities must not lose digits before the final rounding
         return _quote(_resolve(request, snapshot), request, snapshot)
@@ -215,9 +222,10 @@ def _line_currency(line: PriceListLine, snapshot: PricingSnapshot) -> str:
     return snapshot.document_currency(line.currency_code) if line.currency_code else ""
 
 
-def _is_candidate(
+def _is_found(
     line: PriceListLine, doc: _Line, snapshot: PricingSnapshot, amount_types: frozenset[PriceAmountType]
 ) -> bool:
+    """BC's FindLines filters (status is settled by the index): everything but minimum quantity."""
     if line.amount_type not in amount_types:
         return False
     if line.starting_date is not None and line.starting_date > doc.on_date:
@@ -226,14 +234,21 @@ def _is_candidate(
         return False
     if _line_currency(line, snapshot) not in ("", doc.currency):
         return False
-    line_unit = code_key(line.unit_of_measure_code)
-    if line_unit not in ("", doc.unit):
+    if code_key(line.unit_of_measure_code) not in ("", doc.unit):
         return False
-    if not _source_matches(line, doc.customer):
-        return False
+    return _source_matches(line, doc.customer)
+
+
+def _in_min_qty(line: PriceListLine, doc: _Line) -> bool:
     # A unit-specific break counts in that unit; a blank-unit break counts in base units.
-    quantity = doc.quantity if line_unit else doc.base_quantity
+    quantity = doc.quantity if line.unit_of_measure_code else doc.base_quantity
     return line.minimum_quantity <= quantity
+
+
+def _is_candidate(
+    line: PriceListLine, doc: _Line, snapshot: PricingSnapshot, amount_types: frozenset[PriceAmountType]
+) -> bool:
+    return _is_found(line, doc, snapshot, amount_types) and _in_min_qty(line, doc)
 
 
 def _converted(amount: Decimal, *, per_base_unit: bool, local: bool, doc: _Line) -> Decimal:
@@ -245,20 +260,22 @@ def _converted(amount: Decimal, *, per_base_unit: bool, local: bool, doc: _Line)
 
 
 def _best_discount(doc: _Line, snapshot: PricingSnapshot) -> PriceListLine | None:
-    item_lines = [
+    found = [
         line
         for line in snapshot.index.lines_for(PriceAssetType.ITEM, doc.item.number)
-        if _is_candidate(line, doc, snapshot, DISCOUNT_TYPES)
+        if _is_found(line, doc, snapshot, DISCOUNT_TYPES)
     ]
-    # The item discount group is BC's lower asset level: it is consulted per source only when
-    # that source has no item-level discount line for this sales line.
-    with_item_lines = {_source_key(line) for line in item_lines}
-    group_lines = [
+    # The item discount group is BC's lower asset level: FindLines consults it per source only when
+    # that source found no item-level discount line. Like BC, "found" is judged before the minimum
+    # quantity check (CalcBestAmount's IsInMinQty), so an item-level line whose break is not reached
+    # still hides the group lines of its source.
+    sources_with_item_lines = {_source_key(line) for line in found}
+    found += [
         line
         for line in snapshot.index.lines_for(PriceAssetType.ITEM_DISCOUNT_GROUP, doc.discount_group)
-        if _source_key(line) not in with_item_lines and _is_candidate(line, doc, snapshot, DISCOUNT_TYPES)
+        if _source_key(line) not in sources_with_item_lines and _is_found(line, doc, snapshot, DISCOUNT_TYPES)
     ]
-    candidates = item_lines + group_lines
+    candidates = [line for line in found if _in_min_qty(line, doc)]
     if not candidates:
         return None
     return min(candidates, key=lambda ln: (-ln.line_discount_percent, ln.price_list_code, ln.line_no))

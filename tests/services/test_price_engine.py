@@ -374,16 +374,25 @@ def test_item_discount_group_only_for_a_source_without_an_item_level_discount() 
     assert (quote.line_discount_percent, quote.discount_source) == (D(20), ref("ALLG", 1))
 
 
-def test_an_item_level_discount_that_does_not_apply_does_not_hide_the_group() -> None:
-    # "Has an item-level discount line" means one that is a candidate for this sales line: an
-    # expired one or one whose minimum quantity is not reached does not hide the group line.
-    lines = [
-        line("P", 1, price="100"),
-        disc("ALLI", 1, "5", end=date(2026, 1, 31)),
-        disc("ALLQ", 1, "8", min_qty="100"),
-        disc("ALLG", 1, "20", asset=IDG, asset_no="BIKES"),
-    ]
-    assert quote_line(req(), snapshot=world(lines)).line_discount_percent == D(20)
+def test_which_item_level_discount_lines_hide_the_group() -> None:
+    # BC's FindLines decides "this source has item-level lines" with its filters (status, amount
+    # type, dates, currency, unit); the minimum quantity is checked only afterwards.
+    price = line("P", 1, price="100")
+    group = disc("ALLG", 1, "20", asset=IDG, asset_no="BIKES")
+    # An expired item-level line, or a draft one, is not found: the group line counts (20 %).
+    expired = disc("ALLI", 1, "5", end=date(2026, 1, 31))
+    draft = disc("ALLD", 1, "5", status=PriceListStatus.DRAFT)
+    assert quote_line(req(), snapshot=world([price, expired, draft, group])).line_discount_percent == D(20)
+    # An item-level line for another unit is not found either.
+    other_unit = disc("ALLU", 1, "5", unit="BOX")
+    assert quote_line(req(), snapshot=world([price, other_unit, group])).line_discount_percent == D(20)
+    # An item-level line whose break (100 base units) is not reached IS found: it hides the group
+    # line of its source and then fails the quantity check, so no discount is left at quantity 1.
+    big_break = disc("ALLQ", 1, "8", min_qty="100")
+    quote = quote_line(req(), snapshot=world([price, big_break, group]))
+    assert (quote.line_discount_percent, quote.discount_source) == (0, None)
+    # At 100 PCS the break is reached: 8 %.
+    assert quote_line(req("100"), snapshot=world([price, big_break, group])).line_discount_percent == D(8)
 
 
 def test_all_four_source_types_compete_on_one_level() -> None:

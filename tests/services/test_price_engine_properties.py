@@ -124,7 +124,7 @@ def reference(lines: Sequence[PriceListLine], r: PriceRequest, item_price: D = D
             factor = rate.exchange_rate_amount / rate.relational_exchange_rate_amount
         precision = CURRENCIES.get(r.currency_code, Currency("", ""))
 
-        def applies(line: PriceListLine, types: set[PriceAmountType]) -> bool:
+        def found(line: PriceListLine, types: set[PriceAmountType]) -> bool:
             return (
                 line.status == PriceListStatus.ACTIVE
                 and line.amount_type in types
@@ -133,12 +133,18 @@ def reference(lines: Sequence[PriceListLine], r: PriceRequest, item_price: D = D
                 and line.currency_code in ("", r.currency_code)
                 and line.unit_of_measure_code in ("", r.unit_of_measure_code)
                 and (line.source_type, line.source_no) in my_sources
-                and line.minimum_quantity
-                <= (r.quantity if line.unit_of_measure_code else r.quantity * qty_per_unit)
             )
 
+        def in_min_qty(line: PriceListLine) -> bool:
+            base = r.quantity * qty_per_unit
+            return line.minimum_quantity <= (r.quantity if line.unit_of_measure_code else base)
+
+        def applies(line: PriceListLine, types: set[PriceAmountType]) -> bool:
+            return found(line, types) and in_min_qty(line)
+
+        # Sources that found an item-level discount line (before the quantity check) skip the group.
         item_discounts = [
-            x for x in lines if x.asset_type == ITEM and x.asset_no == "1000" and applies(x, {DISC, ANY})
+            x for x in lines if x.asset_type == ITEM and x.asset_no == "1000" and found(x, {DISC, ANY})
         ]
         covered = {(x.source_type, x.source_no) for x in item_discounts}
         group_discounts = [
@@ -147,10 +153,10 @@ def reference(lines: Sequence[PriceListLine], r: PriceRequest, item_price: D = D
             if x.asset_type == IDG
             and x.asset_no == "BIKES"
             and (x.source_type, x.source_no) not in covered
-            and applies(x, {DISC, ANY})
+            and found(x, {DISC, ANY})
         ]
         discounts = sorted(
-            item_discounts + group_discounts,
+            [x for x in item_discounts + group_discounts if in_min_qty(x)],
             key=lambda x: (-x.line_discount_percent, x.price_list_code, x.line_no),
         )
         best = discounts[0] if discounts and customer.allow_line_discount else None
