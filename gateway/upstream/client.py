@@ -21,6 +21,7 @@ from gateway.errors import (
     ConfigurationError,
     RetriableUpstreamError,
     UpstreamError,
+    UpstreamNotFound,
     UpstreamProtocolError,
     UpstreamThrottled,
 )
@@ -197,6 +198,7 @@ class ODataClient:
         send_headers.update(headers or {})
         attempt = 0
         refreshed = False
+        maybe_applied = False  # an earlier attempt may have reached the server
         while True:
             try:
                 return await self._attempt(method, url, data, send_headers, raw=raw)
@@ -210,6 +212,10 @@ class ODataClient:
             except _Failure as failure:
                 error = failure.error
                 if not isinstance(error, RetriableUpstreamError):
+                    if method == "DELETE" and maybe_applied and isinstance(error, UpstreamNotFound):
+                        # Our earlier DELETE went through before its answer was lost: that is success.
+                        log.info("DELETE %s: gone after a lost answer; treating as deleted", url)
+                        return ODataResponse(status=204, headers={}, content=b"", body=None, url=url)
                     raise error from None
                 safe = repeatable or not failure.sent or isinstance(error, UpstreamThrottled)
                 if not safe or attempt >= self.retry.max_retries:
@@ -218,6 +224,7 @@ class ODataClient:
                 if retry_after is not None and retry_after > self.retry.max_retry_after_seconds:
                     raise error from None
                 delay = self.retry.delay(attempt, retry_after)
+                maybe_applied = maybe_applied or (failure.sent and not isinstance(error, UpstreamThrottled))
                 attempt += 1
                 self.stats.retries += 1
                 log.info(

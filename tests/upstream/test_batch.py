@@ -79,18 +79,19 @@ async def test_erp_has_no_upsert() -> None:
 
 
 async def test_crm_multipart_batch_is_chunked_with_per_operation_results(crm_sim: Upstream) -> None:
-    crm = CrmConnector(crm_sim.client(batch_size=5000))  # capped at Dataverse's 1,000
+    # (The cap at the service's own limit is shown with BC's 100 above: 1,000 real ops would be slow.)
+    crm = CrmConnector(crm_sim.client(batch_size=100))
     writes = [
-        Write.upsert("accounts", {"accountnumber": f"B{i:05d}"}, {"name": f"Bulk {i}"}) for i in range(1001)
+        Write.upsert("accounts", {"accountnumber": f"B{i:05d}"}, {"name": f"Bulk {i}"}) for i in range(250)
     ]
     results = await crm.batch(writes)
-    assert [r.index for r in results] == list(range(1001))
+    assert [r.index for r in results] == list(range(250))
     assert all(r.ok and r.etag for r in results)
     assert results[0].body is not None and results[0].body["accountnumber"] == "B00000"
     batches = [r for r in crm_sim.transport.api("POST") if r.url.path.endswith("/$batch")]
-    assert len(batches) == 2
+    assert len(batches) == 3
     assert all(r.headers["content-type"].startswith("multipart/mixed; boundary=") for r in batches)
-    assert await count_rows(crm.client, "accounts", "startswith(accountnumber,'B')") == 1001
+    assert await count_rows(crm.client, "accounts", "startswith(accountnumber,'B')") == 250
 
 
 async def test_crm_batch_continues_past_a_failure(crm_sim: Upstream) -> None:

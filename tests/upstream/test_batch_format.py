@@ -154,3 +154,10 @@ def test_multipart_garbage_is_refused() -> None:
             count=1,
             offset=0,
         )
+
+
+def test_batch_chunks_never_exceed_the_service_limits() -> None:
+    from gateway.upstream.batch import BatchFormat
+    from gateway.upstream.client import BATCH_LIMITS
+
+    assert BATCH_LIMITS == {BatchFormat.JSON: 100, BatchFormat.MULTIPART: 1_000}

@@ -10,7 +10,7 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from gateway.errors import UpstreamThrottled, UpstreamTimeout, UpstreamUnavailable
+from gateway.errors import UpstreamNotFound, UpstreamThrottled, UpstreamTimeout, UpstreamUnavailable
 from gateway.upstream.odata import Query, entity_path
 from gateway.upstream.policy import RetryPolicy, parse_retry_after
 from tests.upstream.conftest import Forward, Upstream, fast_retry
@@ -142,3 +142,32 @@ async def test_concurrency_is_limited_per_upstream(erp_sim: Upstream) -> None:
     erp_sim.transport.peak = 0
     await asyncio.gather(*(client.get("v2.0/companies") for _ in range(12)))
     assert erp_sim.transport.peak == 3
+
+
+async def test_a_delete_whose_answer_was_lost_is_not_reported_missing(crm_sim: Upstream) -> None:
+    client = crm_sim.client()
+    created = await client.request(
+        "POST", "accounts", json_body={"name": "to delete"}, headers={"Prefer": "return=representation"}
+    )
+    path = entity_path("accounts", created.body["accountid"])
+    await crm_sim.faults(rate=1.0, kinds=["drop"])  # the simulator deletes, then drops the connection
+    dropped = 0
+
+    async def drop_once(request: httpx.Request, forward: Forward) -> httpx.Response:
+        nonlocal dropped
+        if dropped == 0:
+            dropped += 1
+            return await forward()
+        await crm_sim.faults(rate=0.0, kinds=["drop"])
+        return await forward()
+
+    crm_sim.transport.hook = drop_once
+    response = await client.request("DELETE", path)
+    assert response.status == 204
+    assert len(crm_sim.transport.api("DELETE")) == 2
+    rows = (await crm_sim.control("stats"))["requests"]
+    deletes = sorted((r["status"], r["count"]) for r in rows if r["method"] == "DELETE")
+    assert deletes == [(0, 1), (404, 1)]  # dropped after deleting, then the retry found it gone
+    crm_sim.transport.hook = None
+    with pytest.raises(UpstreamNotFound):  # a first-attempt 404 is still an error
+        await client.request("DELETE", path)
