@@ -81,8 +81,6 @@ async def test_crm_reads_back_the_demo_data() -> None:
                 got = served[row[key]]
                 assert got["@odata.etag"] == f'W/"{row["versionnumber"]}"'
                 for field, value in row.items():
-                    if isinstance(value, str) and len(value) == 10 and value[4] == "-":
-                        value = f"{value}T00:00:00Z"  # a date-only value reads back as midnight UTC
                     assert _same(value, got[field]), (name, field, value, got[field])
         created = await dv.post(
             "accounts", json={"name": "After seed"}, headers={"Prefer": "return=representation"}

@@ -163,7 +163,8 @@ def crm_sets() -> tuple[EntitySet, ...]:
                 *_s("name", "ordernumber", "description"),
                 *_m("totalamount", "totallineitemamount", "discountamount", "discountpercentage"),
                 *_m("freightamount", "totaltax"),
-                Prop("requestdeliveryby", "Edm.DateTimeOffset"),
+                # "Date only" behaviour: Dataverse exposes such columns as Edm.Date.
+                Prop("requestdeliveryby", "Edm.Date"),
                 Prop("datefulfilled", "Edm.DateTimeOffset"),
                 Prop("submitdate", "Edm.DateTimeOffset"),
             ),

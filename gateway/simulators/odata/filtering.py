@@ -51,10 +51,37 @@ class _Visitor(AstToSqlAlchemyCoreVisitor):
         return getattr(column, func)(substr.py_val, autoescape=True)
 
 
+def _widen_single_in(text: str) -> str:
+    """``x in ('A')`` -> ``x in ('A','A')``: OData allows a one-value list, odata-query 0.10 does not.
+
+    Works on the lexer's tokens, so a string literal that merely contains "in (" is never touched.
+    """
+    tokens = list(ODataLexer().tokenize(text))
+    edits: list[tuple[int, str]] = []
+    for i in range(len(tokens) - 3):
+        kinds = [t.type for t in tokens[i : i + 4]]
+        if kinds[0] == "IN" and kinds[1] == "(" and kinds[3] == ")" and kinds[2] not in ("(", ")", ","):
+            literal = text[tokens[i + 2].index : tokens[i + 3].index].strip()
+            edits.append((tokens[i + 3].index, f",{literal}"))
+    for position, insert in reversed(edits):
+        text = text[:position] + insert + text[position:]
+    return text
+
+
+def _parse(text: str) -> Any:
+    try:
+        return ODataParser().parse(ODataLexer().tokenize(text))
+    except odata_ex.ParsingException:
+        widened = _widen_single_in(text)
+        if widened == text:
+            raise
+        return ODataParser().parse(ODataLexer().tokenize(widened))
+
+
 def compile_filter(text: str, *, table: sa.Table, entity_set: EntitySet) -> Any:
     """Parse and compile; any syntax, field or type problem becomes a 400 ODataError."""
     try:
-        tree = ODataParser().parse(ODataLexer().tokenize(text))
+        tree = _parse(text)
         return _Visitor(table, entity_set).visit(tree)
     except odata_ex.InvalidFieldException as exc:
         raise ODataError(
