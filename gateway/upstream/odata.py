@@ -68,9 +68,12 @@ def odata_literal(value: object) -> str:
 
 
 def in_filter(prop: str, values: Sequence[object]) -> str:
-    """`prop in (v1,v2,…)` with each value as a literal."""
+    """`prop in (v1,v2,…)` with each value as a literal; one value is written `prop eq v`, which
+    every OData 4.0 server understands (`in` is 4.01, and some parsers reject a one-value list)."""
     if not values:
         raise ValueError("an `in` filter needs at least one value")
+    if len(values) == 1:
+        return f"{prop} eq {odata_literal(values[0])}"
     return f"{prop} in ({','.join(odata_literal(v) for v in values)})"
 
 

@@ -57,7 +57,7 @@ def test_values_without_a_literal_are_refused(value: object) -> None:
 
 def test_in_filter_quotes_each_value() -> None:
     assert in_filter("itemNumber", ["1000", "O'1"]) == "itemNumber in ('1000','O''1')"
-    assert in_filter("itemNumber", ["O'1"]) == "itemNumber in ('O''1')"
+    assert in_filter("itemNumber", ["O'1"]) == "itemNumber eq 'O''1'"
     with pytest.raises(ValueError):
         in_filter("itemNumber", [])
 
