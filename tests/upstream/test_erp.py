@@ -95,9 +95,10 @@ async def test_availability_is_chunked(erp_sim: Upstream) -> None:
     assert all(row.available_quantity == row.inventory - row.qty_on_sales_orders for row in rows)
     locations = sorted({row.location_code for row in rows})
     assert len(locations) >= 3
-    # Two codes: the simulator's filter parser cannot read a one-value `in (…)` list (real BC can).
     some = await erp.availability(numbers[:10], location_codes=locations[:2])
     assert some and {row.location_code for row in some} <= set(locations[:2])
+    one = await erp.availability(numbers[:1], location_codes=locations[:1])
+    assert [(row.item_number, row.location_code) for row in one] == [(numbers[0], locations[0])]
 
 
 async def test_get_create_update_delete_with_etags(erp_sim: Upstream) -> None:
