@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.services import POSTGRES_URL, REDIS_URL, require_server
+from tests.servers import POSTGRES_URL, REDIS_URL, require_server
 
 
 @pytest.fixture

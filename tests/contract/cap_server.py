@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import in_ci, port_open
+from tests.servers import in_ci, port_open
 
 CAP_DIR = Path(__file__).parent / "cap"
 SERVICE_PATH = "/odata/v4/contract/"
