@@ -171,3 +171,19 @@ async def test_delta_read_by_last_modified(bc: httpx.AsyncClient) -> None:
         f"{ROOT}/customers?$filter=lastModifiedDateTime%20gt%20{mark}&$orderby=lastModifiedDateTime"
     )
     assert [r["id"] for r in changed.json()["value"]] == [CUST_1]
+
+
+async def test_number_series_and_unique_numbers(bc: httpx.AsyncClient) -> None:
+    first = await bc.post(f"{ROOT}/customers", json={"displayName": "No number given"})
+    assert first.json()["number"] == "C30010"  # fixtures end at C30000; the series steps by 10
+    second = await bc.post(f"{ROOT}/customers", json={"displayName": "Another"})
+    assert second.json()["number"] == "C30020"
+    order = await bc.post(f"{ROOT}/salesOrders", json={"customerId": CUST_1})
+    assert order.json()["number"] == "S-ORD101002"
+    duplicate = await bc.post(f"{ROOT}/customers", json={"number": "C10000", "displayName": "Twin"})
+    assert duplicate.status_code == 409
+    assert duplicate.json()["error"]["code"] == "Internal_EntityWithSameKeyExists"
+    clash = await bc.patch(
+        f"{ROOT}/customers({first.json()['id']})", json={"number": "C10000"}, headers={"If-Match": "*"}
+    )
+    assert clash.status_code == 409

@@ -57,6 +57,9 @@ class BusinessCentralFlavor(Flavor):
         values[VERSION_COLUMN] = store.next_version()
         if entity_set.prop("lastModifiedDateTime") is not None:
             values["lastModifiedDateTime"] = store.now()
+        series = NUMBER_SERIES.get(entity_set.name)
+        if created and series is not None and not values.get("number"):
+            values["number"] = _next_number(store, entity_set, values.get(COMPANY_COLUMN), *series)
 
     def resolve_scope(self, segments: list[Segment], store: Store) -> tuple[Scope, list[Segment]]:
         first = segments[0]
@@ -85,6 +88,25 @@ class BusinessCentralFlavor(Flavor):
             _recalculate_line(store, row)
             if row.get("documentId"):
                 _recalculate_order(store, row["documentId"])
+
+
+# BC assigns a blank number from the set's number series: (prefix, increment).
+NUMBER_SERIES = {"customers": ("C", 10), "salesOrders": ("S-ORD", 1)}
+
+
+def _next_number(store: Store, entity_set: EntitySet, company: Any, prefix: str, step: int) -> str:
+    """The highest ``<prefix><digits>`` in use plus ``step``, keeping the digits' width."""
+    table = store.tables[entity_set.name]
+    numbers = store.conn.execute(
+        sa.select(table.c.number).where(table.c[COMPANY_COLUMN] == company, table.c.number.startswith(prefix))
+    ).scalars()
+    best, width = 0, 5
+    for number in numbers:
+        digits = str(number)[len(prefix) :]
+        if digits.isdigit() and int(digits) >= best:
+            best, width = int(digits), len(digits)
+    start = best + step if best else 10 ** (width - 1)  # an empty series starts at 10000
+    return f"{prefix}{start:0{width}d}"
 
 
 def _recalculate_line(store: Store, row: dict[str, Any]) -> None:

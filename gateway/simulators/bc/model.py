@@ -88,6 +88,7 @@ def api_sets() -> tuple[EntitySet, ...]:
             Prop("currencyCode"),
             *_g("paymentTermsId", "shipmentMethodId", "paymentMethodId"),
             Prop("blocked"),
+            unique=(("number",),),
         ),
         _set(
             "items",
@@ -109,17 +110,20 @@ def api_sets() -> tuple[EntitySet, ...]:
             Prop("generalProductPostingGroupCode"),
             *_g("inventoryPostingGroupId"),
             Prop("inventoryPostingGroupCode"),
+            unique=(("number",),),
         ),
         _set(
             "currencies",
             "currency",
             *_s("code", "displayName", "symbol", "amountDecimalPlaces"),
             *_d("amountRoundingPrecision"),
+            unique=(("code",),),
         ),
         _set(
             "unitsOfMeasure",
             "unitOfMeasure",
             *_s("code", "displayName", "internationalStandardCode", "symbol"),
+            unique=(("code",),),
         ),
         _set(
             "salespersonPurchasers",
@@ -127,12 +131,14 @@ def api_sets() -> tuple[EntitySet, ...]:
             *_s("code", "displayName", "email", "email2", "phoneNo", "jobTitle"),
             *_d("commisionPercent"),
             *_b("privacyBlocked", "blocked"),
+            unique=(("code",),),
         ),
         _set(
             "locations",
             "location",
             *_s("code", "displayName", "contact", "addressLine1", "addressLine2", "city", "state"),
             *_s("country", "postalCode", "phoneNumber", "email", "website"),
+            unique=(("code",),),
         ),
         _set(
             "salesOrders",
@@ -157,6 +163,7 @@ def api_sets() -> tuple[EntitySet, ...]:
             *_b("fullyShipped"),
             *_s("status", "phoneNumber", "email"),
             children=(Child("salesOrderLines", "salesOrderLines", "documentId"),),
+            unique=(("number",),),
         ),
         _set(
             "salesOrderLines",
@@ -196,9 +203,12 @@ def integration_sets() -> tuple[EntitySet, ...]:
             "customerPriceGroup",
             *_s("code", "description"),
             *_b("allowLineDiscount", "priceIncludesTax"),
+            unique=(("code",),),
         ),
-        _set("customerDiscountGroups", "customerDiscountGroup", *_s("code", "description")),
-        _set("itemDiscountGroups", "itemDiscountGroup", *_s("code", "description")),
+        _set(
+            "customerDiscountGroups", "customerDiscountGroup", *_s("code", "description"), unique=(("code",),)
+        ),
+        _set("itemDiscountGroups", "itemDiscountGroup", *_s("code", "description"), unique=(("code",),)),
         _set(
             "customerPricing",
             "customerPricing",
@@ -215,6 +225,7 @@ def integration_sets() -> tuple[EntitySet, ...]:
             "itemUnitOfMeasure",
             *_s("itemNumber", "code"),
             *_d("qtyPerUnitOfMeasure"),
+            unique=(("itemNumber", "code"),),
         ),
         _set(
             "priceListHeaders",
@@ -223,6 +234,7 @@ def integration_sets() -> tuple[EntitySet, ...]:
             *blank_dates,
             Prop("status"),
             *_b("priceIncludesTax", "allowLineDiscount"),
+            unique=(("code",),),
         ),
         _set(
             "priceListLines",
@@ -235,6 +247,7 @@ def integration_sets() -> tuple[EntitySet, ...]:
             Prop("amountType"),
             *_d("unitPrice", "lineDiscountPercent"),
             *_b("allowLineDiscount", "priceIncludesTax"),
+            unique=(("priceListCode", "lineNo"),),
         ),
         EntitySet(
             name="itemAvailabilities",

@@ -5,6 +5,7 @@ Flavour-neutral; Business Central and Dataverse plug in through ``Flavor``.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,8 @@ from .store import COMPANY_COLUMN, Store
 from .values import from_key_literal
 from .wire import ODataRequest, ODataResponse
 from .writing import Writer
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -63,6 +66,12 @@ class ODataService:
                 return self._dispatch(request)
         except ODataError as exc:
             return self.error_response(exc)
+        except Exception:
+            # A bug in the simulator must look like a server fault to the client, not a hang-up.
+            logger.exception("simulator failed on %s %s", request.method, request.path)
+            return self.error_response(
+                ODataError(500, "InternalServerError", "An unexpected error occurred.")
+            )
 
     def error_response(self, exc: ODataError) -> ODataResponse:
         body = {"error": {"code": self.flavor.code(exc.code), "message": exc.message}}

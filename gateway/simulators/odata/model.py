@@ -68,6 +68,8 @@ class EntitySet:
     key: tuple[str, ...]
     props: tuple[Prop, ...]
     alternate_keys: tuple[tuple[str, ...], ...] = ()
+    # Unique but not addressable in URLs (BC's table primary keys such as customers.number).
+    unique: tuple[tuple[str, ...], ...] = ()
     lookups: tuple[Lookup, ...] = ()
     children: tuple[Child, ...] = ()
     writable: bool = True

@@ -187,6 +187,9 @@ class Store:
                 out[VERSION_COLUMN] = self.next_version()
                 if has_version:
                     out["versionnumber"] = out[VERSION_COLUMN]
+            if "createdon" in out and out["createdon"] is None:
+                # A seeded row was created no later than it was last modified; keeps resets identical.
+                out["createdon"] = out.get("modifiedon")
             for stamp_name in stamps:
                 if out[stamp_name] is None:
                     out[stamp_name] = self.now()

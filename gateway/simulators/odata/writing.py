@@ -179,9 +179,9 @@ class Writer:
     def _check_unique(self, entity_set: EntitySet, row: dict[str, Any], *, exclude: Any) -> None:
         table = self.store.tables[entity_set.name]
         key_name = entity_set.single_key
-        groups = [(key_name,), *entity_set.alternate_keys]
+        groups = [(key_name,), *entity_set.alternate_keys, *entity_set.unique]
         for names in groups:
-            if any(row.get(n) is None for n in names):
+            if any(row.get(n) is None or row.get(n) == "" for n in names):
                 continue
             clauses = [table.c[n] == row[n] for n in names]
             if exclude is not None:
