@@ -17,10 +17,11 @@ from gateway.config import Settings
 from gateway.services.access import AccessService
 from gateway.services.availability import AvailabilityService
 from gateway.services.availability_units import ErpItemUnits
+from gateway.services.catalog import CatalogService
 from gateway.services.container import Services
 from gateway.services.readiness import ReadinessService
 from gateway.services.status import StatusService
-from gateway.store.engine import create_engine, session_factory
+from gateway.store.engine import create_engine, read_session_factory, session_factory
 from gateway.store.health import ping
 from gateway.upstream.factory import build_crm_connector, build_erp_connector
 from gateway.web.auth import ApiKeyBackend, RequireAuthentication, on_auth_error
@@ -76,6 +77,9 @@ def create_app(
                 status=status,
                 readiness=ReadinessService(store=store_probe, cache=cache_probe, status=status),
                 availability=availability,
+                catalog=CatalogService(
+                    sessions=read_session_factory(engine), sales_scope=settings.sales_scope
+                ),
             )
             log.info("gateway ready (demo=%s)", settings.demo)
             yield

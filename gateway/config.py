@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     availability_breaker_failures: int = Field(default=5, ge=1)
     availability_breaker_reset_seconds: float = Field(default=30.0, gt=0)
 
+    # --- who sees what (issue §6)
+    sales_scope: Literal["all", "own"] = "all"
+
     # --- the web side
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

@@ -19,6 +19,7 @@ from gateway.simulators import SimulatorOptions, create_crm_simulator, create_er
 from gateway.store import migrate
 from gateway.store.engine import create_engine
 from gateway.upstream.transport import in_process_transport
+from tests.read_model_seed import seed_read_model as seed
 
 ERP_ROOT = "http://erp.sim"
 CRM_ROOT = "http://crm.sim"
@@ -61,7 +62,11 @@ def harness_settings(database_url: str, options: SimulatorOptions, **overrides: 
 
 @asynccontextmanager
 async def running_gateway(
-    database_url: str, *, options: SimulatorOptions | None = None, **overrides: object
+    database_url: str,
+    *,
+    options: SimulatorOptions | None = None,
+    seed_read_model: bool = False,
+    **overrides: object,
 ) -> AsyncIterator[Harness]:
     options = options or SimulatorOptions(customers=20, items=20)
     settings = harness_settings(database_url, options, **overrides)
@@ -69,6 +74,8 @@ async def running_gateway(
     engine = create_engine(database_url)
     try:
         keys = await issue_demo_keys(engine)
+        if seed_read_model:  # the simulators' demo data, projected as the sync engine would
+            await seed(engine, seed=options.seed, customers=options.customers, items=options.items)
     finally:
         await engine.dispose()
     erp_sim, crm_sim = create_erp_simulator(options), create_crm_simulator(options)

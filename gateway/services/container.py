@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from gateway.services.access import AccessService
 from gateway.services.availability import AvailabilityService
+from gateway.services.catalog import CatalogService
 from gateway.services.readiness import ReadinessService
 from gateway.services.status import StatusService
 
@@ -15,4 +16,5 @@ class Services:
     access: AccessService
     status: StatusService
     readiness: ReadinessService
+    catalog: CatalogService
     availability: AvailabilityService

@@ -53,6 +53,14 @@ Kind = Literal["customers", "items", "price_lists", "salespeople", "currencies"]
 LookupColumn = Literal["erp_id", "crm_id", "number"]
 
 
+def _num(value: Any) -> Decimal:
+    """Numeric columns come back with the column's 10 decimals; give the value its natural scale."""
+    number = Decimal(value)
+    if number == number.to_integral_value():
+        return number.quantize(Decimal(1))
+    return number.normalize()
+
+
 def _link(row: Any) -> dict[str, Any]:
     return {
         "erp_id": row.u_erp_id,
@@ -80,8 +88,8 @@ def _customer(row: Any) -> UnifiedCustomer:
         website=b.website,
         salesperson_code=row.u_salesperson_code or "",
         currency_code=row.u_currency_code or "",
-        credit_limit=b.credit_limit,
-        balance_due=b.balance_due,
+        credit_limit=_num(b.credit_limit),
+        balance_due=_num(b.balance_due),
         blocked=b.blocked,
         price_group_code=row.u_price_group or "",
         discount_group_code=row.u_discount_group or "",
@@ -102,10 +110,10 @@ def _item(row: Any) -> UnifiedItem:
         item_category_code=b.item_category_code,
         blocked=b.blocked,
         gtin=b.gtin,
-        inventory=b.inventory,
-        unit_price=b.unit_price,
+        inventory=_num(b.inventory),
+        unit_price=_num(b.unit_price),
         price_includes_tax=b.price_includes_tax,
-        unit_cost=b.unit_cost,
+        unit_cost=_num(b.unit_cost),
         base_unit_of_measure_code=b.base_unit_code,
         discount_group_code=row.u_discount_group or "",
         sales_unit_of_measure_code=row.u_sales_unit or "",
@@ -152,8 +160,8 @@ def _currency(row: Any) -> UnifiedCurrency:
         code=b.number,
         name=b.name,
         symbol=b.symbol,
-        amount_rounding_precision=b.amount_rounding_precision,
-        unit_amount_rounding_precision=b.unit_amount_rounding_precision,
+        amount_rounding_precision=_num(b.amount_rounding_precision),
+        unit_amount_rounding_precision=_num(b.unit_amount_rounding_precision),
         modified_at=b.modified_at,
     )
 
@@ -233,7 +241,7 @@ async def records_by(
     spec, unified, statement = _prepare(kind, filters or Filters())
     wanted = list(values)
     if column != "number":
-        wanted = [_normalized(v) for v in wanted]
+        wanted = [normalized(v) for v in wanted]
     rows = await q.by_keys(session, unified, statement, column=column, values=wanted)
     found: dict[str, Any] = {}
     for row in sorted(rows, key=lambda r: r[0].side, reverse=True):  # "erp" rows last: they win
@@ -243,7 +251,7 @@ async def records_by(
     return found
 
 
-def _normalized(value: str) -> str:
+def normalized(value: str) -> str:
     from gateway.store.couplings import normalize_id
 
     try:
@@ -301,7 +309,7 @@ async def units_of_items(
                     last_synchronized_at=updated_at or unit.synced_at,
                     item_number=unit.item_number,
                     code=unit.code,
-                    qty_per_unit_of_measure=unit.qty_per_unit,
+                    qty_per_unit_of_measure=_num(unit.qty_per_unit),
                 )
             )
     return dict(found)
@@ -368,9 +376,9 @@ def _line(line: RmPriceLine, status: str | None) -> PriceListLine:
         currency_code=line.currency_code,
         starting_date=line.starting_date,
         ending_date=line.ending_date,
-        minimum_quantity=Decimal(line.minimum_quantity),
-        unit_price=Decimal(line.unit_price),
-        line_discount_percent=Decimal(line.line_discount_percent),
+        minimum_quantity=_num(line.minimum_quantity),
+        unit_price=_num(line.unit_price),
+        line_discount_percent=_num(line.line_discount_percent),
         allow_line_discount=line.allow_line_discount,
         price_includes_tax=line.price_includes_tax,
         status=enum_or(PriceListStatus, status or "Active", PriceListStatus.ACTIVE),

@@ -6,6 +6,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from gateway.web.graphql import GraphQLView
 from gateway.web.health import healthz, readyz
+from gateway.web.rest_catalog import catalog_routes
 from schema.build import build_schema
 
 
@@ -16,4 +17,5 @@ def build_routes(*, graphql_ide: bool) -> list[BaseRoute]:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        *catalog_routes(),
     ]

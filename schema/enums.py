@@ -1,0 +1,25 @@
+"""GraphQL enums of the catalog: coupling states and list orderings (resolvers may import these)."""
+
+from __future__ import annotations
+
+import enum
+
+import strawberry
+
+from gateway.domain import CouplingStatus
+
+CouplingState = strawberry.enum(
+    CouplingStatus,
+    name="CouplingState",
+    description="Whether a record exists on both sides and is coupled, on one side only, or failed to sync.",
+)
+
+
+@strawberry.enum(description="The order of a list; every ordering is stable (ties broken by id).")
+class CatalogOrder(enum.Enum):
+    NUMBER = "number"
+    NUMBER_DESC = "-number"
+    NAME = "name"
+    NAME_DESC = "-name"
+    CHANGED = "changed"
+    CHANGED_DESC = "-changed"

@@ -1,0 +1,39 @@
+"""GraphQL input types: the typed filters of the catalog lists (resolvers may import these)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from schema.enums import CouplingState
+
+
+@strawberry.input(description="Narrows a customer list; every field given must match.")
+class CustomerFilter:
+    search: str | None = strawberry.field(default=None, description="Part of the number or name, any case.")
+    salesperson_code: str | None = None
+    blocked: bool | None = strawberry.field(default=None, description="True: blocked in any way.")
+    coupling_state: list[CouplingState] | None = None  # type: ignore[valid-type]
+    changed_since: datetime | None = strawberry.field(
+        default=None, description="Changed on either side at or after this time."
+    )
+
+
+@strawberry.input(description="Narrows an item or salesperson list; every field given must match.")
+class CatalogFilter:
+    search: str | None = strawberry.field(
+        default=None, description="Part of the number/code or name, any case."
+    )
+    blocked: bool | None = None
+    coupling_state: list[CouplingState] | None = None  # type: ignore[valid-type]
+    changed_since: datetime | None = None
+
+
+@strawberry.input(description="Narrows a price list list; every field given must match.")
+class PriceListFilter:
+    search: str | None = strawberry.field(
+        default=None, description="Part of the code or description, any case."
+    )
+    coupling_state: list[CouplingState] | None = None  # type: ignore[valid-type]
+    changed_since: datetime | None = None
