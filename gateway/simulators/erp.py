@@ -4,9 +4,13 @@ behind an Entra-style token endpoint, with BC's service protection limits.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from .bc import availability
 from .bc.flavor import BusinessCentralFlavor
@@ -112,4 +116,14 @@ def create_erp_simulator(options: SimulatorOptions) -> Starlette:
             "loadWarnings": store_ref.store.load_warnings,
         },
     )
-    return host.build_app()
+
+    async def control_stock(request: Request) -> Response:
+        try:
+            payload = json.loads(await request.body())
+            rows = payload if isinstance(payload, list) else [payload]
+            count = availability.set_stock(store_ref.store, rows, company=company)
+        except (ValueError, TypeError, AttributeError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"updated": count})
+
+    return host.build_app(extra_routes=[Route("/_sim/stock", control_stock, methods=["POST"])])

@@ -300,8 +300,13 @@ class SimulatorHost:
 
     # -- app ------------------------------------------------------------------------------------
 
-    def build_app(self, token_pattern: str = "/{tenant}/oauth2/v2.0/token") -> Starlette:  # noqa: S107
+    def build_app(
+        self,
+        token_pattern: str = "/{tenant}/oauth2/v2.0/token",  # noqa: S107
+        extra_routes: list[Route] | None = None,
+    ) -> Starlette:
         routes: list[Route] = [
+            *(extra_routes or []),
             Route(token_pattern, self.token, methods=["POST"]),
             Route("/_sim/stats", self.control_stats, methods=["GET"]),
             Route("/_sim/info", self.control_info, methods=["GET"]),

@@ -187,3 +187,24 @@ async def test_number_series_and_unique_numbers(bc: httpx.AsyncClient) -> None:
         f"{ROOT}/customers({first.json()['id']})", json={"number": "C10000"}, headers={"If-Match": "*"}
     )
     assert clash.status_code == 409
+
+
+async def test_sim_stock_moves_inventory(bc: httpx.AsyncClient, bci: httpx.AsyncClient) -> None:
+    response = await bc.post(
+        "https://sim.test/_sim/stock",
+        json=[
+            {"itemNumber": "1896-S", "locationCode": "EAST", "inventory": 20, "qtyOnPurchaseOrders": 4},
+            {"itemNumber": "1896-S", "locationCode": "WEST", "inventory": 1},
+        ],
+    )
+    assert response.json() == {"updated": 2}
+    rows = await _availability(bci, "$filter=itemNumber%20eq%20'1896-S'")
+    assert rows[("1896-S", "EAST")]["projectedAvailableQuantity"] == 24
+    assert rows[("1896-S", "WEST")]["inventory"] == 1
+    item = (await bc.get(f"{ROOT}/items({ITEM_1})")).json()
+    assert item["inventory"] == 7 + 20 + 1
+    bad = await bc.post("https://sim.test/_sim/stock", json={"itemNumber": "nope", "inventory": 1})
+    assert bad.status_code == 400
+    assert (
+        await bc.post("https://sim.test/_sim/stock", json={"itemNumber": "1896-S", "qtyOnSalesOrders": 1})
+    ).status_code == 400

@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gateway.simulators.odata.store import COMPANY_COLUMN, Store
+from gateway.simulators.odata.store import COMPANY_COLUMN, VERSION_COLUMN, Store
 
 STOCK_TABLE = "sim_stock"
 
@@ -93,3 +93,50 @@ def load_stock(store: Store, stock: sa.Table, rows: Sequence[Mapping[str, Any]],
         ]
         if values:
             conn.execute(stock.insert(), values)
+
+
+def set_stock(store: Store, rows: Sequence[Mapping[str, Any]], *, company: str) -> int:
+    """``POST /_sim/stock``: set inventory / qtyOnPurchaseOrders per item and location, as a goods
+    receipt or purchase order would; the item's total ``inventory`` follows. Raises ValueError."""
+    stock = store.metadata.tables[STOCK_TABLE]
+    items = store.tables["items"]
+    settable = {"inventory", "qtyOnPurchaseOrders"}
+    with store.transaction() as conn:
+        for row in rows:
+            unknown = set(row) - settable - {"itemNumber", "locationCode"}
+            if unknown or not isinstance(row.get("itemNumber"), str):
+                raise ValueError(f"rows need itemNumber and only {sorted(settable)}; got {sorted(row)}")
+            item_number = str(row["itemNumber"])
+            location = str(row.get("locationCode") or "")
+            exists = conn.execute(
+                sa.select(items.c.id).where(items.c.number == item_number, items.c[COMPANY_COLUMN] == company)
+            ).first()
+            if exists is None:
+                raise ValueError(f"no item {item_number}")
+            values = {name: float(row[name]) for name in settable if name in row}
+            where = (
+                stock.c[COMPANY_COLUMN] == company,
+                stock.c.itemNumber == item_number,
+                stock.c.locationCode == location,
+            )
+            if conn.execute(sa.select(stock.c.itemNumber).where(*where)).first() is None:
+                base = {"inventory": 0.0, "qtyOnSalesOrders": 0.0, "qtyOnPurchaseOrders": 0.0}
+                keys = {COMPANY_COLUMN: company, "itemNumber": item_number, "locationCode": location}
+                conn.execute(stock.insert().values({**base, **keys, **values}))
+            elif values:
+                conn.execute(stock.update().where(*where).values(**values))
+            total = conn.execute(
+                sa.select(sa.func.coalesce(sa.func.sum(stock.c.inventory), 0)).where(
+                    stock.c[COMPANY_COLUMN] == company, stock.c.itemNumber == item_number
+                )
+            ).scalar_one()
+            conn.execute(
+                items.update()
+                .where(items.c.number == item_number, items.c[COMPANY_COLUMN] == company)
+                .values(
+                    inventory=float(total),
+                    lastModifiedDateTime=store.now(),
+                    **{VERSION_COLUMN: store.next_version()},
+                )
+            )
+    return len(rows)
