@@ -96,7 +96,7 @@ def create_crm_simulator(options: SimulatorOptions) -> Starlette:
         clients={options.client_id: options.client_secret, **options.extra_clients},
         lifetime_seconds=options.token_lifetime_seconds,
         audience="dataverse",
-        scope_ok=lambda scope: scope.strip().endswith("/.default") and "://" in scope,
+        scope_ok=lambda scope: scope.strip().endswith("/.default"),
         clock=options.clock,
     )
     limits = Limits(

@@ -101,3 +101,13 @@ async def test_max_page_size_option_and_bad_skiptoken() -> None:
         assert (len(rows), pages) == (2, 2)
         bad = await client.get("accounts?$skiptoken=%%%")
         assert bad.status_code == 400
+
+
+async def test_paging_over_a_composite_key(bci: httpx.AsyncClient) -> None:
+    """itemAvailabilities is keyed by (itemNumber, locationCode); keyset paging must still be exact."""
+    url = f"companies({COMPANY})/itemAvailabilities"
+    rows, pages, _ = await follow(bci, url, {"Prefer": "odata.maxpagesize=1"})
+    keys = [(r["itemNumber"], r["locationCode"]) for r in rows]
+    assert keys == sorted(keys)
+    assert len(set(keys)) == len(keys) == 3
+    assert pages == 3
