@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
+from schema.extensions import CostLimit, IntrospectionGate, MaskUnexpectedErrors
 from schema.query import Query
 
 MAX_DEPTH = 10
@@ -20,6 +21,8 @@ def build_schema() -> strawberry.Schema:
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
             lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-            MaskErrors,
+            lambda: AddValidationRules([CostLimit]),
+            IntrospectionGate,
+            MaskUnexpectedErrors,
         ],
     )

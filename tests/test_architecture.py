@@ -31,7 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "gateway.services": BASE | {"gateway.sync", "gateway.upstream", "gateway.store", "gateway.cache"},
     "gateway.web": BASE | {"gateway.services", "schema", "resolvers"},
     "resolvers": {"gateway.services", "gateway.domain", "gateway.errors", "schema.inputs", "schema.enums"},
-    "schema": {"resolvers", "gateway.domain"},
+    "schema": {"resolvers", "gateway.domain", "gateway.errors"},
 }
 # Only the upstream layer speaks HTTP to ERP/CRM, only the store speaks SQL.
 LIBRARY_OWNERS = {
