@@ -1,0 +1,232 @@
+"""The read model on SQLite and PostgreSQL: bulk idempotent projections, deletions, unified records
+with their coupling state, keyset pages that neither skip nor repeat, and reads beside a writer."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.domain import CouplingStatus, Side, UpstreamRecord
+from gateway.store import read_catalog
+from gateway.store.engine import count_queries, read_session_factory
+from gateway.store.read_model import RmCustomer, RmPriceLine
+from gateway.store.read_projection import project_records, projected_entity_sets, remove_records
+from gateway.store.read_queries import Filters, Order
+from tests.read_model_seed import Seeded, seed_read_model
+
+
+def _customer(i: int, **changes: Any) -> UpstreamRecord:
+    values = {
+        "number": f"C{i:06d}",
+        "displayName": f"Customer {i}",
+        "salespersonCode": "KW" if i % 2 else "CN",
+        "creditLimit": 1000.5,
+        "blocked": " ",
+        "lastModifiedDateTime": "2026-01-02T03:04:05Z",
+        **changes,
+    }
+    return UpstreamRecord("customers", f"00000000-0000-4000-8000-{i:012d}", values)
+
+
+async def _count(session: AsyncSession, model: Any) -> int:
+    return int((await session.exec(select(func.count()).select_from(model))).scalar_one())  # type: ignore[call-overload]
+
+
+async def test_a_20000_row_page_is_a_few_statements_and_idempotent(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    records = [_customer(i) for i in range(20_000)]
+    async with sessions() as session:
+        with count_queries(engine) as counter:
+            written = await project_records(session, side=Side.ERP, entity_set="customers", records=records)
+        await session.commit()
+    assert written == 20_000
+    assert counter.count <= 4, counter.statements  # executemany per 5,000 rows, not a round trip per row
+    async with sessions() as session:
+        await project_records(session, side=Side.ERP, entity_set="customers", records=records[:10])
+        await project_records(
+            session,
+            side=Side.ERP,
+            entity_set="customers",
+            records=[_customer(5, displayName="Renamed", creditLimit="12.25", blocked="All")],
+        )
+        await session.commit()
+        assert await _count(session, RmCustomer) == 20_000
+        row = await session.get(RmCustomer, ("erp", "00000000-0000-4000-8000-000000000005"))
+        assert row is not None
+        assert (row.name, row.blocked, float(row.credit_limit)) == ("Renamed", "All", 12.25)
+        assert row.modified_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+async def test_unknown_sets_are_ignored_and_deletes_remove_only_their_side(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    same_id = "11111111-2222-4333-8444-555555555555"
+    async with sessions() as session:
+        ignored = await project_records(
+            session, side=Side.ERP, entity_set="salesOrders", records=[UpstreamRecord("salesOrders", "x", {})]
+        )
+        assert ignored == 0
+        erp = UpstreamRecord("customers", same_id.upper(), {"number": "C1", "displayName": "A"})
+        crm = UpstreamRecord("accounts", same_id, {"name": "A", "customertypecode": 3})
+        await project_records(session, side=Side.ERP, entity_set="customers", records=[erp])
+        await project_records(session, side=Side.CRM, entity_set="accounts", records=[crm])
+        assert (
+            await _count(session, RmCustomer) == 2
+        )  # ids normalized: the upper-case GUID is the same record
+        assert await remove_records(session, side=Side.CRM, entity_set="accounts", ids=[same_id]) == 1
+        assert await remove_records(session, side=Side.CRM, entity_set="accounts", ids=[same_id]) == 0
+        assert await remove_records(session, side=Side.ERP, entity_set="nothing", ids=[same_id]) == 0
+        await session.commit()
+        assert await _count(session, RmCustomer) == 1
+    assert {"customers", "priceListLines", "customerPricing"} <= projected_entity_sets(Side.ERP)
+    assert projected_entity_sets(Side.CRM) >= {"accounts", "products", "pricelevels", "systemusers"}
+
+
+@pytest.fixture
+async def seeded(engine: AsyncEngine) -> Seeded:
+    return await seed_read_model(engine, customers=40, items=20)
+
+
+async def _all(engine: AsyncEngine, kind: read_catalog.Kind, **filters: Any) -> list[Any]:
+    async with read_session_factory(engine)() as session:
+        rows = await read_catalog.list_records(
+            session, kind=kind, filters=Filters(**filters), order=Order("number"), after=None, limit=10_000
+        )
+    return [node for node, _ in rows]
+
+
+async def test_unified_customers_carry_both_ids_and_their_coupling_state(
+    engine: AsyncEngine, seeded: Seeded
+) -> None:
+    customers = await _all(engine, "customers")
+    by_erp = {c.erp_id: c for c in customers if c.erp_id}
+    coupled = seeded.coupled["CUSTOMER"]
+    (errored,) = seeded.errored["CUSTOMER"]
+    for erp_id, crm_id in coupled:
+        assert by_erp[erp_id].coupling_state is CouplingStatus.COUPLED
+        assert by_erp[erp_id].crm_id == crm_id
+    assert by_erp[errored[0]].coupling_state is CouplingStatus.ERROR
+    coupled_crm = {crm for _, crm in coupled} | {errored[1]}
+    crm_only = [c for c in customers if c.erp_id is None]
+    assert crm_only and all(c.coupling_state is CouplingStatus.CRM_ONLY for c in crm_only)
+    assert not coupled_crm & {c.crm_id for c in crm_only}, "a coupled account shows once, as its customer"
+    accounts = [a for a in seeded.data.crm["accounts"] if a.get("customertypecode") in (3, None)]
+    assert len(customers) == len(seeded.data.erp["customers"]) + len(accounts) - len(coupled_crm)
+    erp_only = [c for c in customers if c.coupling_state is CouplingStatus.ERP_ONLY]
+    assert erp_only and all(c.crm_id is None for c in erp_only)
+    only = await _all(engine, "customers", coupling_states=frozenset({CouplingStatus.COUPLED}))
+    assert {c.erp_id for c in only} == {erp for erp, _ in coupled}
+
+
+async def test_a_coupled_record_is_found_by_either_id_and_by_number(
+    engine: AsyncEngine, seeded: Seeded
+) -> None:
+    erp_id, crm_id = seeded.coupled["CUSTOMER"][0]
+    async with read_session_factory(engine)() as session:
+        by_crm = await read_catalog.records_by(
+            session, kind="customers", column="crm_id", values=[crm_id.upper()]
+        )
+        by_erp = await read_catalog.records_by(session, kind="customers", column="erp_id", values=[erp_id])
+        number = by_erp[erp_id].number
+        by_number = await read_catalog.records_by(session, kind="customers", column="number", values=[number])
+    assert by_crm[crm_id] == by_erp[erp_id] == by_number[number]
+    assert by_number[number].coupling_state is CouplingStatus.COUPLED
+
+
+@pytest.mark.parametrize("order", [Order("number"), Order("name", descending=True), Order("changed")])
+async def test_keyset_pages_walk_every_record_once_in_order(
+    engine: AsyncEngine, seeded: Seeded, order: Order
+) -> None:
+    everything = await _all(engine, "customers")
+    seen: list[Any] = []
+    after = None
+    async with read_session_factory(engine)() as session:
+        while True:
+            page = await read_catalog.list_records(
+                session, kind="customers", filters=Filters(), order=order, after=after, limit=7
+            )
+            seen.extend(node for node, _ in page)
+            if len(page) < 7:
+                break
+            after = page[-1][1]
+    key = {"number": lambda c: c.number, "name": lambda c: c.name, "changed": lambda c: c.modified_at}[
+        order.field
+    ]
+    assert len(seen) == len(everything)
+    assert {(c.erp_id, c.crm_id) for c in seen} == {(c.erp_id, c.crm_id) for c in everything}
+    values = [key(c) for c in seen]
+    assert values == sorted(values, reverse=order.descending)
+
+
+async def test_a_row_inserted_behind_the_cursor_does_not_shift_the_next_page(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], seeded: Seeded
+) -> None:
+    async with read_session_factory(engine)() as session:
+        first = await read_catalog.list_records(
+            session, kind="customers", filters=Filters(), order=Order("number"), after=None, limit=10
+        )
+    async with sessions() as session:  # a number that sorts before everything on the first page
+        await project_records(
+            session, side=Side.ERP, entity_set="customers", records=[_customer(1, number="")]
+        )
+        await session.commit()
+    async with read_session_factory(engine)() as session:
+        second = await read_catalog.list_records(
+            session, kind="customers", filters=Filters(), order=Order("number"), after=first[-1][1], limit=10
+        )
+    assert not {n.erp_id or n.crm_id for n, _ in first} & {n.erp_id or n.crm_id for n, _ in second}
+    assert second[0][1] > first[-1][1]
+
+
+async def test_price_lines_are_paged_per_owner_in_one_statement(engine: AsyncEngine, seeded: Seeded) -> None:
+    codes = sorted({h["code"] for h in seeded.data.erp["priceListHeaders"]})[:5]
+    async with read_session_factory(engine)() as session:
+        with count_queries(engine) as counter:
+            pages = await read_catalog.lines_of_price_lists(session, codes=codes, first=2, after=None)
+        total = await session.exec(  # type: ignore[call-overload]
+            select(RmPriceLine.price_list_code, func.count()).group_by(RmPriceLine.price_list_code)
+        )
+        counts = dict(total.all())
+    assert counter.count == 1
+    for code in codes:
+        lines = pages.get(code, [])
+        assert len(lines) == min(3, counts.get(code, 0))  # first + 1: the extra line says "more"
+        assert [ln.line_no for ln in lines] == sorted(ln.line_no for ln in lines)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_a_read_proceeds_while_a_write_transaction_is_open(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Writers take SQLite's write lock at BEGIN (IMMEDIATE); read sessions use a deferred BEGIN and
+    read the last committed snapshot (WAL) instead of queueing behind a long sync page."""
+    async with sessions() as writer:
+        await project_records(session=writer, side=Side.ERP, entity_set="customers", records=[_customer(1)])
+        # The writer holds the lock now: a second writer would wait for busy_timeout.
+        async with read_session_factory(engine)() as reader:
+            seen = await asyncio.wait_for(_count(reader, RmCustomer), timeout=2)
+        assert seen == 0  # the uncommitted row is invisible
+        await writer.commit()
+    async with read_session_factory(engine)() as reader:
+        assert await _count(reader, RmCustomer) == 1
+        mode = (await reader.exec(text("PRAGMA journal_mode"))).scalar_one()  # type: ignore[call-overload]
+    assert str(mode).lower() == "wal"
+
+
+async def test_crm_only_accounts_and_items_come_from_their_own_rows(
+    engine: AsyncEngine, seeded: Seeded
+) -> None:
+    products = await _all(engine, "items", coupling_states=frozenset({CouplingStatus.CRM_ONLY}))
+    crm_numbers = {p["productnumber"] for p in seeded.data.crm["products"]}
+    assert products and {p.number for p in products} <= crm_numbers
+    currencies = await _all(engine, "currencies")
+    # The local currency exists only in Dataverse (BC keeps it blank): served as CRM-only.
+    assert any(c.code == seeded.data.local_currency and c.erp_id is None for c in currencies)
+    assert await _all(engine, "customers", search="zzz-no-such") == []
