@@ -12,6 +12,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
+import gateway.store.leases  # noqa: F401  (registers the lease table)
 import gateway.store.read_model  # noqa: F401  (registers the read-model tables)
 import gateway.store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from gateway.store.engine import create_engine
