@@ -83,9 +83,19 @@ class CrmConnector:
                 entity_path("transactioncurrencies", currency_id), query=Query(select=["isocurrencycode"])
             )
         except UpstreamNotFound:
-            # Not every deployment (or simulator) exposes `organizations`; the code is informative only.
-            return ""
+            # `organizations` is not readable everywhere (e.g. our simulator): the base currency is
+            # then the one currency whose exchange rate is 1, if exactly one is.
+            return await self._rate_one_currency()
         return as_str(currency.get("isocurrencycode"))
+
+    async def _rate_one_currency(self) -> str:
+        body = await self.client.get(
+            "transactioncurrencies", query=Query(filter="exchangerate eq 1", select=["isocurrencycode"])
+        )
+        rows = body.get("value")
+        if isinstance(rows, list) and len(rows) == 1 and isinstance(rows[0], dict):
+            return as_str(rows[0].get("isocurrencycode"))
+        return ""
 
     # ------------------------------------------------------------------------------- reads
 

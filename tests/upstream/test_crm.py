@@ -9,6 +9,7 @@ import pytest
 
 from gateway.errors import PreconditionFailed, UpstreamNotFound, UpstreamProtocolError
 from gateway.upstream.crm import CrmConnector, primary_key
+from gateway.upstream.odata import Query
 from tests.upstream.conftest import Upstream
 
 
@@ -25,6 +26,9 @@ async def test_who_am_i(crm: CrmConnector, crm_sim: Upstream) -> None:
     organisation = await crm.who_am_i()
     assert organisation.url == crm_sim.root
     assert uuid.UUID(organisation.organization_id) and uuid.UUID(organisation.user_id)
+    # The simulator has no `organizations` set: the base currency is the one with exchange rate 1.
+    rate_one = await crm.client.get("transactioncurrencies", query=Query(filter="exchangerate eq 1"))
+    assert [row["isocurrencycode"] for row in rate_one["value"]] == [organisation.base_currency_code]
 
 
 async def test_pages_of_records(crm_sim: Upstream) -> None:
