@@ -87,6 +87,8 @@ class _Failure(Exception):
     error: UpstreamError
     sent: bool = True
     """False when the request certainly never reached the server."""
+    retry_after: float | None = None
+    """The server's Retry-After (429, and 503/502/504 when they send one)."""
 
 
 @dataclass
@@ -220,7 +222,7 @@ class ODataClient:
                 safe = repeatable or not failure.sent or isinstance(error, UpstreamThrottled)
                 if not safe or attempt >= self.retry.max_retries:
                     raise error from None
-                retry_after = error.retry_after if isinstance(error, UpstreamThrottled) else None
+                retry_after = failure.retry_after
                 if retry_after is not None and retry_after > self.retry.max_retry_after_seconds:
                     raise error from None
                 delay = self.retry.delay(attempt, retry_after)
@@ -285,7 +287,7 @@ class ODataClient:
         )
         if status == 401:
             raise _Unauthorized(error, token)
-        raise _Failure(error)
+        raise _Failure(error, retry_after=retry_after)
 
     async def get(self, target: str, *, query: Query | None = None) -> dict[str, Any]:
         response = await self.request("GET", target, query=query)

@@ -171,3 +171,19 @@ async def test_a_delete_whose_answer_was_lost_is_not_reported_missing(crm_sim: U
     crm_sim.transport.hook = None
     with pytest.raises(UpstreamNotFound):  # a first-attempt 404 is still an error
         await client.request("DELETE", path)
+
+
+async def test_retry_after_on_503_is_honoured_too(erp_sim: Upstream) -> None:
+    client = erp_sim.client()
+    answered = 0
+
+    async def unavailable_once(request: httpx.Request, forward: Forward) -> httpx.Response:
+        nonlocal answered
+        answered += 1
+        if answered == 1:
+            return httpx.Response(503, json={"error": {"code": "Maintenance"}}, headers={"Retry-After": "11"})
+        return await forward()
+
+    erp_sim.transport.hook = unavailable_once
+    await client.get("v2.0/companies")
+    assert erp_sim.sleeps.delays == [11.0]
