@@ -1,0 +1,185 @@
+"""The mirror: the last known state of every upstream record the syncer reads, one generic row per
+record (side, entity set, id), written page by page with one bulk upsert per page.
+
+After each page the read model's projection hook runs in the same transaction, when it exists.
+Functions flush but never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.domain import Side, UpstreamRecord
+from gateway.store.couplings import normalize_id
+from gateway.store.sync_tables import MirrorRecord
+from gateway.store.types import utcnow
+
+_CHUNK = 500
+
+
+def _projection() -> Any:
+    """The read model's hook module, if it has landed (it is written in parallel)."""
+    for name in ("gateway.store.read_projection", "gateway.store.read_model"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, "project_records"):
+            return module
+    return None
+
+
+def _insert(session: AsyncSession) -> Any:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(MirrorRecord.__table__)  # type: ignore[arg-type]
+
+
+async def load_records(
+    session: AsyncSession,
+    *,
+    side: Side,
+    entity_set: str,
+    ids: Iterable[str] | None = None,
+    include_deleted: bool = False,
+) -> dict[str, MirrorRecord]:
+    """Mirror rows of one entity set by id; every row when `ids` is None."""
+    base = select(MirrorRecord).where(
+        col(MirrorRecord.side) == Side(side).value, col(MirrorRecord.entity_set) == entity_set
+    )
+    if not include_deleted:
+        base = base.where(col(MirrorRecord.deleted).is_(False))
+    if ids is None:
+        return {row.id: row for row in (await session.exec(base)).all()}
+    wanted = list(dict.fromkeys(normalize_id(i) for i in ids))
+    found: dict[str, MirrorRecord] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        statement = base.where(col(MirrorRecord.id).in_(wanted[start : start + _CHUNK]))
+        for row in (await session.exec(statement)).all():
+            found[row.id] = row
+    return found
+
+
+async def upsert_records(
+    session: AsyncSession,
+    *,
+    side: Side,
+    entity_set: str,
+    records: Sequence[UpstreamRecord],
+    keys: Mapping[str, str | None] | None = None,
+    generation: str | None = None,
+) -> list[str]:
+    """Write a page of records; returns the ids whose values are new or changed (etag or values)."""
+    if not records:
+        return []
+    side = Side(side)
+    unique: dict[str, UpstreamRecord] = {}
+    for record in records:
+        if record.id:
+            unique[normalize_id(record.id)] = record
+    existing = await load_records(session, side=side, entity_set=entity_set, ids=unique, include_deleted=True)
+    now = utcnow()
+    rows = []
+    changed: list[str] = []
+    for record_id, record in unique.items():
+        values = dict(record.values)
+        before = existing.get(record_id)
+        if before is None or before.deleted or before.values != values:
+            changed.append(record_id)
+        rows.append(
+            {
+                "side": side.value,
+                "entity_set": entity_set,
+                "id": record_id,
+                "key": (keys or {}).get(record_id, before.key if before else None),
+                "values": values,
+                "etag": record.etag,
+                "modified_at": record.modified_at,
+                "deleted": False,
+                "generation": generation
+                if generation is not None
+                else (before.generation if before else None),
+                "mirrored_at": now,
+            }
+        )
+    statement = _insert(session)
+    statement = statement.on_conflict_do_update(
+        index_elements=["side", "entity_set", "id"],
+        set_={
+            c: statement.excluded[c]
+            for c in ("key", "values", "etag", "modified_at", "deleted", "generation", "mirrored_at")
+        },
+    )
+    for start in range(0, len(rows), _CHUNK):
+        await session.exec(statement, params=rows[start : start + _CHUNK])
+    # Objects of these rows loaded earlier in this session would show stale values: forget them.
+    for row in existing.values():
+        session.expunge(row)
+    projection = _projection()
+    if projection is not None:
+        await projection.project_records(
+            session, side=side, entity_set=entity_set, records=list(unique.values())
+        )
+    return changed
+
+
+async def mark_deleted(
+    session: AsyncSession, *, side: Side, entity_set: str, ids: Sequence[str]
+) -> list[str]:
+    """Record deletions seen upstream; returns the ids that were live in the mirror."""
+    if not ids:
+        return []
+    live = await load_records(session, side=side, entity_set=entity_set, ids=ids)
+    gone = list(live)
+    for start in range(0, len(gone), _CHUNK):
+        await session.exec(
+            update(MirrorRecord)
+            .where(
+                col(MirrorRecord.side) == Side(side).value,
+                col(MirrorRecord.entity_set) == entity_set,
+                col(MirrorRecord.id).in_(gone[start : start + _CHUNK]),
+            )
+            .values(deleted=True, mirrored_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    for row in live.values():
+        session.expunge(row)
+    projection = _projection()
+    if projection is not None and gone:
+        await projection.remove_records(session, side=Side(side), entity_set=entity_set, ids=gone)
+    return gone
+
+
+async def unseen_ids(session: AsyncSession, *, side: Side, entity_set: str, generation: str) -> list[str]:
+    """Live rows a full read tagged `generation` did not see: deleted upstream since."""
+    statement = select(MirrorRecord.id).where(
+        col(MirrorRecord.side) == Side(side).value,
+        col(MirrorRecord.entity_set) == entity_set,
+        col(MirrorRecord.deleted).is_(False),
+        or_none_other(generation),
+    )
+    return list((await session.exec(statement)).all())
+
+
+def or_none_other(generation: str) -> Any:
+    column = col(MirrorRecord.generation)
+    return (column.is_(None)) | (column != generation)
+
+
+async def count_records(session: AsyncSession, *, side: Side, entity_set: str) -> int:
+    statement = (
+        select(func.count())
+        .select_from(MirrorRecord)
+        .where(
+            col(MirrorRecord.side) == Side(side).value,
+            col(MirrorRecord.entity_set) == entity_set,
+            col(MirrorRecord.deleted).is_(False),
+        )
+    )
+    return int((await session.exec(statement)).one())

@@ -1,0 +1,76 @@
+"""The mappings the engine runs, read from and written to the store: created from the defaults
+on first start (idempotent), patched by admins, restorable to the defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.errors import InvalidInput, NotFound
+from gateway.store import mappings as rows
+from gateway.store.engine import SessionFactory
+from gateway.sync.defaults import default_mappings
+from gateway.sync.model import TableMapping, mapping_from_dict, mapping_to_dict, patch_mapping
+
+
+async def load_mappings(session: AsyncSession) -> list[TableMapping]:
+    result = []
+    for row, fields in await rows.mapping_rows(session):
+        data: dict[str, Any] = dict(row.definition)
+        data["fields"] = [f.definition for f in fields]
+        result.append(mapping_from_dict(data))
+    return result
+
+
+async def get_mapping(session: AsyncSession, name: str) -> TableMapping:
+    for mapping in await load_mappings(session):
+        if mapping.name == name:
+            return mapping
+    raise NotFound(f"no mapping named {name!r}")
+
+
+async def save_mapping(session: AsyncSession, mapping: TableMapping, *, position: int) -> None:
+    data = mapping_to_dict(mapping)
+    fields = data.pop("fields")
+    await rows.put_mapping(session, name=mapping.name, position=position, definition=data, fields=fields)
+
+
+async def ensure_default_mappings(sessions: SessionFactory) -> list[str]:
+    """Create the default mappings that do not exist yet; returns the names created."""
+    async with sessions.begin() as session:
+        existing = await rows.mapping_names(session)
+        created = []
+        for position, mapping in enumerate(default_mappings()):
+            if mapping.name not in existing:
+                await save_mapping(session, mapping, position=position)
+                created.append(mapping.name)
+        return created
+
+
+async def reset_mappings(sessions: SessionFactory) -> list[TableMapping]:
+    """Throw away every change to the mappings and restore the defaults (couplings stay)."""
+    async with sessions.begin() as session:
+        await rows.delete_all_mappings(session)
+        defaults = default_mappings()
+        for position, mapping in enumerate(defaults):
+            await save_mapping(session, mapping, position=position)
+    return defaults
+
+
+async def update_mapping(sessions: SessionFactory, name: str, changes: Mapping[str, Any]) -> TableMapping:
+    async with sessions.begin() as session:
+        mappings = await load_mappings(session)
+        names = {m.name for m in mappings}
+        for position, mapping in enumerate(mappings):
+            if mapping.name == name:
+                updated = patch_mapping(mapping, changes)
+                for fm in updated.fields:
+                    if fm.lookup is not None and fm.lookup.mapping not in names:
+                        raise InvalidInput(
+                            f"lookup through unknown mapping {fm.lookup.mapping!r}", field="fields"
+                        )
+                await save_mapping(session, updated, position=position)
+                return updated
+    raise NotFound(f"no mapping named {name!r}")

@@ -1,0 +1,242 @@
+"""Reading upstream changes into the mirror, page by page, each page committed (fence checked)
+before the watermark moves: full reads (tagging rows to find deletions), ERP polling by
+`lastModifiedDateTime` under a signpost, and Dataverse change tracking with stored delta links."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from gateway.domain import DeletedRecord, Side, UpstreamRecord
+from gateway.store import mirror, watermarks
+from gateway.store.couplings import normalize_id
+from gateway.store.engine import SessionFactory
+from gateway.store.types import utcnow
+from gateway.sync.fencing import Fence
+from gateway.sync.model import TableMapping
+from gateway.upstream.crm import CrmConnector, primary_key
+from gateway.upstream.erp import ErpConnector
+from gateway.upstream.odata import Query, odata_literal
+from gateway.upstream.records import as_str, to_record
+
+ERP_STAMP = "lastModifiedDateTime"
+READ_DIRECTION = {Side.ERP: "erp_to_crm", Side.CRM: "crm_to_erp"}
+"""The watermark of the direction whose source a side is."""
+
+
+@dataclass
+class ReadResult:
+    changed: set[str] = field(default_factory=set)
+    deleted: set[str] = field(default_factory=set)
+    pages: int = 0
+
+
+def _keys(
+    mapping: TableMapping | None, side: Side, records: list[UpstreamRecord]
+) -> dict[str, str | None] | None:
+    if mapping is None:
+        return None
+    return {normalize_id(r.id): mapping.key_of(side, r.values) for r in records}
+
+
+class MirrorReader:
+    """Reads one mapping's entity sets into the mirror (see module docstring)."""
+
+    def __init__(self, *, sessions: SessionFactory, erp: ErpConnector, crm: CrmConnector) -> None:
+        self.sessions = sessions
+        self.erp = erp
+        self.crm = crm
+
+    async def _commit_page(
+        self,
+        *,
+        side: Side,
+        entity_set: str,
+        records: list[UpstreamRecord],
+        deleted: list[str],
+        fence: Fence,
+        mapping: TableMapping | None,
+        generation: str | None,
+        result: ReadResult,
+        watermark: tuple[str, str, datetime | None, datetime | None, str | None] | None = None,
+    ) -> None:
+        async with self.sessions.begin() as session:
+            changed = await mirror.upsert_records(
+                session,
+                side=side,
+                entity_set=entity_set,
+                records=records,
+                keys=_keys(mapping, side, records),
+                generation=generation,
+            )
+            gone = await mirror.mark_deleted(session, side=side, entity_set=entity_set, ids=deleted)
+            if watermark is not None:
+                name, direction, mark, signpost, delta = watermark
+                await watermarks.set_watermark(
+                    session,
+                    mapping=name,
+                    direction=direction,
+                    watermark=mark,
+                    signpost=signpost,
+                    delta_link=delta,
+                )
+            await fence.check(session)
+        result.changed.update(changed)
+        result.deleted.update(gone)
+        result.pages += 1
+
+    # ------------------------------------------------------------------------------ full reads
+
+    async def full_read(
+        self, *, mapping: TableMapping, side: Side, fence: Fence, generation: str
+    ) -> ReadResult:
+        """Every row of the mapping's entity set on `side`; rows not seen are marked deleted. Also
+        starts incremental reading: the ERP watermark (capped by the signpost) or a CRM delta link."""
+        result = ReadResult()
+        signpost = utcnow()
+        highest: datetime | None = None
+        entity_set = mapping.erp_entity if side is Side.ERP else mapping.crm_entity
+        delta_link: str | None = None
+        async for records, deleted, delta in self._full_pages(mapping, side):
+            for r in records:
+                if (
+                    r.modified_at is not None
+                    and r.modified_at <= signpost
+                    and (highest is None or r.modified_at > highest)
+                ):
+                    highest = r.modified_at
+            delta_link = delta or delta_link
+            await self._commit_page(
+                side=side,
+                entity_set=entity_set,
+                records=records,
+                deleted=deleted,
+                fence=fence,
+                mapping=mapping,
+                generation=generation,
+                result=result,
+            )
+        async with self.sessions.begin() as session:
+            unseen = await mirror.unseen_ids(session, side=side, entity_set=entity_set, generation=generation)
+            gone = await mirror.mark_deleted(session, side=side, entity_set=entity_set, ids=unseen)
+            await watermarks.set_watermark(
+                session,
+                mapping=mapping.name,
+                direction=READ_DIRECTION[side],
+                watermark=highest,
+                signpost=signpost,
+                delta_link=delta_link,
+            )
+            await fence.check(session)
+        result.deleted.update(gone)
+        return result
+
+    async def _full_pages(
+        self, mapping: TableMapping, side: Side
+    ) -> AsyncIterator[tuple[list[UpstreamRecord], list[str], str | None]]:
+        if side is Side.ERP:
+            async for page in self.erp.pages(mapping.erp_entity, api=mapping.erp_api):  # type: ignore[arg-type]
+                yield page, [], None
+            return
+        async for page in self._crm_tracked(mapping.crm_entity, None):
+            yield page
+
+    async def _crm_tracked(
+        self, entity_set: str, delta_link: str | None
+    ) -> AsyncIterator[tuple[list[UpstreamRecord], list[str], str | None]]:
+        """Dataverse change tracking one page at a time: (changed rows, deleted ids, delta link or None)."""
+        target = delta_link or entity_set
+        pk = primary_key(entity_set)
+        async for page in self.crm.client.page_stream(
+            target, query=None if delta_link else Query(), prefer=("odata.track-changes",)
+        ):
+            changed: list[UpstreamRecord] = []
+            deleted: list[str] = []
+            for row in page.rows:
+                if _is_deletion(row):
+                    deleted.append(DeletedRecord(entity_set=entity_set, id=as_str(row.get("id"))).id)
+                else:
+                    changed.append(
+                        to_record(row, entity_set=entity_set, key=pk, modified="modifiedon", service="crm")
+                    )
+            yield changed, deleted, page.delta_link
+
+    # ----------------------------------------------------------------------- incremental reads
+
+    async def changes(
+        self, *, mapping: TableMapping, side: Side, fence: Fence, generation: str
+    ) -> ReadResult:
+        """What changed on `side` since the last read (a full read when there is no watermark yet)."""
+        direction = READ_DIRECTION[side]
+        async with self.sessions() as session:
+            mark = await watermarks.get_watermark(session, mapping=mapping.name, direction=direction)
+        if side is Side.CRM:
+            if mark is None or not mark.delta_link:
+                return await self.full_read(mapping=mapping, side=side, fence=fence, generation=generation)
+            result = ReadResult()
+            pending: tuple[list[UpstreamRecord], list[str]] | None = None
+            async for records, deleted, delta in self._crm_tracked(mapping.crm_entity, mark.delta_link):
+                await self._commit_page(
+                    side=side,
+                    entity_set=mapping.crm_entity,
+                    records=records,
+                    deleted=deleted,
+                    fence=fence,
+                    mapping=mapping,
+                    generation=None,
+                    result=result,
+                    # The delta link moves only with the page that carries it (the last one).
+                    watermark=(mapping.name, direction, None, None, delta) if delta else None,
+                )
+                pending = (records, deleted)
+            del pending
+            return result
+        if mark is None or mark.watermark is None:
+            return await self.full_read(mapping=mapping, side=side, fence=fence, generation=generation)
+        signpost = utcnow()
+        condition = (
+            f"{ERP_STAMP} gt {odata_literal(mark.watermark)} and {ERP_STAMP} le {odata_literal(signpost)}"
+        )
+        result = ReadResult()
+        async for page in self.erp.pages(
+            mapping.erp_entity,
+            api=mapping.erp_api,
+            filter=condition,
+            orderby=[ERP_STAMP],  # type: ignore[arg-type]
+        ):
+            stamps = [r.modified_at for r in page if r.modified_at is not None]
+            await self._commit_page(
+                side=side,
+                entity_set=mapping.erp_entity,
+                records=page,
+                deleted=[],
+                fence=fence,
+                mapping=mapping,
+                generation=None,
+                result=result,
+                watermark=(mapping.name, direction, max(stamps) if stamps else None, signpost, None),
+            )
+        return result
+
+    async def refetch(self, *, mapping: TableMapping, side: Side, record_id: str) -> UpstreamRecord:
+        """One record read again (after a 412), also written to the mirror."""
+        if side is Side.ERP:
+            record = await self.erp.get(mapping.erp_entity, record_id, api=mapping.erp_api)  # type: ignore[arg-type]
+        else:
+            record = await self.crm.get(mapping.crm_entity, record_id)
+        async with self.sessions.begin() as session:
+            await mirror.upsert_records(
+                session,
+                side=side,
+                entity_set=record.entity_set,
+                records=[record],
+                keys=_keys(mapping, side, [record]),
+            )
+        return record
+
+
+def _is_deletion(row: dict[str, Any]) -> bool:
+    context = row.get("@odata.context")
+    return (isinstance(context, str) and context.endswith("$deletedEntity")) or row.get("reason") == "deleted"
