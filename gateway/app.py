@@ -72,6 +72,7 @@ def create_app(
                 return await cache_reachable(cache)
 
             app.state.settings = settings
+            app.state.engine = engine  # for operators' tools and tests that count statements
             app.state.services = Services(
                 access=AccessService(sessions=session_factory(engine)),
                 status=status,
