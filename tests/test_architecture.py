@@ -33,9 +33,10 @@ ALLOWED: dict[str, set[str]] = {
     "resolvers": {"gateway.services", "gateway.domain", "gateway.errors", "schema.inputs", "schema.enums"},
     "schema": {"resolvers", "gateway.domain", "gateway.errors"},
 }
-# Only the upstream layer speaks HTTP to ERP/CRM, only the store speaks SQL.
+# Only the upstream layer speaks HTTP to ERP/CRM, only the store speaks SQL. The simulators stand
+# in for Microsoft's servers: they keep their own data in SQLite and call webhook subscribers.
 LIBRARY_OWNERS = {
-    "httpx": {"gateway.upstream"},
+    "httpx": {"gateway.upstream", "gateway.simulators"},
     "sqlalchemy": {"gateway.store", "gateway.simulators"},
     "sqlmodel": {"gateway.store"},
 }
