@@ -12,9 +12,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .bc import availability
+from .bc import availability, webhooks
 from .bc.flavor import BusinessCentralFlavor
 from .bc.model import api_model, integration_model, storage_model
+from .bc.webhooks import WebhookHub
 from .hosting import ServiceRoot, SimulatorHost
 from .odata.batch_json import handle_json_batch
 from .odata.engine import ODataService, StoreRef
@@ -41,6 +42,7 @@ def build_erp_store(options: SimulatorOptions, erp: dict[str, list[dict[str, Any
     model = storage_model()
     store = Store(model, clock=options.clock)
     stock_table = availability.install(store)
+    webhooks.install(store)
     company = _company_id(erp)
     for name, rows in erp.items():
         if name in _PRIVATE:
@@ -126,4 +128,31 @@ def create_erp_simulator(options: SimulatorOptions) -> Starlette:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"updated": count})
 
-    return host.build_app(extra_routes=[Route("/_sim/stock", control_stock, methods=["POST"])])
+    hub = WebhookHub(
+        store_ref=store_ref,
+        api_root=f"{prefix}/api/v2.0",
+        companies={company},
+        sets={s.name for s in api_model().sets if s.company_scoped and not s.computed},
+        delay_seconds=options.webhook_delay_seconds,
+        transport=options.webhook_transport,
+    )
+    flavor.change_log = hub.log
+    host.on_reset.append(hub.reset)
+
+    async def control_webhooks(request: Request) -> Response:
+        if request.method == "POST":  # deliver everything logged so far, without waiting
+            return JSONResponse(await hub.deliver(older_than=0))
+        subscriptions = [s.as_json() for s in hub.subscriptions.values()]
+        return JSONResponse({"subscriptions": subscriptions, "counters": dict(hub.counters)})
+
+    subscriptions = host.protected(roots[0], "subscriptions", hub.endpoint)
+    methods = ["GET", "POST", "PATCH", "DELETE"]
+    api_path = "/v2.0/{tenant}/{environment}/api/v2.0"
+    return host.build_app(
+        extra_routes=[
+            Route("/_sim/stock", control_stock, methods=["POST"]),
+            Route("/_sim/webhooks", control_webhooks, methods=["GET", "POST"]),
+            Route(f"{api_path}/subscriptions", subscriptions, methods=methods),
+            Route(f"{api_path}/subscriptions({{key}})", subscriptions, methods=methods),
+        ]
+    )

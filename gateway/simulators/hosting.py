@@ -91,6 +91,7 @@ class SimulatorHost:
         self.latency_ms = 0.0
         self.public_base_url = public_base_url
         self.info = info
+        self.on_reset: list[Callable[[], None]] = []
 
     # -- API ------------------------------------------------------------------------------------
 
@@ -205,6 +206,31 @@ class SimulatorHost:
             media_type=answer.media_type(),
         )
 
+    def protected(
+        self, root: ServiceRoot, label: str, handler: Callable[[Request], Any]
+    ) -> Callable[[Request], Any]:
+        """An endpoint outside the OData engine with the same bearer check, limits and statistics."""
+
+        async def endpoint(request: Request) -> Response:
+            method = request.method.upper()
+            client = self.issuer.verify(request.headers.get("authorization"))
+            if client is None:
+                response = self._error(
+                    root, 401, "Unauthorized", "The access token is missing or expired.", {}
+                )
+            else:
+                try:
+                    async with self.protection.slot(client):
+                        response = await handler(request)
+                except Throttled as exc:
+                    response = self._error(
+                        root, 429, "TooManyRequests", exc.reason, {"Retry-After": str(exc.retry_after)}
+                    )
+            self.stats.record(method=method, entity_set=label, status=response.status_code)
+            return response
+
+        return endpoint
+
     # -- tokens ---------------------------------------------------------------------------------
 
     async def token(self, request: Request) -> Response:
@@ -241,6 +267,8 @@ class SimulatorHost:
         self.store_ref.store = self.store_factory()
         self.stats.reset()
         self.protection.reset()
+        for callback in self.on_reset:
+            callback()
         return JSONResponse({"reset": True})
 
     async def control_faults(self, request: Request) -> Response:

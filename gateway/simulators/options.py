@@ -39,5 +39,9 @@ class SimulatorOptions:
     demo_data: Any = None
     # More clients allowed to get tokens ({client_id: secret}); limits are counted per client.
     extra_clients: dict[str, str] = field(default_factory=dict)
+    # BC webhooks: seconds BC waits after a change before notifying (the real service ~30), and the
+    # httpx transport notifications and handshakes go through (None = the network).
+    webhook_delay_seconds: float = 30.0
+    webhook_transport: Any = None
     # Absolute URL prefix used in @odata.context/nextLink; None = taken from each request.
     public_base_url: str | None = None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,11 +84,20 @@ class BusinessCentralFlavor(Flavor):
             now = datetime.fromtimestamp(store.clock(), UTC).replace(tzinfo=None)
             out["asOfDateTime"] = format_datetime(now, millis=True)
 
-    def after_write(self, entity_set: EntitySet, row: dict[str, Any], store: Store) -> None:
+    # Set by the webhook hub: called for every change so subscriptions can be notified.
+    change_log: Callable[[Store, str, Any, str, str], None] | None = None
+
+    def after_write(self, entity_set: EntitySet, row: dict[str, Any], store: Store, *, change: str) -> None:
         if entity_set.name == "salesOrderLines":
             _recalculate_line(store, row)
             if row.get("documentId"):
                 _recalculate_order(store, row["documentId"])
+                self._log(store, "salesOrders", row.get(COMPANY_COLUMN), row["documentId"], "updated")
+        self._log(store, entity_set.name, row.get(COMPANY_COLUMN), row.get("id"), change)
+
+    def _log(self, store: Store, set_name: str, company: Any, entity_id: Any, change: str) -> None:
+        if self.change_log is not None and entity_id is not None:
+            self.change_log(store, set_name, company, str(entity_id), change)
 
 
 # BC assigns a blank number from the set's number series: (prefix, increment).
@@ -97,16 +107,23 @@ NUMBER_SERIES = {"customers": ("C", 10), "salesOrders": ("S-ORD", 1)}
 def _next_number(store: Store, entity_set: EntitySet, company: Any, prefix: str, step: int) -> str:
     """The highest ``<prefix><digits>`` in use plus ``step``, keeping the digits' width."""
     table = store.tables[entity_set.name]
-    numbers = store.conn.execute(
-        sa.select(table.c.number).where(table.c[COMPANY_COLUMN] == company, table.c.number.startswith(prefix))
-    ).scalars()
-    best, width = 0, 5
-    for number in numbers:
-        digits = str(number)[len(prefix) :]
-        if digits.isdigit() and int(digits) >= best:
-            best, width = int(digits), len(digits)
-    start = best + step if best else 10 ** (width - 1)  # an empty series starts at 10000
-    return f"{prefix}{start:0{width}d}"
+    number = table.c.number
+    digits = sa.func.substr(number, len(prefix) + 1)
+    # GLOB is case-sensitive and wildcard-exact; the series prefixes hold no GLOB metacharacters.
+    highest = store.conn.execute(
+        sa.select(number)
+        .where(
+            table.c[COMPANY_COLUMN] == company,
+            number.op("GLOB")(f"{prefix}[0-9]*"),
+            digits.op("NOT GLOB")("*[^0-9]*"),
+        )
+        .order_by(sa.func.length(number).desc(), number.desc())
+        .limit(1)
+    ).scalar()
+    if highest is None:
+        return f"{prefix}{10**4}"  # an empty series starts at 10000
+    tail = str(highest)[len(prefix) :]
+    return f"{prefix}{int(tail) + step:0{len(tail)}d}"
 
 
 def _recalculate_line(store: Store, row: dict[str, Any]) -> None:

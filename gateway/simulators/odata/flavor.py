@@ -66,8 +66,9 @@ class Flavor:
         """Handle an unbound function like Dataverse's ``WhoAmI()``; None when there is no such one."""
         return None
 
-    def after_write(self, entity_set: EntitySet, row: dict[str, Any], store: Store) -> None:
-        """Keep derived data consistent after a write (BC order totals)."""
+    def after_write(self, entity_set: EntitySet, row: dict[str, Any], store: Store, *, change: str) -> None:
+        """Keep derived data consistent after a write (BC order totals); ``change`` is created,
+        updated or deleted."""
 
     def metadata_extra(self) -> str:
         """Extra CSDL elements (functions, complex types) inside the schema."""

@@ -152,7 +152,7 @@ class Writer:
         self._check_unique(entity_set, row, exclude=None)
         self.flavor.stamp(entity_set, row, store=self.store, created=True)
         self.store.conn.execute(table.insert().values(**row))
-        self.flavor.after_write(entity_set, row, self.store)
+        self.flavor.after_write(entity_set, row, self.store, change="created")
         return self._reload(entity_set, row)
 
     def _reload(self, entity_set: EntitySet, row: dict[str, Any]) -> dict[str, Any]:
@@ -226,7 +226,7 @@ class Writer:
         self.store.conn.execute(
             self.table.update().where(self.table.c[key_name] == existing[key_name]).values(**changes)
         )
-        self.flavor.after_write(self.entity_set, merged, self.store)
+        self.flavor.after_write(self.entity_set, merged, self.store, change="updated")
         return self._written(self._reload(self.entity_set, merged), created=False)
 
     def _check_etag(self, existing: dict[str, Any], if_match: str | None) -> None:
@@ -278,7 +278,7 @@ class Writer:
                 set_name=entity_set.name, entity_id=str(row[key_name]), version=self.store.next_version()
             )
         )
-        self.flavor.after_write(entity_set, {**row, VERSION_COLUMN: None}, self.store)
+        self.flavor.after_write(entity_set, {**row, VERSION_COLUMN: None}, self.store, change="deleted")
 
     # -- answers --------------------------------------------------------------------------------
 
