@@ -135,6 +135,7 @@ def create_erp_simulator(options: SimulatorOptions) -> Starlette:
         sets={s.name for s in api_model().sets if s.company_scoped and not s.computed},
         delay_seconds=options.webhook_delay_seconds,
         transport=options.webhook_transport,
+        collection_threshold=options.webhook_collection_threshold,
     )
     flavor.change_log = hub.log
     host.on_reset.append(hub.reset)

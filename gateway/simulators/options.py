@@ -42,6 +42,8 @@ class SimulatorOptions:
     # BC webhooks: seconds BC waits after a change before notifying (the real service ~30), and the
     # httpx transport notifications and handshakes go through (None = the network).
     webhook_delay_seconds: float = 30.0
+    # More changes than this in one delivery become a single "collection" notice (BC: 1,000).
+    webhook_collection_threshold: int = 1_000
     webhook_transport: Any = None
     # Absolute URL prefix used in @odata.context/nextLink; None = taken from each request.
     public_base_url: str | None = None

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from gateway.simulators import create_erp_simulator
+from gateway.simulators import SimulatorOptions, create_erp_simulator
 
 from .conftest import BC_API, BC_SCOPE, authed_client, options
 from .fixtures import COMPANY, CUST_1, ITEM_1
@@ -120,25 +120,28 @@ async def test_subscribe_and_get_notified(bcw: httpx.AsyncClient, receiver: Rece
     assert await _deliver(bcw) == {"sent": 0, "failed": 0, "removed": 0}
 
 
-async def test_more_than_1000_changes_become_one_collection_notice(
-    bcw: httpx.AsyncClient, receiver: Receiver
-) -> None:
-    await _subscribe(bcw)
-    for batch in range(11):
-        requests = [
-            {
-                "id": str(i),
-                "method": "POST",
-                "url": f"{ROOT}/customers",
-                "body": {"displayName": f"N{batch}-{i}"},
-            }
-            for i in range(100)
-        ]
-        response = await bcw.post("$batch", json={"requests": requests})
-        assert {r["status"] for r in response.json()["responses"]} == {201}
-    await _deliver(bcw)
-    [notice] = receiver.notifications
-    assert [(v["changeType"], v["resource"]) for v in notice["value"]] == [
+async def test_more_changes_than_the_threshold_become_one_collection_notice(receiver: Receiver) -> None:
+    assert SimulatorOptions().webhook_collection_threshold == 1_000  # BC's number
+    app = create_erp_simulator(
+        options(
+            webhook_delay_seconds=0,
+            webhook_transport=httpx.ASGITransport(app=receiver.app()),
+            webhook_collection_threshold=5,
+        )
+    )
+    async with await authed_client(app, BC_SCOPE, BC_API) as client:
+        await _subscribe(client)
+        for count in (5, 6):
+            requests = [
+                {"id": str(i), "method": "POST", "url": f"{ROOT}/customers", "body": {"displayName": f"N{i}"}}
+                for i in range(count)
+            ]
+            response = await client.post("$batch", json={"requests": requests})
+            assert {r["status"] for r in response.json()["responses"]} == {201}
+            await _deliver(client)
+    five, six = receiver.notifications
+    assert [v["changeType"] for v in five["value"]] == ["created"] * 5
+    assert [(v["changeType"], v["resource"]) for v in six["value"]] == [
         ("collection", f"api/v2.0/{ROOT}/customers")
     ]
 

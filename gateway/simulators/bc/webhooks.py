@@ -26,7 +26,6 @@ from gateway.simulators.odata.values import format_datetime
 
 CHANGES_TABLE = "sim_changes"
 LIFETIME = timedelta(days=3)
-COLLECTION_THRESHOLD = 1_000
 RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
 
 
@@ -82,6 +81,7 @@ class WebhookHub:
         sets: set[str],
         delay_seconds: float,
         transport: httpx.AsyncBaseTransport | None,
+        collection_threshold: int = 1_000,
     ) -> None:
         self.store_ref = store_ref
         self.api_root = api_root  # "/v2.0/{tenant}/{environment}/api/v2.0"
@@ -89,6 +89,7 @@ class WebhookHub:
         self.sets = sets
         self.delay_seconds = delay_seconds
         self.transport = transport
+        self.collection_threshold = collection_threshold
         self.subscriptions: dict[str, Subscription] = {}
         self.counters: dict[str, int] = defaultdict(int)
         self._task: asyncio.Task[None] | None = None
@@ -273,7 +274,7 @@ class WebhookHub:
     def _payload(self, subscription: Subscription, changes: list[Any]) -> dict[str, Any]:
         expiration = format_datetime(subscription.expiration, millis=True)
         base = {"subscriptionId": subscription.subscription_id, "clientState": subscription.client_state}
-        if len(changes) > COLLECTION_THRESHOLD:
+        if len(changes) > self.collection_threshold:
             last = max(change.stamp for change in changes)
             return {
                 "value": [
