@@ -43,9 +43,10 @@ class World:
     async def stats(self, side: str) -> dict[str, Any]:
         return dict(await self.sim(side, "GET", "/_sim/stats"))
 
-    async def reset_stats(self) -> None:
-        # /_sim/reset would also reset the data: count deltas instead.
-        pass
+    async def close(self) -> None:
+        await self.erp.aclose()
+        await self.crm.aclose()
+        await self.db.dispose()
 
 
 async def build_world(database_url: str, options: SimulatorOptions, **overrides: object) -> World:
@@ -72,6 +73,4 @@ def sim_options() -> SimulatorOptions:
 async def world(database_url: str, sim_options: SimulatorOptions) -> AsyncIterator[World]:
     w = await build_world(database_url, sim_options)
     yield w
-    await w.erp.aclose()
-    await w.crm.aclose()
-    await w.db.dispose()
+    await w.close()
