@@ -31,19 +31,19 @@ class SimulatorOptions:
     queue_size: int | None = None
     # Extra rows per entity set appended after the demo data (tests use it for big paging runs):
     # {"customers": 100_000} adds generated customers with deterministic ids.
-    bulk_rows: dict[str, int] = field(default_factory=dict)
+    bulk_rows: dict[str, int] = field(default_factory=dict, hash=False)
     # Seconds since the epoch; tests replace it to expire tokens or slide windows without sleeping.
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], float] = field(default=time.time, hash=False)
     # A DemoData-like object (``.erp`` / ``.crm`` dicts of rows) to load instead of calling
     # ``demo_data.generate``; tests pass small fixtures this way.
-    demo_data: Any = None
+    demo_data: Any = field(default=None, hash=False)
     # More clients allowed to get tokens ({client_id: secret}); limits are counted per client.
-    extra_clients: dict[str, str] = field(default_factory=dict)
+    extra_clients: dict[str, str] = field(default_factory=dict, hash=False)
     # BC webhooks: seconds BC waits after a change before notifying (the real service ~30), and the
     # httpx transport notifications and handshakes go through (None = the network).
     webhook_delay_seconds: float = 30.0
+    webhook_transport: Any = field(default=None, hash=False)
     # More changes than this in one delivery become a single "collection" notice (BC: 1,000).
     webhook_collection_threshold: int = 1_000
-    webhook_transport: Any = None
     # Absolute URL prefix used in @odata.context/nextLink; None = taken from each request.
     public_base_url: str | None = None

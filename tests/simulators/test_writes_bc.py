@@ -208,3 +208,19 @@ async def test_sim_stock_moves_inventory(bc: httpx.AsyncClient, bci: httpx.Async
     assert (
         await bc.post("https://sim.test/_sim/stock", json={"itemNumber": "1896-S", "qtyOnSalesOrders": 1})
     ).status_code == 400
+
+
+async def test_writes_sort_after_seeded_stamps_even_with_an_early_clock() -> None:
+    from gateway.simulators import create_erp_simulator
+
+    from .conftest import BC_API, BC_SCOPE, authed_client, options
+
+    app = create_erp_simulator(options(clock=lambda: 1_700_000_000.0))  # 2023, before the fixtures' stamps
+    async with await authed_client(app, BC_SCOPE, BC_API) as client:
+        latest = max(
+            row["lastModifiedDateTime"] for row in (await client.get(f"{ROOT}/customers")).json()["value"]
+        )
+        patched = await client.patch(
+            f"{ROOT}/customers({CUST_1})", json={"city": "Ulm"}, headers={"If-Match": "*"}
+        )
+        assert patched.json()["lastModifiedDateTime"] > latest

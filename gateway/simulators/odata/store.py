@@ -193,6 +193,9 @@ class Store:
             for stamp_name in stamps:
                 if out[stamp_name] is None:
                     out[stamp_name] = self.now()
+                elif out[stamp_name] > self._last_stamp:
+                    # Later writes must sort after every seeded stamp, or delta reads would miss them.
+                    self._last_stamp = out[stamp_name]
             if entity_set.company_scoped:
                 out[COMPANY_COLUMN] = company
             converted.append(out)
