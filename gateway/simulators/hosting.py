@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -51,7 +52,9 @@ class _DroppedResponse(Response):
             }
         )
         await send({"type": "http.response.body", "body": b'{"value":[', "more_body": True})
-        raise ConnectionAbortedError("simulated connection drop (/_sim/faults kind 'drop')")
+        # Over uvicorn any exception closes the connection; in-process, httpx.ASGITransport re-raises
+        # it as is, so raising httpx's own error gives clients the same failure both ways.
+        raise httpx.RemoteProtocolError("simulated connection drop (/_sim/faults kind 'drop')")
 
 
 def entity_label(path: str) -> str:

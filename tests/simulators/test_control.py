@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from gateway.simulators import create_crm_simulator, create_erp_simulator
 
@@ -97,3 +98,13 @@ async def test_info_names_the_urls() -> None:
     assert info["companyId"] == COMPANY
     assert info["apiPath"] == BC_API
     assert info["loadWarnings"] == []
+
+
+async def test_drop_in_process_raises_the_network_error() -> None:
+    app = create_crm_simulator(options())
+    async with await authed_client(app, CRM_SCOPE, CRM_API) as dv:
+        await dv.post(f"{SIM}/faults", json={"rate": 1, "seed": 1, "kinds": ["drop"]})
+        with pytest.raises(httpx.RemoteProtocolError):
+            await dv.get("accounts")
+        await dv.post(f"{SIM}/faults", json={"rate": 0})
+        assert (await dv.get("accounts")).status_code == 200
