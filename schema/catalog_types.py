@@ -114,7 +114,8 @@ class PriceLine:
     allow_line_discount: bool
     price_includes_tax: bool
     status: str = strawberry.field(description="Its price list's status.")
-    price_list: "PriceList | None" = strawberry.field(resolver=r.line_price_list)
+    # An annotation, not graphql_type=: PriceList is declared below and strawberry resolves the name late.
+    price_list: "PriceList | None" = strawberry.field(resolver=r.line_price_list)  # type: ignore[assignment]
 
 
 @strawberry.type(description="A price list (BC price list header) and/or price level (Sales).")
@@ -134,8 +135,10 @@ class PriceList(Unified):
     price_includes_tax: bool
     allow_line_discount: bool
     modified_at: datetime | None
-    currency: Currency | None = strawberry.field(resolver=r.price_list_currency)
-    lines: Connection[PriceLine] = strawberry.field(resolver=r.price_list_lines, description=_LINES_DOC)
+    currency = strawberry.field(graphql_type=Currency | None, resolver=r.price_list_currency)
+    lines = strawberry.field(
+        graphql_type=Connection[PriceLine], resolver=r.price_list_lines, description=_LINES_DOC
+    )
 
 
 @strawberry.type(description="A customer (BC) and/or account (Sales).")
@@ -165,14 +168,16 @@ class Customer(Unified):
     discount_group_code: str
     allow_line_discount: bool
     modified_at: datetime | None
-    salesperson: Salesperson | None = strawberry.field(resolver=r.customer_salesperson)
-    currency: Currency | None = strawberry.field(resolver=r.customer_currency)
-    price_group: PriceGroup | None = strawberry.field(resolver=r.customer_price_group)
-    default_price_list: PriceList | None = strawberry.field(
+    salesperson = strawberry.field(graphql_type=Salesperson | None, resolver=r.customer_salesperson)
+    currency = strawberry.field(graphql_type=Currency | None, resolver=r.customer_currency)
+    price_group = strawberry.field(graphql_type=PriceGroup | None, resolver=r.customer_price_group)
+    default_price_list = strawberry.field(
+        graphql_type=PriceList | None,
         resolver=r.customer_price_list,
         description="The price list of its price group (BC), else the account's default price level (Sales).",
     )
-    price_lines: Connection[PriceLine] = strawberry.field(
+    price_lines = strawberry.field(
+        graphql_type=Connection[PriceLine],
         resolver=r.customer_price_lines,
         description="Lines whose source applies: all customers, this customer, its price and discount "
         "groups. " + _LINES_DOC,
@@ -199,7 +204,9 @@ class Item(Unified):
     discount_group_code: str
     sales_unit_of_measure_code: str
     modified_at: datetime | None
-    units: list[ItemUnit] = strawberry.field(resolver=r.item_units)
-    price_lines: Connection[PriceLine] = strawberry.field(
-        resolver=r.item_price_lines, description="Item-level price and discount lines. " + _LINES_DOC
+    units = strawberry.field(graphql_type=list[ItemUnit], resolver=r.item_units)
+    price_lines = strawberry.field(
+        graphql_type=Connection[PriceLine],
+        resolver=r.item_price_lines,
+        description="Item-level price and discount lines. " + _LINES_DOC,
     )

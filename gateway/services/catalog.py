@@ -249,9 +249,12 @@ class CatalogService:
         erp_id: str | None,
         crm_id: str | None,
     ) -> Any:
-        given = [
-            (c, v) for c, v in (("number", number), ("erp_id", erp_id), ("crm_id", crm_id)) if v is not None
-        ]
+        keys: tuple[tuple[read_catalog.LookupColumn, str | None], ...] = (
+            ("number", number),
+            ("erp_id", erp_id),
+            ("crm_id", crm_id),
+        )
+        given = [(c, v) for c, v in keys if v is not None]
         if len(given) != 1:
             raise InvalidInput("give exactly one of number, erpId, crmId")
         ((column, value),) = given

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, and_, func, literal, or_, select, tuple_, union_all
 from sqlalchemy.sql import Select
+from sqlmodel import col
+from sqlmodel import select as model_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.domain import (
@@ -265,7 +267,7 @@ def normalized(value: str) -> str:
 
 
 async def list_units(session: AsyncSession) -> list[UnifiedUnit]:
-    rows = (await session.exec(select(RmUnit).order_by(RmUnit.code, RmUnit.id))).scalars().all()
+    rows = (await session.exec(model_select(RmUnit).order_by(col(RmUnit.code), col(RmUnit.id)))).all()
     return [
         UnifiedUnit(
             erp_id=u.id,
@@ -288,10 +290,12 @@ async def units_of_items(
     mapping = "ITEM UOM"
     for chunk in q._chunks(item_numbers):
         statement = (
-            select(RmItemUnit, Coupling.crm_id, Coupling.state, Coupling.updated_at)
-            .outerjoin(Coupling, and_(Coupling.mapping == mapping, Coupling.erp_id == RmItemUnit.id))
-            .where(RmItemUnit.item_number.in_(chunk))
-            .order_by(RmItemUnit.item_number, RmItemUnit.qty_per_unit, RmItemUnit.code)
+            model_select(RmItemUnit, col(Coupling.crm_id), col(Coupling.state), col(Coupling.updated_at))
+            .outerjoin(
+                Coupling, and_(col(Coupling.mapping) == mapping, col(Coupling.erp_id) == col(RmItemUnit.id))
+            )
+            .where(col(RmItemUnit.item_number).in_(chunk))
+            .order_by(col(RmItemUnit.item_number), col(RmItemUnit.qty_per_unit), col(RmItemUnit.code))
         )
         for unit, crm_id, state, updated_at in (await session.exec(statement)).all():
             status = (
@@ -320,8 +324,10 @@ async def pricing_groups(
 ) -> dict[str, PricingGroup]:
     found: dict[str, PricingGroup] = {}
     for chunk in q._chunks(codes):
-        statement = select(RmPricingGroup).where(RmPricingGroup.kind == kind, RmPricingGroup.code.in_(chunk))
-        for g in (await session.exec(statement)).scalars().all():
+        statement = model_select(RmPricingGroup).where(
+            col(RmPricingGroup.kind) == kind, col(RmPricingGroup.code).in_(chunk)
+        )
+        for g in (await session.exec(statement)).all():
             found[g.code] = PricingGroup(g.code, g.description, g.allow_line_discount, g.price_includes_tax)
     return found
 
@@ -394,8 +400,8 @@ async def _paged_lines(
     after: LineCursor | None,
 ) -> dict[str, list[PriceListLine]]:
     """Lines grouped by owner, at most `first + 1` per owner (the extra one says "has next page")."""
-    header = RmPriceList
-    line = RmPriceLine
+    header: Any = RmPriceList  # mapped attributes, which SQLModel types as their Python values
+    line: Any = RmPriceLine
     rank = func.row_number().over(partition_by=owner_column, order_by=(line.price_list_code, line.line_no))
     inner = (
         select(line, header.status.label("header_status"), owner_column.label("owner"), rank.label("rank"))
@@ -430,8 +436,8 @@ async def lines_of_price_lists(
         return {}
     return await _paged_lines(
         session,
-        owner_column=RmPriceLine.price_list_code,
-        conditions=[RmPriceLine.price_list_code.in_(wanted)],
+        owner_column=col(RmPriceLine.price_list_code),
+        conditions=[col(RmPriceLine.price_list_code).in_(wanted)],
         first=first,
         after=after,
     )
@@ -446,8 +452,11 @@ async def lines_of_items(
         return {}
     return await _paged_lines(
         session,
-        owner_column=RmPriceLine.asset_no,
-        conditions=[RmPriceLine.asset_type == PriceAssetType.ITEM.value, RmPriceLine.asset_no.in_(wanted)],
+        owner_column=col(RmPriceLine.asset_no),
+        conditions=[
+            col(RmPriceLine.asset_type) == PriceAssetType.ITEM.value,
+            col(RmPriceLine.asset_no).in_(wanted),
+        ],
         first=first,
         after=after,
     )
@@ -470,7 +479,8 @@ async def lines_for_customers(
         for t, n in wanted
     ]
     src = union_all(*pairs).subquery("src")
-    line, header = RmPriceLine, RmPriceList
+    line: Any = RmPriceLine
+    header: Any = RmPriceList
     rank = func.row_number().over(partition_by=src.c.owner_key, order_by=(line.price_list_code, line.line_no))
     inner = (
         select(line, header.status.label("header_status"), src.c.owner_key.label("owner"), rank.label("rank"))

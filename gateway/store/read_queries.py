@@ -73,11 +73,11 @@ class Unified:
     def __init__(self, model: type[Any]) -> None:
         self.model = model
         self.mapping = MAPPINGS[model]
-        self.base = aliased(model, name="b")
-        self.erp_coupling = aliased(Coupling, name="cpe")
-        self.crm_coupling = aliased(Coupling, name="cpc")
-        self.erp_of_crm = aliased(model, name="e")
-        self.other = aliased(model, name="o")
+        self.base: Any = aliased(model, name="b")
+        self.erp_coupling: Any = aliased(Coupling, name="cpe")
+        self.crm_coupling: Any = aliased(Coupling, name="cpc")
+        self.erp_of_crm: Any = aliased(model, name="e")
+        self.other: Any = aliased(model, name="o")
         b, cpe, cpc = self.base, self.erp_coupling, self.crm_coupling
         is_erp = b.side == "erp"
         self.is_erp = is_erp
@@ -176,7 +176,8 @@ def _chunks(values: Iterable[str]) -> list[list[str]]:
 
 
 async def fetch(session: AsyncSession, statement: Select[Any]) -> Sequence[Any]:
-    return (await session.exec(statement)).all()  # type: ignore[call-overload]
+    rows: Sequence[Any] = (await session.exec(statement)).all()  # type: ignore[call-overload]
+    return rows
 
 
 async def count(session: AsyncSession, statement: Select[Any]) -> int:
@@ -207,10 +208,10 @@ async def by_keys(
 def customer_statement(unified: Unified) -> tuple[Select[Any], dict[str, Any]]:
     """Customers: pricing profile (ERP), the CRM-only account's currency code and salesperson code."""
     b = unified.base
-    pricing = aliased(RmCustomerPricing, name="cpr")
-    currency = aliased(RmCurrency, name="cur")
-    seller = aliased(RmSalesperson, name="sp")
-    seller_coupling = aliased(Coupling, name="spc")
+    pricing: Any = aliased(RmCustomerPricing, name="cpr")
+    currency: Any = aliased(RmCurrency, name="cur")
+    seller: Any = aliased(RmSalesperson, name="sp")
+    seller_coupling: Any = aliased(Coupling, name="spc")
     owner_code = (
         select(seller.number)
         .select_from(seller_coupling)
@@ -254,7 +255,7 @@ def customer_filters(
 
 
 def item_statement(unified: Unified) -> Select[Any]:
-    pricing = aliased(RmItemPricing, name="ipr")
+    pricing: Any = aliased(RmItemPricing, name="ipr")
     return unified.select(
         pricing.discount_group_code.label("u_discount_group"),
         pricing.sales_unit_code.label("u_sales_unit"),
@@ -275,7 +276,7 @@ def salesperson_statement(unified: Unified) -> Select[Any]:
 
 
 def price_list_statement(unified: Unified) -> Select[Any]:
-    currency = aliased(RmCurrency, name="plc")
+    currency: Any = aliased(RmCurrency, name="plc")
     b = unified.base
     code = case((unified.is_erp, b.currency_code), else_=func.coalesce(currency.number, ""))
     return unified.select(code.label("u_currency_code")).outerjoin(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,8 +45,9 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     await engine.dispose()
 
 
-async def _everything(service: CatalogService, principal: Principal, **kwargs: object) -> list[object]:
-    found, after = [], None
+async def _everything(service: CatalogService, principal: Principal, **kwargs: object) -> list[Any]:
+    found: list[Any] = []
+    after = None
     while True:
         page = await service.list_customers(principal, first=200, after=after, **kwargs)  # type: ignore[arg-type]
         found.extend(page.nodes)
@@ -119,15 +121,15 @@ async def test_get_by_exactly_one_key(world: World) -> None:
 
 async def test_a_sales_key_with_scope_own_sees_only_its_customers(world: World) -> None:
     mine = await _everything(world.own, sales("KW"))
-    assert mine and all(c.salesperson_code == "KW" for c in mine)  # type: ignore[attr-defined]
+    assert mine and all(c.salesperson_code == "KW" for c in mine)
     everyone = await _everything(world.own, ADMIN)
     assert len(everyone) > len(mine)
     assert await _everything(world.own, APP) == everyone  # app keys read everything
     assert await _everything(world.own, sales(None)) == []  # a sales key without a salesperson sees none
     assert await _everything(world.all, sales("KW")) == everyone  # scope "all"
-    other = next(c for c in everyone if c.salesperson_code not in ("KW", "") and c.number)  # type: ignore[attr-defined]
-    assert await world.own.get_customer(sales("KW"), number=other.number) is None  # type: ignore[attr-defined]
-    assert await world.own.get_customer(ADMIN, number=other.number) == other  # type: ignore[attr-defined]
+    other = next(c for c in everyone if c.salesperson_code not in ("KW", "") and c.number)
+    assert await world.own.get_customer(sales("KW"), number=other.number) is None
+    assert await world.own.get_customer(ADMIN, number=other.number) == other
     # the scope is applied in the COUNT too, so totals never leak
     page = await world.own.list_customers(sales("KW"), first=1)
     assert await page.total_count() == len(mine)

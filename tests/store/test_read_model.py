@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.domain import CouplingStatus, Side, UpstreamRecord
@@ -156,9 +157,10 @@ async def test_keyset_pages_walk_every_record_once_in_order(
             if len(page) < 7:
                 break
             after = page[-1][1]
-    key = {"number": lambda c: c.number, "name": lambda c: c.name, "changed": lambda c: c.modified_at}[
-        order.field
-    ]
+
+    def key(c: Any) -> Any:
+        return {"number": c.number, "name": c.name, "changed": c.modified_at}[order.field]
+
     assert len(seen) == len(everything)
     assert {(c.erp_id, c.crm_id) for c in seen} == {(c.erp_id, c.crm_id) for c in everything}
     values = [key(c) for c in seen]
@@ -191,7 +193,7 @@ async def test_price_lines_are_paged_per_owner_in_one_statement(engine: AsyncEng
         with count_queries(engine) as counter:
             pages = await read_catalog.lines_of_price_lists(session, codes=codes, first=2, after=None)
         total = await session.exec(  # type: ignore[call-overload]
-            select(RmPriceLine.price_list_code, func.count()).group_by(RmPriceLine.price_list_code)
+            select(col(RmPriceLine.price_list_code), func.count()).group_by(col(RmPriceLine.price_list_code))
         )
         counts = dict(total.all())
     assert counter.count == 1
