@@ -79,7 +79,7 @@ def _is_due(now: datetime) -> ColumnElement[bool]:
         col(Lease.due_at) <= now,
         and_(
             col(Lease.requested_at).is_not(None),
-            or_(col(Lease.acquired_at).is_(None), col(Lease.requested_at) >= col(Lease.acquired_at)),
+            or_(col(Lease.acquired_at).is_(None), col(Lease.requested_at) > col(Lease.acquired_at)),
         ),
     )
 
@@ -272,7 +272,7 @@ def is_due(lease: Lease, *, now: datetime) -> bool:
     if lease.due_at is None or lease.due_at <= now:
         return True
     return lease.requested_at is not None and (
-        lease.acquired_at is None or lease.requested_at >= lease.acquired_at
+        lease.acquired_at is None or lease.requested_at > lease.acquired_at
     )
 
 

@@ -4,6 +4,7 @@ fence that refuses a stale writer, and wake requests; on SQLite and PostgreSQL, 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -36,6 +37,14 @@ def at(seconds: float) -> datetime:
 
 
 Sessions = async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[Sessions]:
+    """Sessions on a fresh migrated database (SQLite, and PostgreSQL; see tests/store/conftest.py)."""
+    engine = create_engine(database_url)
+    yield session_factory(engine)
+    await engine.dispose()
 
 
 async def test_first_acquire_creates_generation_one(sessions: Sessions) -> None:
@@ -242,8 +251,9 @@ async def test_postgres_takeover_waits_for_a_writer_between_check_and_commit(dat
 
             taker = asyncio.create_task(take_over())
             # Wait until the taker's UPDATE is blocked on our row lock (seen from the server, no timing).
-            async with writer_sessions() as probe:
-                for _ in range(3000):  # up to a minute on a loaded machine; usually a few polls
+            for _ in range(3000):  # up to a minute on a loaded machine; usually a few polls
+                # A fresh transaction each time: pg_stat_activity is a snapshot per transaction.
+                async with writer_sessions() as probe:
                     waiting = (
                         await probe.exec(
                             text(
@@ -252,10 +262,11 @@ async def test_postgres_takeover_waits_for_a_writer_between_check_and_commit(dat
                             )
                         )
                     ).one()[0]
-                    if waiting:
-                        break
-                    await asyncio.sleep(0.02)
-            assert waiting == 1 and not taker.done()
+                if waiting or taker.done():
+                    break
+                await asyncio.sleep(0.02)
+            assert not taker.done(), f"the takeover did not wait: {taker.result()}"
+            assert waiting == 1
             order.append("writer commit")
         assert await taker == grant.generation + 1
         assert order == ["writer commit", "takeover"]
