@@ -38,6 +38,7 @@ from gateway.upstream.batch import (
 )
 from gateway.upstream.odata import Query, odata_literal
 from gateway.upstream.policy import ClientLimits, RetryPolicy
+from gateway.upstream.throttle import RequestGate
 from gateway.upstream.translate import error_for_exception, error_for_status, parse_json_body, reached_server
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,8 @@ class ODataClient:
         retry: RetryPolicy | None = None,
         owns_http: bool = False,
         base_url_setting: str = "",
+        throttle: RequestGate | None = None,
+        throttle_identity: str = "",
     ) -> None:
         self._http = http
         # An empty base URL is allowed (the app starts without upstreams); requests then fail with
@@ -143,6 +146,9 @@ class ODataClient:
         self.stats = ClientStats()
         self._owns_http = owns_http
         self._semaphore = asyncio.Semaphore(self.limits.max_concurrency)
+        # The request budget shared with every client of the same upstream identity (see throttle.py).
+        self.throttle = throttle
+        self.throttle_identity = throttle_identity or f"{service}|{self.base_url}"
         origin = urlsplit(self.base_url)
         self._origin = (origin.scheme, origin.netloc)
 
@@ -252,6 +258,9 @@ class ODataClient:
                 raise _Failure(token_error, sent=False) from None
             send_headers["Authorization"] = f"Bearer {token}"
         async with self._semaphore:
+            if self.throttle is not None:
+                # Inside the slot: a 429 seen while we queued for it still stops this request.
+                await self.throttle.wait(self.throttle_identity)
             self.stats.requests += 1
             try:
                 # httpx's own timeouts do not apply to in-process transports; this one always does.
@@ -260,7 +269,12 @@ class ODataClient:
             except (httpx.HTTPError, TimeoutError, OSError) as exc:
                 error = error_for_exception(exc, service=self.service, method=method, url=url)
                 raise _Failure(error, sent=reached_server(exc)) from None
-        return self._interpret(method, url, response, token=token, raw=raw)
+        try:
+            return self._interpret(method, url, response, token=token, raw=raw)
+        except _Failure as failure:
+            if self.throttle is not None and response.status_code == 429 and failure.retry_after:
+                await self.throttle.block(self.throttle_identity, failure.retry_after)
+            raise
 
     def _interpret(
         self, method: str, url: str, response: httpx.Response, *, token: str | None, raw: bool

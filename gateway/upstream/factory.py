@@ -11,6 +11,7 @@ from gateway.upstream.client import ODataClient
 from gateway.upstream.crm import API_PATH, CrmConnector
 from gateway.upstream.erp import ErpConnector
 from gateway.upstream.policy import ClientLimits, RetryPolicy
+from gateway.upstream.throttle import UpstreamThrottle
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -19,6 +20,17 @@ def retry_policy(settings: Settings) -> RetryPolicy:
         backoff_base_seconds=settings.upstream_backoff_base_seconds,
         backoff_max_seconds=settings.upstream_backoff_max_seconds,
     )
+
+
+def build_throttle(settings: Settings) -> UpstreamThrottle:
+    """The process's one request gate, shared across processes through Redis when the cache is Redis."""
+    shared = settings.cache_url if settings.cache_url.startswith(("redis://", "rediss://")) else None
+    return UpstreamThrottle(redis_url=shared)
+
+
+def _identity(service: str, base_url: str, client_id: str) -> str:
+    # Service protection counts per user (our client id) per service: that is what a 429 blocks.
+    return f"{service}|{base_url}|{client_id}"
 
 
 def _http(
@@ -58,9 +70,11 @@ def build_erp_connector(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     http: httpx.AsyncClient | None = None,
+    throttle: UpstreamThrottle | None = None,
 ) -> ErpConnector:
     """`transport` (e.g. `in_process_transport(simulator)`) or a ready `http` client; neither → network.
-    The connector owns (and `aclose()` closes) the httpx client only when it created it."""
+    The connector owns (and `aclose()` closes) the httpx client only when it created it. `throttle`
+    is the process's shared request gate (`build_throttle`); None sends without one."""
     client_http, owns = _http(settings, transport, http)
     base = settings.erp_base_url
     base_url = f"{base}/v2.0/{settings.erp_tenant}/{settings.erp_environment}/api/" if base else ""
@@ -86,6 +100,8 @@ def build_erp_connector(
         retry=retry_policy(settings),
         owns_http=owns,
         base_url_setting="GATEWAY_ERP_BASE_URL",
+        throttle=throttle,
+        throttle_identity=_identity("erp", base_url, settings.erp_client_id),
     )
     return ErpConnector(client, company=settings.erp_company)
 
@@ -95,6 +111,7 @@ def build_crm_connector(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     http: httpx.AsyncClient | None = None,
+    throttle: UpstreamThrottle | None = None,
 ) -> CrmConnector:
     client_http, owns = _http(settings, transport, http)
     base = settings.crm_base_url
@@ -120,5 +137,7 @@ def build_crm_connector(
         retry=retry_policy(settings),
         owns_http=owns,
         base_url_setting="GATEWAY_CRM_BASE_URL",
+        throttle=throttle,
+        throttle_identity=_identity("crm", base, settings.crm_client_id),
     )
     return CrmConnector(client)
