@@ -224,3 +224,46 @@ async def test_writes_sort_after_seeded_stamps_even_with_an_early_clock() -> Non
             f"{ROOT}/customers({CUST_1})", json={"city": "Ulm"}, headers={"If-Match": "*"}
         )
         assert patched.json()["lastModifiedDateTime"] > latest
+
+
+async def test_sales_order_validation_fills_fields_like_bc(bc: httpx.AsyncClient) -> None:
+    order = await bc.post(
+        f"{ROOT}/salesOrders",
+        json={
+            "customerNumber": "C20000",
+            "externalDocumentNumber": "ORD-1",
+            "salesOrderLines": [
+                {"lineObjectNumber": "1900-S", "quantity": 1},
+                {"itemId": ITEM_1, "quantity": 2, "unitPrice": 900},
+            ],
+        },
+    )
+    assert order.status_code == 201, order.text
+    body = order.json()
+    assert (body["customerId"], body["customerName"], body["status"]) == (
+        "c0000000-0000-4000-8000-000000000002",
+        "Adatum Corporation",
+        "Draft",
+    )
+    assert body["orderDate"] is not None
+    lines = (await bc.get(f"{ROOT}/salesOrders({body['id']})/salesOrderLines?$orderby=sequence")).json()[
+        "value"
+    ]
+    assert [
+        (
+            line["sequence"],
+            line["itemId"],
+            line["lineObjectNumber"],
+            line["unitPrice"],
+            line["unitOfMeasureCode"],
+        )
+        for line in lines
+    ] == [(10000, ITEM_2, "1900-S", 192.8, "PCS"), (20000, ITEM_1, "1896-S", 900, "PCS")]
+    assert lines[0]["description"] == "PARIS Guest Chair"
+    missing = await bc.post(f"{ROOT}/salesOrders", json={"customerNumber": "NOPE"})
+    assert missing.status_code == 400
+    assert "does not exist" in missing.json()["error"]["message"]
+    bad_line = await bc.post(
+        f"{ROOT}/salesOrders({body['id']})/salesOrderLines", json={"lineObjectNumber": "NOPE"}
+    )
+    assert bad_line.status_code == 400

@@ -20,6 +20,8 @@ from gateway.simulators.odata.paths import Segment
 from gateway.simulators.odata.store import COMPANY_COLUMN, VERSION_COLUMN, Store
 from gateway.simulators.odata.values import format_datetime
 
+from .validation import validate_line, validate_order
+
 
 class BusinessCentralFlavor(Flavor):
     name = "bc"
@@ -54,7 +56,19 @@ class BusinessCentralFlavor(Flavor):
         raw = f"'{len(str(version))};{version};00;'".encode()
         return f'W/"{base64.b64encode(raw).decode()}"'
 
-    def stamp(self, entity_set: EntitySet, values: dict[str, Any], *, store: Store, created: bool) -> None:
+    def stamp(
+        self,
+        entity_set: EntitySet,
+        values: dict[str, Any],
+        *,
+        store: Store,
+        created: bool,
+        changed: frozenset[str] = frozenset(),
+    ) -> None:
+        if entity_set.name == "salesOrders":
+            validate_order(store, values, created=created, changed=set(changed))
+        elif entity_set.name == "salesOrderLines":
+            validate_line(store, values, created=created, changed=set(changed))
         values[VERSION_COLUMN] = store.next_version()
         if entity_set.prop("lastModifiedDateTime") is not None:
             values["lastModifiedDateTime"] = store.now()

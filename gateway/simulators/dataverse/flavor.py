@@ -62,7 +62,15 @@ class DataverseFlavor(Flavor):
         version = row.get("versionnumber") or row.get(VERSION_COLUMN)
         return None if version is None else f'W/"{version}"'
 
-    def stamp(self, entity_set: EntitySet, values: dict[str, Any], *, store: Store, created: bool) -> None:
+    def stamp(
+        self,
+        entity_set: EntitySet,
+        values: dict[str, Any],
+        *,
+        store: Store,
+        created: bool,
+        changed: frozenset[str] = frozenset(),
+    ) -> None:
         version = store.next_version()
         values[VERSION_COLUMN] = version
         values["versionnumber"] = version

@@ -46,8 +46,17 @@ class Flavor:
         version = row.get(VERSION_COLUMN)
         return None if version is None else f'W/"{version}"'
 
-    def stamp(self, entity_set: EntitySet, values: dict[str, Any], *, store: Store, created: bool) -> None:
-        """Set server-maintained fields on a row about to be written."""
+    def stamp(
+        self,
+        entity_set: EntitySet,
+        values: dict[str, Any],
+        *,
+        store: Store,
+        created: bool,
+        changed: frozenset[str] = frozenset(),
+    ) -> None:
+        """Set server-maintained fields on a row about to be written; ``changed`` names the fields the
+        client sent."""
         values[VERSION_COLUMN] = store.next_version()
 
     def resolve_scope(self, segments: list[Segment], store: Store) -> tuple[Scope, list[Segment]]:

@@ -150,7 +150,7 @@ class Writer:
         if entity_set.company_scoped:
             row[COMPANY_COLUMN] = self.target.scope.company
         self._check_unique(entity_set, row, exclude=None)
-        self.flavor.stamp(entity_set, row, store=self.store, created=True)
+        self.flavor.stamp(entity_set, row, store=self.store, created=True, changed=frozenset(values))
         self.store.conn.execute(table.insert().values(**row))
         self.flavor.after_write(entity_set, row, self.store, change="created")
         return self._reload(entity_set, row)
@@ -219,7 +219,7 @@ class Writer:
             raise ODataError(400, "BadRequest", f"The key property '{key_name}' cannot be changed.")
         merged = {**existing, **values}
         self._check_unique(self.entity_set, merged, exclude=existing[key_name])
-        self.flavor.stamp(self.entity_set, merged, store=self.store, created=False)
+        self.flavor.stamp(self.entity_set, merged, store=self.store, created=False, changed=frozenset(values))
         changes = {
             k: merged[k] for k in merged if k in values or k not in existing or merged[k] != existing[k]
         }
