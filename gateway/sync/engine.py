@@ -1163,6 +1163,16 @@ class SyncEngine:
     ) -> dict[str, Any]:
         """Match-based coupling of the uncoupled records in the mirror. A dry run writes nothing."""
         table = await self._mapping(mapping)
+        async with self.sessions() as session:
+            empty = [
+                side
+                for side, entity in ((Side.ERP, table.erp_entity), (Side.CRM, table.crm_entity))
+                if await mirror.count_records(session, side=side, entity_set=entity) == 0
+            ]
+        for side in empty:  # nothing read yet: read it (upstream reads only; nothing is written there)
+            await self.reader.full_read(
+                mapping=table, side=side, fence=NoFence(), generation=uuid.uuid4().hex
+            )
         lookups = await self._lookups(table)
         async with self.sessions() as session:
             erp_records = await mirror.load_records(session, side=Side.ERP, entity_set=table.erp_entity)
