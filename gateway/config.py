@@ -7,6 +7,7 @@ failure into one `ConfigurationError` naming the environment variable and what i
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Any, Literal
 
@@ -71,6 +72,13 @@ class Settings(BaseSettings):
 
     # --- who sees what (issue §6)
     sales_scope: Literal["all", "own"] = "all"
+
+    # --- the syncer's scheduler and workers (issue 3 §7)
+    sync_interval_seconds: float = Field(default=30.0, ge=0)
+    lease_ttl_seconds: float = Field(default=15.0, gt=0)
+    scheduler_poll_seconds: float = Field(default=1.0, gt=0)
+    worker_id: str = ""
+    scheduler_in_process: bool | None = None
 
     # --- the web side
     host: str = "127.0.0.1"
@@ -145,6 +153,14 @@ class Settings(BaseSettings):
                 value = value.get_secret_value()
             if not value:
                 raise ConfigurationError(env_name(name), "is required (or run with --demo)")
+
+    def resolved_worker_id(self) -> str:
+        """GATEWAY_WORKER_ID, or hostname-pid: unique per process, readable in the lease table."""
+        return self.worker_id or f"{socket.gethostname()}-{os.getpid()}"
+
+    def runs_scheduler_in_process(self) -> bool:
+        """Whether `gateway run` runs the scheduler too: GATEWAY_SCHEDULER_IN_PROCESS, else only in demo."""
+        return self.demo if self.scheduler_in_process is None else self.scheduler_in_process
 
 
 def env_name(field_name: str) -> str:

@@ -115,6 +115,8 @@ def _create_sqlite_engine(parsed: URL, *, echo: bool) -> AsyncEngine:
 
 # What services hold and type their parameters with, so nothing above the store imports SQLAlchemy.
 SessionFactory = async_sessionmaker[AsyncSession]
+StoreSession = AsyncSession
+"""One session of the store, for type hints above the store (e.g. `Fence.check(session)`)."""
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:

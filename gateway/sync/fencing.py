@@ -10,15 +10,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
+from gateway.store.engine import StoreSession
 from gateway.store.leases import check_fence
 from gateway.store.types import utcnow
 
 
 @runtime_checkable
 class Fence(Protocol):
-    async def check(self, session: AsyncSession) -> None:
+    async def check(self, session: StoreSession) -> None:
         """Raise `gateway.errors.StaleLease` unless the caller still owns its lease; call it inside the
         transaction that is about to commit, as its last statement before the commit."""
 
@@ -36,7 +35,7 @@ class LeaseFence:
     def __repr__(self) -> str:
         return f"LeaseFence({self.name!r}, {self.generation})"
 
-    async def check(self, session: AsyncSession) -> None:
+    async def check(self, session: StoreSession) -> None:
         await check_fence(session, name=self.name, generation=self.generation, now=self._clock())
 
 
@@ -48,7 +47,7 @@ class NoFence:
     def __repr__(self) -> str:
         return "NoFence()"
 
-    async def check(self, session: AsyncSession) -> None:
+    async def check(self, session: StoreSession) -> None:
         return None
 
 
