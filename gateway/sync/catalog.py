@@ -74,3 +74,16 @@ async def update_mapping(sessions: SessionFactory, name: str, changes: Mapping[s
                 await save_mapping(session, updated, position=position)
                 return updated
     raise NotFound(f"no mapping named {name!r}")
+
+
+async def schedule_entries(sessions: SessionFactory) -> list[tuple[str, str, float]]:
+    """(mapping, direction, interval seconds) of every enabled mapping the engine runs, for the
+    scheduler (`gateway.sync.scheduler.Scheduled` accepts these tuples)."""
+    async with sessions() as session:
+        mappings = await load_mappings(session)
+    return [
+        (m.name, direction, float(m.interval_seconds))
+        for m in mappings
+        if m.enabled and m.name != "SALES ORDER"
+        for direction in m.directions()
+    ]

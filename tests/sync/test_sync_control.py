@@ -1,0 +1,91 @@
+"""The admin use cases: mappings, a background full sync watched through its review lines, runs,
+jobs, errors and their actions, couplings made and removed by hand, and match-based coupling."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from gateway.errors import InvalidInput, NotFound
+from gateway.services.sync_control import SyncControl
+from gateway.simulators import SimulatorOptions
+from tests.sync.world import World, build_world
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
+
+
+@pytest.fixture
+async def control(database_url: str) -> AsyncIterator[tuple[World, SyncControl]]:
+    w = await build_world(database_url, SimulatorOptions(customers=20, items=20))
+    c = SyncControl(sessions=w.sessions, engine=w.engine)
+    yield w, c
+    await c.aclose()
+    await w.close()
+
+
+async def test_full_sync_in_the_background_with_review_lines(control: tuple[World, SyncControl]) -> None:
+    _, c = control
+    before = await c.full_sync_status()
+    assert not before["running"]
+    assert {
+        line["jobs"]["erp_to_crm"]["status"] for line in before["lines"] if "erp_to_crm" in line["jobs"]
+    } == {"blank"}
+    started = await c.start_full_sync(mappings=["SALESPEOPLE", "CURRENCY", "PRICE LIST", "CUSTOMER"])
+    assert started["running"]
+    with pytest.raises(InvalidInput):
+        await c.start_full_sync()
+    summaries = await c.wait_full_sync()
+    assert [s["mapping"] for s in summaries] == ["CURRENCY", "SALESPEOPLE", "PRICE LIST", "CUSTOMER"]
+    status = await c.full_sync_status()
+    lines = {line["mapping"]: line for line in status["lines"]}
+    assert not status["running"]
+    customer = lines["CUSTOMER"]
+    assert customer["dependencies"] == ["SALESPEOPLE", "CURRENCY", "PRICE LIST"]
+    assert customer["recommendation"] == "couple records"
+    assert customer["jobs"]["erp_to_crm"]["status"] == "error"  # the ambiguous customer is reported
+    assert customer["jobs"]["erp_to_crm"]["total"] > 0 and customer["jobs"]["erp_to_crm"]["jobId"]
+    assert lines["CURRENCY"]["jobs"]["erp_to_crm"]["status"] == "success"
+    assert lines["ITEM-PRODUCT"]["jobs"]["erp_to_crm"]["status"] == "blank"
+    job = await c.get_job(customer["jobs"]["erp_to_crm"]["jobId"])
+    assert job["errors"] and all(e["reason"] for e in job["errors"])
+    assert (await c.list_jobs(mapping="CUSTOMER", type="full"))[0]["mapping"] == "CUSTOMER"
+
+
+async def test_mappings_errors_and_couplings(control: tuple[World, SyncControl]) -> None:
+    _, c = control
+    assert len(await c.list_mappings()) == 9
+    patched = await c.patch_mapping("CUSTOMER", {"intervalSeconds": 10})
+    assert patched["intervalSeconds"] == 10
+    assert (await c.reset_mappings())[5]["intervalSeconds"] == 30
+    with pytest.raises(NotFound):
+        await c.get_mapping("NOPE")
+
+    await c.start_full_sync(mappings=["SALESPEOPLE", "CURRENCY", "PRICE LIST", "CUSTOMER"])
+    await c.wait_full_sync()
+    errors = await c.list_errors(mapping="CUSTOMER")
+    ambiguous = next(e for e in errors if "records match" in e["reason"])
+    owner = next(e for e in errors if e["field"] == "owner")
+    # The admin settles the ambiguity by coupling one candidate by hand.
+    candidate = ambiguous["cause"][1].removeprefix("candidates: ").split(" ")[0]
+    made = await c.create_coupling(mapping="CUSTOMER", erp_key=ambiguous["erpKey"], crm_id=candidate)
+    assert made["run"]["status"] in ("success", "error")
+    assert (await c.list_couplings(mapping="CUSTOMER", erp_key=ambiguous["erpKey"]))[0]["crmId"] == candidate
+    assert ambiguous["id"] not in {e["id"] for e in await c.list_errors(mapping="CUSTOMER")}  # settled
+    # Retrying the owner error without coupling the salesperson fails again, naming it again.
+    retried = await c.error_action(owner["id"], "retry")
+    assert retried["status"] == "resolved"  # superseded by the new error of the retry
+    again = [e for e in await c.list_errors(mapping="CUSTOMER") if e["field"] == "owner"]
+    assert [e["reason"] for e in again] == ["owner: salesperson RH is not coupled to a user"]
+    with pytest.raises(InvalidInput):
+        await c.error_action(again[0]["id"], "dance")
+    assert (await c.error_actions([again[0]["id"]], "ignore"))[0]["status"] == "ignored"
+    assert not [e for e in await c.list_errors(mapping="CUSTOMER") if e["field"] == "owner"]
+    assert await c.delete_coupling(made["id"]) is True
+    assert await c.delete_coupling(made["id"]) is False
+    runs = await c.run_mapping("CUSTOMER")
+    assert [r["direction"] for r in runs] == ["erp_to_crm", "crm_to_erp"]
+    dry = await c.match(
+        mapping="CUSTOMER", fields=[{"erpField": "displayName", "crmField": "name"}], dry_run=True
+    )
+    assert dry["dryRun"] and dry["ambiguous"]
