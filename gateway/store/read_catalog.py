@@ -7,13 +7,16 @@ come in batches keyed by their owner, each owner's page cut by a window function
 
 from __future__ import annotations
 
+import functools
+import heapq
+import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, tuple_, union_all
+from sqlalchemy import ColumnElement, Table, and_, literal, or_, select, tuple_, union_all
 from sqlalchemy.sql import Select
 from sqlmodel import col
 from sqlmodel import select as model_select
@@ -205,10 +208,21 @@ KINDS: dict[str, _Kind] = {
 }
 
 
-def _prepare(kind: str, filters: Filters) -> tuple[_Kind, Unified, Select[Any]]:
+@functools.cache
+def _skeleton(
+    kind: str,
+) -> tuple[_Kind, Unified, Select[Any], Callable[[Filters], list[ColumnElement[bool]]]]:
+    """The query skeleton of a kind, built once per process: SQLAlchemy memoizes column adaptation
+    on each aliased entity, so reusing the aliases saves ~30 ms of Python per request (measured at
+    20,000 customers). Statements are immutable; filters and pages are applied to copies."""
     spec = KINDS[kind]
     unified = Unified(spec.model)
     statement, where = spec.build(unified)
+    return spec, unified, statement, where
+
+
+def _prepare(kind: str, filters: Filters) -> tuple[_Kind, Unified, Select[Any]]:
+    spec, unified, statement, where = _skeleton(kind)
     return spec, unified, statement.where(*where(filters))
 
 
@@ -356,110 +370,104 @@ async def price_lists_for_groups(
 
 
 # ------------------------------------------------------------------------------------------------
-# Price lines, paged per owner in one statement
+# Price lines: one statement for many owners, each owner's page cut by its own LIMIT
 
 
 LineCursor = tuple[str, int]
 """(price list code, line no): a price line's position in every line ordering."""
 
+_LINE_TABLE: Table = RmPriceLine.__table__  # type: ignore[attr-defined]
+_LIST_TABLE: Table = RmPriceList.__table__  # type: ignore[attr-defined]
 
-def _line(line: RmPriceLine, status: str | None) -> PriceListLine:
-    def enum_or(enum_type: Any, value: str, default: Any) -> Any:
-        try:
-            return enum_type(value)
-        except ValueError:
-            return default
 
+def _enum(enum_type: Any, value: Any, default: Any) -> Any:
+    try:
+        return enum_type(value)
+    except ValueError:
+        return default
+
+
+def _line(data: Mapping[str, Any]) -> PriceListLine:
     return PriceListLine(
-        price_list_code=line.price_list_code,
-        line_no=line.line_no,
-        source_type=enum_or(PriceSourceType, line.source_type, PriceSourceType.ALL_CUSTOMERS),
-        source_no=line.source_no,
-        asset_type=enum_or(PriceAssetType, line.asset_type, PriceAssetType.ITEM),
-        asset_no=line.asset_no,
-        amount_type=enum_or(PriceAmountType, line.amount_type, PriceAmountType.PRICE),
-        unit_of_measure_code=line.unit_code,
-        currency_code=line.currency_code,
-        starting_date=line.starting_date,
-        ending_date=line.ending_date,
-        minimum_quantity=_num(line.minimum_quantity),
-        unit_price=_num(line.unit_price),
-        line_discount_percent=_num(line.line_discount_percent),
-        allow_line_discount=line.allow_line_discount,
-        price_includes_tax=line.price_includes_tax,
-        status=enum_or(PriceListStatus, status or "Active", PriceListStatus.ACTIVE),
+        price_list_code=data["price_list_code"],
+        line_no=data["line_no"],
+        source_type=_enum(PriceSourceType, data["source_type"], PriceSourceType.ALL_CUSTOMERS),
+        source_no=data["source_no"],
+        asset_type=_enum(PriceAssetType, data["asset_type"], PriceAssetType.ITEM),
+        asset_no=data["asset_no"],
+        amount_type=_enum(PriceAmountType, data["amount_type"], PriceAmountType.PRICE),
+        unit_of_measure_code=data["unit_code"],
+        currency_code=data["currency_code"],
+        starting_date=data["starting_date"],
+        ending_date=data["ending_date"],
+        minimum_quantity=_num(data["minimum_quantity"]),
+        unit_price=_num(data["unit_price"]),
+        line_discount_percent=_num(data["line_discount_percent"]),
+        allow_line_discount=bool(data["allow_line_discount"]),
+        price_includes_tax=bool(data["price_includes_tax"]),
+        status=_enum(PriceListStatus, data["header_status"] or "Active", PriceListStatus.ACTIVE),
     )
 
 
-async def _paged_lines(
+async def _lines_per_owner(
     session: AsyncSession,
     *,
-    owner_column: Any,
-    conditions: Sequence[ColumnElement[bool]],
+    owners: Mapping[str, Sequence[ColumnElement[bool]]],
     first: int,
     after: LineCursor | None,
+    active_only: bool = False,
 ) -> dict[str, list[PriceListLine]]:
-    """Lines grouped by owner, at most `first + 1` per owner (the extra one says "has next page")."""
-    header: Any = RmPriceList  # mapped attributes, which SQLModel types as their Python values
-    line: Any = RmPriceLine
-    rank = func.row_number().over(partition_by=owner_column, order_by=(line.price_list_code, line.line_no))
-    inner = (
-        select(line, header.status.label("header_status"), owner_column.label("owner"), rank.label("rank"))
-        .select_from(line)
-        .outerjoin(header, and_(header.side == "erp", header.number == line.price_list_code))
-    )
-    inner = inner.where(*conditions)
-    if after is not None:
-        inner = inner.where(
-            tuple_(line.price_list_code, line.line_no) > tuple_(literal(after[0]), literal(after[1]))
+    """At most `first + 1` lines per owner (the extra one says "there is a next page"), in
+    (price list code, line no) order. Each owner is a UNION ALL branch with its own ORDER BY …
+    LIMIT, which an index range scan answers, so a long price list costs no more than a short one."""
+    if not owners:
+        return {}
+    line, header = _LINE_TABLE, _LIST_TABLE
+    branches = []
+    for key, conditions in owners.items():
+        branch = (
+            select(*line.columns, header.c.status.label("header_status"), literal(key).label("owner"))
+            .select_from(line)
+            .outerjoin(header, and_(header.c.side == "erp", header.c.number == line.c.price_list_code))
+            .where(*conditions)
         )
-    ranked = inner.subquery("ranked")
-    statement = (
-        select(ranked)
-        .where(ranked.c.rank <= first + 1)
-        .order_by(ranked.c.owner, ranked.c.price_list_code, ranked.c.line_no)
-    )
+        if active_only:
+            branch = branch.where(
+                or_(header.c.status.is_(None), header.c.status == PriceListStatus.ACTIVE.value)
+            )
+        if after is not None:
+            position = tuple_(literal(after[0]), literal(after[1]))
+            branch = branch.where(tuple_(line.c.price_list_code, line.c.line_no) > position)
+        ordered = branch.order_by(line.c.price_list_code, line.c.line_no).limit(first + 1)
+        branches.append(select(ordered.subquery()))
+    statement = branches[0] if len(branches) == 1 else union_all(*branches)
     found: dict[str, list[PriceListLine]] = defaultdict(list)
-    columns = [c.name for c in RmPriceLine.__table__.columns]  # type: ignore[attr-defined]
     for row in (await session.exec(statement)).all():  # type: ignore[call-overload]
-        data = row._mapping
-        model = RmPriceLine(**{c: data[c] for c in columns})
-        found[data["owner"]].append(_line(model, data["header_status"]))
+        found[row._mapping["owner"]].append(_line(row._mapping))
+    for lines in found.values():  # UNION ALL keeps no order across branches
+        lines.sort(key=lambda ln: (ln.price_list_code, ln.line_no))
     return dict(found)
 
 
 async def lines_of_price_lists(
     session: AsyncSession, *, codes: Iterable[str], first: int, after: LineCursor | None
 ) -> dict[str, list[PriceListLine]]:
-    wanted = list(dict.fromkeys(codes))
-    if not wanted:
-        return {}
-    return await _paged_lines(
-        session,
-        owner_column=col(RmPriceLine.price_list_code),
-        conditions=[col(RmPriceLine.price_list_code).in_(wanted)],
-        first=first,
-        after=after,
-    )
+    line = _LINE_TABLE.c
+    owners = {code: [line.price_list_code == code] for code in dict.fromkeys(codes) if code}
+    return await _lines_per_owner(session, owners=owners, first=first, after=after)
 
 
 async def lines_of_items(
     session: AsyncSession, *, numbers: Iterable[str], first: int, after: LineCursor | None
 ) -> dict[str, list[PriceListLine]]:
     """Item-level price and discount lines of each item (discount-group lines are the group's)."""
-    wanted = list(dict.fromkeys(numbers))
-    if not wanted:
-        return {}
-    return await _paged_lines(
-        session,
-        owner_column=col(RmPriceLine.asset_no),
-        conditions=[
-            col(RmPriceLine.asset_type) == PriceAssetType.ITEM.value,
-            col(RmPriceLine.asset_no).in_(wanted),
-        ],
-        first=first,
-        after=after,
-    )
+    line = _LINE_TABLE.c
+    owners = {
+        number: [line.asset_type == PriceAssetType.ITEM.value, line.asset_no == number]
+        for number in dict.fromkeys(numbers)
+        if number
+    }
+    return await _lines_per_owner(session, owners=owners, first=first, after=after)
 
 
 async def lines_for_customers(
@@ -470,43 +478,23 @@ async def lines_for_customers(
     after: LineCursor | None,
 ) -> dict[str, list[PriceListLine]]:
     """Lines whose source applies to each customer (AllCustomers, itself, its price and discount
-    groups; DOMAIN.md §9 step 1), keyed like `sources`, on Active price lists only."""
-    if not sources:
-        return {}
-    pairs = [
-        select(literal(key).label("owner_key"), literal(t).label("st"), literal(n).label("sn"))
-        for key, wanted in sources.items()
-        for t, n in wanted
-    ]
-    src = union_all(*pairs).subquery("src")
-    line: Any = RmPriceLine
-    header: Any = RmPriceList
-    rank = func.row_number().over(partition_by=src.c.owner_key, order_by=(line.price_list_code, line.line_no))
-    inner = (
-        select(line, header.status.label("header_status"), src.c.owner_key.label("owner"), rank.label("rank"))
-        .select_from(src)
-        .join(line, and_(line.source_type == src.c.st, line.source_no == src.c.sn))
-        .outerjoin(header, and_(header.side == "erp", header.number == line.price_list_code))
-        .where(or_(header.status.is_(None), header.status == PriceListStatus.ACTIVE.value))
-    )
-    if after is not None:
-        inner = inner.where(
-            tuple_(line.price_list_code, line.line_no) > tuple_(literal(after[0]), literal(after[1]))
+    groups; DOMAIN.md §9 step 1), keyed like `sources`, on Active price lists only.
+
+    Customers share sources (every one has AllCustomers), so each distinct source is read once and
+    a customer's page is the merge of its sources' pages: its first n lines are among their first n.
+    """
+    line = _LINE_TABLE.c
+    distinct = {pair for pairs in sources.values() for pair in pairs}
+    owners = {f"{t}\x1f{n}": [line.source_type == t, line.source_no == n] for t, n in sorted(distinct)}
+    by_source = await _lines_per_owner(session, owners=owners, first=first, after=after, active_only=True)
+    found: dict[str, list[PriceListLine]] = {}
+    for key, pairs in sources.items():
+        merged = heapq.merge(
+            *(by_source.get(f"{t}\x1f{n}", []) for t, n in pairs),
+            key=lambda ln: (ln.price_list_code, ln.line_no),
         )
-    ranked = inner.subquery("ranked")
-    statement = (
-        select(ranked)
-        .where(ranked.c.rank <= first + 1)
-        .order_by(ranked.c.owner, ranked.c.price_list_code, ranked.c.line_no)
-    )
-    found: dict[str, list[PriceListLine]] = defaultdict(list)
-    columns = [c.name for c in RmPriceLine.__table__.columns]  # type: ignore[attr-defined]
-    for row in (await session.exec(statement)).all():  # type: ignore[call-overload]
-        data = row._mapping
-        found[data["owner"]].append(
-            _line(RmPriceLine(**{c: data[c] for c in columns}), data["header_status"])
-        )
-    return dict(found)
+        found[key] = list(itertools.islice(merged, first + 1))
+    return found
 
 
 def customer_sources(customer: UnifiedCustomer) -> list[tuple[str, str]]:

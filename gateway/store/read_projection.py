@@ -438,8 +438,11 @@ def _rows(spec: _Projection, side: Side, records: Sequence[UpstreamRecord]) -> l
         row["id"] = key
         if spec.two_sided:
             row["side"] = side.value
-        row["modified_at"] = record.modified_at or _datetime(
-            record.values.get("lastModifiedDateTime") or record.values.get("modifiedon")
+        # Never NULL: the "changed" ordering and its keyset cursors need a value on every row.
+        row["modified_at"] = (
+            record.modified_at
+            or _datetime(record.values.get("lastModifiedDateTime") or record.values.get("modifiedon"))
+            or now
         )
         row["synced_at"] = now
         by_key[key] = row  # a page may repeat a record; the last one wins, as it would upstream

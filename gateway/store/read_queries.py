@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, tuple_
@@ -29,7 +29,6 @@ from gateway.store.read_model import (
     RmSalesperson,
 )
 from gateway.store.tables import Coupling, CouplingState
-from gateway.store.types import UTCDateTime
 
 # Which coupling mapping pairs the rows of each two-sided table.
 MAPPINGS: dict[type[Any], str] = {
@@ -40,7 +39,6 @@ MAPPINGS: dict[type[Any], str] = {
     RmCurrency: "CURRENCY",
 }
 _IN_CHUNK = 500
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HEALTHY = (CouplingState.COUPLED.value, CouplingState.SKIPPED.value)
 
 
@@ -124,7 +122,8 @@ class Unified:
         if field == "name":
             return b.name
         if field == "changed":
-            return func.coalesce(b.modified_at, literal(_EPOCH, UTCDateTime()))
+            # The bare column, so its index serves the ORDER BY; projections never leave it NULL.
+            return b.modified_at
         return b.number
 
     def common_filters(self, filters: Filters) -> list[ColumnElement[bool]]:
@@ -181,7 +180,8 @@ async def fetch(session: AsyncSession, statement: Select[Any]) -> Sequence[Any]:
 
 
 async def count(session: AsyncSession, statement: Select[Any]) -> int:
-    counted = select(func.count()).select_from(statement.order_by(None).subquery())
+    # Same FROM, joins and WHERE, but none of the page's columns (a correlated subquery among them).
+    counted = statement.order_by(None).with_only_columns(func.count(), maintain_column_froms=False)
     return int((await session.exec(counted)).scalar_one())  # type: ignore[call-overload]
 
 
