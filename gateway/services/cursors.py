@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import datetime
 from typing import Any
 
 from gateway.errors import InvalidInput
@@ -35,13 +36,20 @@ def decode_position(cursor: str, *, order: str) -> tuple[Any, str, str]:
     if (
         not isinstance(key, list)
         or len(key) != 3
-        or not isinstance(key[0], str | int | float)
+        or not isinstance(key[0], str)
         or key[1] not in ("erp", "crm")
         or not isinstance(key[2], str)
     ):
         raise InvalidInput("after is not a cursor this API gave out", field="after")
     if payload.get("o") != order:
         raise InvalidInput("after belongs to a different orderBy; start again without it", field="after")
+    if order.lstrip("-") == "changed":
+        try:  # the position of a "changed" ordering is a timestamp; anything else would reach SQL
+            stamp = datetime.fromisoformat(key[0])
+        except ValueError:
+            raise InvalidInput("after is not a cursor this API gave out", field="after") from None
+        if stamp.tzinfo is None:
+            raise InvalidInput("after is not a cursor this API gave out", field="after")
     return key[0], key[1], key[2]
 
 

@@ -302,7 +302,7 @@ async def units_of_items(
 ) -> dict[str, list[UnifiedItemUnit]]:
     found: dict[str, list[UnifiedItemUnit]] = defaultdict(list)
     mapping = "ITEM UOM"
-    for chunk in q._chunks(item_numbers):
+    for chunk in q.chunks(item_numbers):
         statement = (
             model_select(RmItemUnit, col(Coupling.crm_id), col(Coupling.state), col(Coupling.updated_at))
             .outerjoin(
@@ -337,7 +337,7 @@ async def pricing_groups(
     session: AsyncSession, *, kind: str, codes: Iterable[str]
 ) -> dict[str, PricingGroup]:
     found: dict[str, PricingGroup] = {}
-    for chunk in q._chunks(codes):
+    for chunk in q.chunks(codes):
         statement = model_select(RmPricingGroup).where(
             col(RmPricingGroup.kind) == kind, col(RmPricingGroup.code).in_(chunk)
         )
@@ -354,7 +354,7 @@ async def price_lists_for_groups(
     spec, unified, statement = _prepare("price_lists", Filters())
     b = unified.base
     found: dict[str, UnifiedPriceList] = {}
-    for chunk in q._chunks(group_codes):
+    for chunk in q.chunks(group_codes):
         rows = await q.fetch(
             session,
             statement.where(

@@ -169,7 +169,7 @@ def sort_key(row: Any) -> SortKey:
     return (value, base.side, base.id)
 
 
-def _chunks(values: Iterable[str]) -> list[list[str]]:
+def chunks(values: Iterable[str]) -> list[list[str]]:
     unique = list(dict.fromkeys(v for v in values if v))
     return [unique[i : i + _IN_CHUNK] for i in range(0, len(unique), _IN_CHUNK)]
 
@@ -190,7 +190,7 @@ async def by_keys(
 ) -> Sequence[Any]:
     """Rows whose `column` ("erp_id", "crm_id", "number") is one of `values`, in chunks of IN lists."""
     found: list[Any] = []
-    for chunk in _chunks(values):
+    for chunk in chunks(values):
         if column == "erp_id":
             condition = and_(unified.is_erp, unified.base.id.in_(chunk))
         elif column == "crm_id":

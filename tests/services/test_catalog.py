@@ -12,6 +12,7 @@ import pytest
 
 from gateway.domain import CouplingStatus, Principal, Role
 from gateway.errors import InvalidInput
+from gateway.services import cursors
 from gateway.services.catalog import CatalogFilter, CatalogService, CustomerLineKey, LineKey
 from gateway.store.engine import count_queries, create_engine, read_session_factory
 from gateway.store.migrate import upgrade_engine
@@ -95,6 +96,16 @@ async def test_cursors_walk_the_list_and_bad_input_is_invalid(world: World) -> N
     for garbage in ("abc", "eyJrIjpbMSwyXX0", first.end_cursor[:-3], "!!"):
         with pytest.raises(InvalidInput):
             await world.all.list_customers(APP, first=5, order_by="name", after=garbage)
+    # well-formed cursors with a position of the wrong type never reach SQL
+    crafted = [
+        (cursors.encode_position((5, "erp", "x"), order="number"), "number"),
+        (cursors.encode_position(("yesterday", "erp", "x"), order="changed"), "changed"),
+        (cursors.encode_position(("2026-01-01T00:00:00", "erp", "x"), order="-changed"), "-changed"),
+        (cursors.encode_position(("a", "both", "x"), order="name"), "name"),
+    ]
+    for cursor, order in crafted:
+        with pytest.raises(InvalidInput):
+            await world.all.list_customers(APP, first=5, order_by=order, after=cursor)
     for size in (0, 201, -1):
         with pytest.raises(InvalidInput) as too_big:
             await world.all.list_customers(APP, first=size)
