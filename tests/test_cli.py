@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.demo_process import running_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 GATEWAY = [sys.executable, "-m", "gateway.cli"]
@@ -89,63 +89,8 @@ def test_committed_schema_matches_the_code() -> None:
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    port = _free_port()
-    erp_port, crm_port = _free_port(), _free_port()
-    process = subprocess.Popen(
-        [
-            *GATEWAY,
-            "run",
-            "--demo",
-            "--port",
-            str(port),
-            "--erp-port",
-            str(erp_port),
-            "--crm-port",
-            str(crm_port),
-            "--customers",
-            "20",
-            "--items",
-            "20",
-        ],
-        env=_env(tmp_path, GATEWAY_LOG_LEVEL="WARNING"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=ROOT,
-    )
-    assert process.stdout is not None
-    output: list[str] = []
-    keys: dict[str, str] = {}
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(keys) < 3:
-            line = process.stdout.readline()
-            if not line:
-                break
-            output.append(line)
-            match = re.match(r"\s+(admin|sales|app)\s+(\S+)$", line)
-            if match:
-                keys[match.group(1)] = match.group(2)
-        assert len(keys) == 3, "".join(output)
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        text = "".join(output)
-        assert f"{base}/graphql" in text
-        assert f"127.0.0.1:{erp_port}/v2.0/" in text and f"127.0.0.1:{crm_port}/api/data/v9.2/" in text
+    with running_demo(tmp_path) as (base, keys, _output):
         yield base, keys
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        process.stdout.close()
 
 
 def test_demo_serves_graphql_with_a_key_and_401_without(demo: tuple[str, dict[str, str]]) -> None:

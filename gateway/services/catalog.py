@@ -110,7 +110,7 @@ def page_size(first: int | None) -> int:
 
 def parse_order(order: str | None) -> Order:
     """`number`, `name` or `changed`, with a leading `-` for descending."""
-    text = (order or "number").strip()
+    text = "number" if order is None else order.strip()
     descending = text.startswith("-")
     name = text.lstrip("-")
     if name not in ORDERS:

@@ -55,7 +55,9 @@ async def _availability(request: Request, exc: Exception) -> Response:
 
 async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return problem(exc.status_code, exc.detail or "Error")
+    response = problem(exc.status_code, exc.detail or "Error")
+    response.headers.update(exc.headers or {})  # e.g. Allow on 405
+    return response
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -4,18 +4,31 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
+from gateway.web import rest_availability, rest_catalog_spec
 from gateway.web.graphql import GraphQLView
 from gateway.web.health import healthz, readyz
+from gateway.web.openapi import Operation, build_openapi, openapi_endpoint
+from gateway.web.rest_availability import availability_routes
 from gateway.web.rest_catalog import catalog_routes
 from schema.build import build_schema
+
+API_VERSION = "1.0.0"
+
+
+def rest_operations() -> list[Operation]:
+    """Every REST operation the OpenAPI document describes (a test checks each route has one)."""
+    return [*rest_catalog_spec.OPERATIONS, *rest_availability.OPERATIONS]
 
 
 def build_routes(*, graphql_ide: bool) -> list[BaseRoute]:
     graphql = GraphQLView(build_schema(), graphql_ide="graphiql" if graphql_ide else None)
+    document = build_openapi(rest_operations(), title="erp-crm-gateway", version=API_VERSION)
     return [
+        Route("/openapi.json", openapi_endpoint(document), methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         *catalog_routes(),
+        *availability_routes(),
     ]

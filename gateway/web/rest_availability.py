@@ -1,0 +1,119 @@
+"""REST: `GET /api/v1/availability?items=A,B&locations=EAST,WEST&unit=BOX` — live availability per
+item and location from the availability service (cached, with its age)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from gateway.domain import AvailabilityAnswer
+from gateway.errors import InvalidInput
+from gateway.services.container import Services
+from gateway.web.json_schema import Schema
+from gateway.web.openapi import Operation, Param
+from gateway.web.pagination import to_json
+
+MAX_ITEMS = 500
+KNOWN_PARAMETERS = frozenset({"items", "locations", "unit"})
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityLine:
+    """One item at one location, in the asked unit, with how fresh the figure is."""
+
+    item_number: str
+    location_code: str
+    unit_of_measure_code: str
+    inventory: Decimal
+    qty_on_sales_orders: Decimal
+    qty_on_purchase_orders: Decimal
+    available_quantity: Decimal
+    projected_available_quantity: Decimal
+    as_of: datetime
+    age_seconds: float
+    stale: bool
+
+    @classmethod
+    def of(cls, answer: AvailabilityAnswer) -> AvailabilityLine:
+        a = answer.availability
+        return cls(
+            item_number=a.item_number,
+            location_code=a.location_code,
+            unit_of_measure_code=a.unit_of_measure_code,
+            inventory=a.inventory,
+            qty_on_sales_orders=a.qty_on_sales_orders,
+            qty_on_purchase_orders=a.qty_on_purchase_orders,
+            available_quantity=a.available_quantity,
+            projected_available_quantity=a.projected_available_quantity,
+            as_of=answer.as_of,
+            age_seconds=round(answer.age_seconds, 3),
+            stale=answer.stale,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityResponse:
+    items: tuple[AvailabilityLine, ...]
+
+
+def _codes(request: Request, name: str, *, required: bool = False) -> list[str] | None:
+    raw = request.query_params.get(name) or ""
+    codes = [c.strip() for c in raw.split(",") if c.strip()]
+    if not codes:
+        if required:
+            raise InvalidInput(f"{name} is required: a comma-separated list", field=name)
+        return None
+    if any(len(c) > 50 for c in codes):
+        raise InvalidInput(f"{name}: a code has at most 50 characters", field=name)
+    return codes
+
+
+async def availability(request: Request) -> JSONResponse:
+    unknown = sorted(set(request.query_params) - KNOWN_PARAMETERS)
+    if unknown:
+        raise InvalidInput(f"unknown query parameter {unknown[0]!r}", field=unknown[0])
+    items = _codes(request, "items", required=True) or []
+    if len(items) > MAX_ITEMS:
+        raise InvalidInput(f"items: at most {MAX_ITEMS} item numbers per request", field="items")
+    unit = (request.query_params.get("unit") or "").strip() or None
+    services: Services = request.app.state.services
+    answers = await services.availability.get(items, location_codes=_codes(request, "locations"), unit=unit)
+    body = AvailabilityResponse(items=tuple(AvailabilityLine.of(a) for a in answers))
+    return JSONResponse(to_json(body), headers={"Cache-Control": "no-store"})
+
+
+def availability_routes() -> list[BaseRoute]:
+    return [Route("/api/v1/availability", availability, methods=["GET"])]
+
+
+def _csv(description: str) -> Schema:
+    return {"type": "string", "description": description}
+
+
+OPERATIONS = (
+    Operation(
+        method="GET",
+        path="/api/v1/availability",
+        operation_id="getAvailability",
+        summary="Live availability per item and location, in the asked unit, with its age",
+        tag="availability",
+        response=AvailabilityResponse,
+        parameters=(
+            Param(
+                "items",
+                "query",
+                {"type": "string", "minLength": 1},
+                "comma-separated item numbers (at most 500)",
+                required=True,
+            ),
+            Param("locations", "query", _csv("comma-separated location codes; all when absent")),
+            Param("unit", "query", _csv("unit of measure code; each item's base unit when absent")),
+        ),
+        errors=(400, 503),
+    ),
+)
