@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.domain import Side, UpstreamRecord
@@ -38,7 +38,8 @@ def _projection() -> Any:
 
 def _insert(session: AsyncSession) -> Any:
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(MirrorRecord.__table__)  # type: ignore[arg-type]
+    table = SQLModel.metadata.tables[MirrorRecord.__tablename__]
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 async def load_records(

@@ -6,16 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from gateway.errors import InvalidInput, NotFound
 from gateway.store import mappings as rows
-from gateway.store.engine import SessionFactory
+from gateway.store.engine import SessionFactory, StoreSession
 from gateway.sync.defaults import default_mappings
 from gateway.sync.model import TableMapping, mapping_from_dict, mapping_to_dict, patch_mapping
 
 
-async def load_mappings(session: AsyncSession) -> list[TableMapping]:
+async def load_mappings(session: StoreSession) -> list[TableMapping]:
     result = []
     for row, fields in await rows.mapping_rows(session):
         data: dict[str, Any] = dict(row.definition)
@@ -24,14 +22,14 @@ async def load_mappings(session: AsyncSession) -> list[TableMapping]:
     return result
 
 
-async def get_mapping(session: AsyncSession, name: str) -> TableMapping:
+async def get_mapping(session: StoreSession, name: str) -> TableMapping:
     for mapping in await load_mappings(session):
         if mapping.name == name:
             return mapping
     raise NotFound(f"no mapping named {name!r}")
 
 
-async def save_mapping(session: AsyncSession, mapping: TableMapping, *, position: int) -> None:
+async def save_mapping(session: StoreSession, mapping: TableMapping, *, position: int) -> None:
     data = mapping_to_dict(mapping)
     fields = data.pop("fields")
     await rows.put_mapping(session, name=mapping.name, position=position, definition=data, fields=fields)

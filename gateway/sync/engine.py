@@ -14,29 +14,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from gateway.domain import BatchResult, Side, UpstreamRecord
 from gateway.errors import GatewayError, MissingDependency, NotFound, RecordError, StaleLease, UpstreamError
 from gateway.store import couplings as couplings_store
-from gateway.store import intents, jobs, mirror
-from gateway.store.engine import SessionFactory
+from gateway.store import intents, jobs, mirror, sync_state
+from gateway.store.engine import SessionFactory, StoreSession
 from gateway.store.sync_tables import MirrorRecord
 from gateway.store.tables import (
     Coupling,
     CouplingState,
     ErrorAction,
-    ErrorStatus,
-    JobError,
     JobStatus,
     JobType,
 )
-from gateway.store.types import utcnow
 from gateway.sync import catalog
 from gateway.sync.fencing import Fence, NoFence
 from gateway.sync.matching import MatchResult, match_records
-from gateway.sync.mirroring import MirrorReader, ReadResult
+from gateway.sync.mirroring import MirrorReader, ReadResult, erp_api
 from gateway.sync.model import DeletionPolicy, MappingDirection, TableMapping
 from gateway.sync.reconcile import Outcome, creatable, reconcile, snapshot
 from gateway.sync.values import LookupTable, crm_payload, map_record
@@ -217,7 +211,7 @@ class SyncEngine:
                 ids[direction] = job.id
             await fence.check(session)
         async with self.sessions() as session:
-            open_erp, open_crm = await _retry_ids(session, table.name, [])
+            open_erp, open_crm = await sync_state.failed_record_ids(session, mapping=table.name)
         run = _Run(mapping=table, fence=fence, jobs=ids, lookups=lookups, primary=directions[0])
         run.open_ids = open_erp | open_crm
         return run
@@ -255,7 +249,7 @@ class SyncEngine:
             created_on=created_on,
         )
 
-    async def _flush(self, session: AsyncSession, run: _Run) -> None:
+    async def _flush(self, session: StoreSession, run: _Run) -> None:
         """Counters and errors gathered since the last commit, written in the caller's transaction."""
         for job_id, bucket in run.counts.items():
             await jobs.add_job_counts(session, job_id=job_id, **bucket)
@@ -263,10 +257,12 @@ class SyncEngine:
         for erp_id, crm_id in run.resolved:
             if erp_id not in run.open_ids and crm_id not in run.open_ids:
                 continue
-            await _resolve_errors(session, mapping=run.mapping.name, erp_id=erp_id, crm_id=crm_id)
+            await sync_state.resolve_record_errors(
+                session, mapping=run.mapping.name, erp_id=erp_id, crm_id=crm_id
+            )
         run.resolved.clear()
         for error in run.errors:
-            await _resolve_errors(
+            await sync_state.resolve_record_errors(
                 session, mapping=run.mapping.name, erp_id=error.get("erp_id"), crm_id=error.get("crm_id")
             )
             await jobs.add_job_error(
@@ -324,7 +320,7 @@ class SyncEngine:
         async with self.sessions() as session:
             mappings = {m.name: m for m in await catalog.load_mappings(session)}
             for name, lookup in wanted.items():
-                rows = (await session.exec(select(Coupling).where(col(Coupling.mapping) == name))).all()
+                rows = await sync_state.mapping_couplings(session, mapping=name)
                 table_.erp_key_to_crm[name] = {r.erp_key: r.crm_id for r in rows if r.erp_key}
                 table_.erp_id_to_crm[name] = {r.erp_id: r.crm_id for r in rows}
                 table_.crm_to_erp_key[name] = {r.crm_id: r.erp_key for r in rows if r.erp_key}
@@ -343,8 +339,8 @@ class SyncEngine:
 
     # ------------------------------------------------------------------------------ reconciling
 
-    async def _all_couplings(self, session: AsyncSession, mapping: str) -> list[Coupling]:
-        return list((await session.exec(select(Coupling).where(col(Coupling.mapping) == mapping))).all())
+    async def _all_couplings(self, session: StoreSession, mapping: str) -> list[Coupling]:
+        return await sync_state.mapping_couplings(session, mapping=mapping)
 
     async def _reconcile_all(self, run: _Run) -> None:
         table = run.mapping
@@ -379,7 +375,7 @@ class SyncEngine:
         table = run.mapping
         async with self.sessions() as session:
             couplings = await self._all_couplings(session, table.name)
-            retry_erp, retry_crm = await _retry_ids(session, table.name, couplings)
+            retry_erp, retry_crm = await sync_state.failed_record_ids(session, mapping=table.name)
             erp_records = await mirror.load_records(
                 session, side=Side.ERP, entity_set=table.erp_entity, include_deleted=True
             )
@@ -742,7 +738,7 @@ class SyncEngine:
                     erp.id,
                     outcome.erp_changes,
                     etag=erp.etag or "*",
-                    api=table.erp_api,  # type: ignore[arg-type]
+                    api=erp_api(table),
                 )
                 run.count("modified", direction="crm_to_erp")
             if outcome.crm_changes:
@@ -771,7 +767,7 @@ class SyncEngine:
             chunk = writes[start : start + size]
             try:
                 if side is Side.ERP:
-                    answer = await self.erp.batch(chunk, api=run.mapping.erp_api)  # type: ignore[arg-type]
+                    answer = await self.erp.batch(chunk, api=erp_api(run.mapping))
                 else:
                     answer = await self.crm.batch(chunk)
             except UpstreamError as exc:
@@ -925,7 +921,7 @@ class SyncEngine:
             numbers_ = [i.erp_number for i in earlier.values()]
             for start in range(0, len(numbers_), 50):
                 condition = in_filter(number_field, numbers_[start : start + 50])
-                async for page in self.erp.pages(table.erp_entity, api=table.erp_api, filter=condition):  # type: ignore[arg-type]
+                async for page in self.erp.pages(table.erp_entity, api=erp_api(table), filter=condition):
                     for row in page:
                         found[str(row.values.get(number_field))] = row
         to_post: list[tuple[MirrorRecord, str, Write]] = []
@@ -1019,8 +1015,8 @@ class SyncEngine:
                             await self.crm.delete(table.crm_entity, uuid.UUID(survivor.id))
                         else:
                             await self.erp.delete(
-                                table.erp_entity, survivor.id, etag=survivor.etag or "*", api=table.erp_api
-                            )  # type: ignore[arg-type]
+                                table.erp_entity, survivor.id, etag=survivor.etag or "*", api=erp_api(table)
+                            )
                     except UpstreamError as exc:
                         if exc.status != 404:
                             self._record_failure(run, pair, _as_record_error(exc))
@@ -1338,43 +1334,6 @@ def _record_from(
     values = dict(before.values) if before else {}
     values.update(write.values or {})
     return UpstreamRecord(entity, record_id or (before.id if before else ""), values, result.etag, None)
-
-
-async def _retry_ids(
-    session: AsyncSession, mapping: str, couplings: list[Coupling]
-) -> tuple[set[str], set[str]]:
-    """Records whose last synchronization failed: retried first by the next run."""
-    erp_ids = {c.erp_id for c in couplings if c.state == CouplingState.ERROR.value}
-    crm_ids = {c.crm_id for c in couplings if c.state == CouplingState.ERROR.value}
-    statement = select(JobError.erp_id, JobError.crm_id).where(
-        col(JobError.mapping) == mapping, col(JobError.status) == ErrorStatus.OPEN.value
-    )
-    for erp_id, crm_id in (await session.exec(statement)).all():
-        if erp_id:
-            erp_ids.add(erp_id)
-        if crm_id:
-            crm_ids.add(crm_id)
-    return erp_ids, crm_ids
-
-
-async def _resolve_errors(
-    session: AsyncSession, *, mapping: str, erp_id: str | None, crm_id: str | None
-) -> None:
-    """Close the open errors of a record that has now synchronized (or failed anew)."""
-    conditions = [col(JobError.mapping) == mapping, col(JobError.status) == ErrorStatus.OPEN.value]
-    if erp_id and crm_id:
-        conditions.append((col(JobError.erp_id) == erp_id) | (col(JobError.crm_id) == crm_id))
-    elif erp_id:
-        conditions.append(col(JobError.erp_id) == erp_id)
-    elif crm_id:
-        conditions.append(col(JobError.crm_id) == crm_id)
-    else:
-        return
-    for error in (await session.exec(select(JobError).where(*conditions))).all():
-        error.status = ErrorStatus.RESOLVED.value
-        error.resolved_at = utcnow()
-        session.add(error)
-    await session.flush()
 
 
 __all__ = ["RunSummary", "SyncEngine", "crm_id_for", "erp_number_for"]

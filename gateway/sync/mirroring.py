@@ -17,13 +17,18 @@ from gateway.store.types import utcnow
 from gateway.sync.fencing import Fence
 from gateway.sync.model import TableMapping
 from gateway.upstream.crm import CrmConnector, primary_key
-from gateway.upstream.erp import ErpConnector
+from gateway.upstream.erp import ErpApi, ErpConnector
 from gateway.upstream.odata import Query, odata_literal
 from gateway.upstream.records import as_str, to_record
 
 ERP_STAMP = "lastModifiedDateTime"
 READ_DIRECTION = {Side.ERP: "erp_to_crm", Side.CRM: "crm_to_erp"}
 """The watermark of the direction whose source a side is."""
+
+
+def erp_api(mapping: TableMapping) -> ErpApi:
+    """Which BC API serves the mapping's ERP entity set (v2.0 or our integration API)."""
+    return "integration" if mapping.erp_api == "integration" else "v2.0"
 
 
 @dataclass
@@ -137,11 +142,11 @@ class MirrorReader:
         self, mapping: TableMapping, side: Side
     ) -> AsyncIterator[tuple[list[UpstreamRecord], list[str], str | None]]:
         if side is Side.ERP:
-            async for page in self.erp.pages(mapping.erp_entity, api=mapping.erp_api):  # type: ignore[arg-type]
+            async for page in self.erp.pages(mapping.erp_entity, api=erp_api(mapping)):
                 yield page, [], None
             return
-        async for page in self._crm_tracked(mapping.crm_entity, None):
-            yield page
+        async for tracked in self._crm_tracked(mapping.crm_entity, None):
+            yield tracked
 
     async def _crm_tracked(
         self, entity_set: str, delta_link: str | None
@@ -202,9 +207,9 @@ class MirrorReader:
         result = ReadResult()
         async for page in self.erp.pages(
             mapping.erp_entity,
-            api=mapping.erp_api,
+            api=erp_api(mapping),
             filter=condition,
-            orderby=[ERP_STAMP],  # type: ignore[arg-type]
+            orderby=[ERP_STAMP],
         ):
             stamps = [r.modified_at for r in page if r.modified_at is not None]
             await self._commit_page(
@@ -223,7 +228,7 @@ class MirrorReader:
     async def refetch(self, *, mapping: TableMapping, side: Side, record_id: str) -> UpstreamRecord:
         """One record read again (after a 412), also written to the mirror."""
         if side is Side.ERP:
-            record = await self.erp.get(mapping.erp_entity, record_id, api=mapping.erp_api)  # type: ignore[arg-type]
+            record = await self.erp.get(mapping.erp_entity, record_id, api=erp_api(mapping))
         else:
             record = await self.crm.get(mapping.crm_entity, record_id)
         async with self.sessions.begin() as session:

@@ -28,7 +28,7 @@ def canon(value: Any) -> Any:
 
 
 def same(a: Any, b: Any) -> bool:
-    return canon(a) == canon(b)
+    return bool(canon(a) == canon(b))
 
 
 def _transform(value: Any, transforms: tuple[str, ...]) -> Any:

@@ -18,7 +18,7 @@ down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-String = sqlmodel.sql.sqltypes.AutoString
+String = sqlmodel.sql.sqltypes.AutoString  # type: ignore[attr-defined]
 
 
 def upgrade() -> None:
