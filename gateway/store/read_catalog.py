@@ -58,7 +58,7 @@ Kind = Literal["customers", "items", "price_lists", "salespeople", "currencies"]
 LookupColumn = Literal["erp_id", "crm_id", "number"]
 
 
-def _num(value: Any) -> Decimal:
+def natural(value: Any) -> Decimal:
     """Numeric columns come back with the column's 10 decimals; give the value its natural scale."""
     number = Decimal(value)
     if number == number.to_integral_value():
@@ -93,8 +93,8 @@ def _customer(row: Any) -> UnifiedCustomer:
         website=b.website,
         salesperson_code=row.u_salesperson_code or "",
         currency_code=row.u_currency_code or "",
-        credit_limit=_num(b.credit_limit),
-        balance_due=_num(b.balance_due),
+        credit_limit=natural(b.credit_limit),
+        balance_due=natural(b.balance_due),
         blocked=b.blocked,
         price_group_code=row.u_price_group or "",
         discount_group_code=row.u_discount_group or "",
@@ -115,10 +115,10 @@ def _item(row: Any) -> UnifiedItem:
         item_category_code=b.item_category_code,
         blocked=b.blocked,
         gtin=b.gtin,
-        inventory=_num(b.inventory),
-        unit_price=_num(b.unit_price),
+        inventory=natural(b.inventory),
+        unit_price=natural(b.unit_price),
         price_includes_tax=b.price_includes_tax,
-        unit_cost=_num(b.unit_cost),
+        unit_cost=natural(b.unit_cost),
         base_unit_of_measure_code=b.base_unit_code,
         discount_group_code=row.u_discount_group or "",
         sales_unit_of_measure_code=row.u_sales_unit or "",
@@ -165,8 +165,8 @@ def _currency(row: Any) -> UnifiedCurrency:
         code=b.number,
         name=b.name,
         symbol=b.symbol,
-        amount_rounding_precision=_num(b.amount_rounding_precision),
-        unit_amount_rounding_precision=_num(b.unit_amount_rounding_precision),
+        amount_rounding_precision=natural(b.amount_rounding_precision),
+        unit_amount_rounding_precision=natural(b.unit_amount_rounding_precision),
         modified_at=b.modified_at,
     )
 
@@ -327,7 +327,7 @@ async def units_of_items(
                     last_synchronized_at=updated_at or unit.synced_at,
                     item_number=unit.item_number,
                     code=unit.code,
-                    qty_per_unit_of_measure=_num(unit.qty_per_unit),
+                    qty_per_unit_of_measure=natural(unit.qty_per_unit),
                 )
             )
     return dict(found)
@@ -387,7 +387,7 @@ def _enum(enum_type: Any, value: Any, default: Any) -> Any:
         return default
 
 
-def _line(data: Mapping[str, Any]) -> PriceListLine:
+def line_from_row(data: Mapping[str, Any]) -> PriceListLine:
     return PriceListLine(
         price_list_code=data["price_list_code"],
         line_no=data["line_no"],
@@ -400,9 +400,9 @@ def _line(data: Mapping[str, Any]) -> PriceListLine:
         currency_code=data["currency_code"],
         starting_date=data["starting_date"],
         ending_date=data["ending_date"],
-        minimum_quantity=_num(data["minimum_quantity"]),
-        unit_price=_num(data["unit_price"]),
-        line_discount_percent=_num(data["line_discount_percent"]),
+        minimum_quantity=natural(data["minimum_quantity"]),
+        unit_price=natural(data["unit_price"]),
+        line_discount_percent=natural(data["line_discount_percent"]),
         allow_line_discount=bool(data["allow_line_discount"]),
         price_includes_tax=bool(data["price_includes_tax"]),
         status=_enum(PriceListStatus, data["header_status"] or "Active", PriceListStatus.ACTIVE),
@@ -443,7 +443,7 @@ async def _lines_per_owner(
     statement = branches[0] if len(branches) == 1 else union_all(*branches)
     found: dict[str, list[PriceListLine]] = defaultdict(list)
     for row in (await session.exec(statement)).all():  # type: ignore[call-overload]
-        found[row._mapping["owner"]].append(_line(row._mapping))
+        found[row._mapping["owner"]].append(line_from_row(row._mapping))
     for lines in found.values():  # UNION ALL keeps no order across branches
         lines.sort(key=lambda ln: (ln.price_list_code, ln.line_no))
     return dict(found)

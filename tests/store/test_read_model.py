@@ -4,7 +4,8 @@ with their coupling state, keyset pages that neither skip nor repeat, and reads 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -13,10 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.domain import CouplingStatus, Side, UpstreamRecord
+from gateway.domain import CouplingStatus, PriceRequest, Side, UpstreamRecord
+from gateway.services.price_engine import PricingSnapshot, quote_line
 from gateway.store import read_catalog
 from gateway.store.engine import count_queries, read_session_factory
 from gateway.store.read_model import RmCustomer, RmPriceLine
+from gateway.store.read_pricing import load_pricing_data
 from gateway.store.read_projection import project_records, projected_entity_sets, remove_records
 from gateway.store.read_queries import Filters, Order
 from tests.read_model_seed import Seeded, seed_read_model
@@ -232,3 +235,67 @@ async def test_crm_only_accounts_and_items_come_from_their_own_rows(
     # The local currency exists only in Dataverse (BC keeps it blank): served as CRM-only.
     assert any(c.code == seeded.data.local_currency and c.erp_id is None for c in currencies)
     assert await _all(engine, "customers", search="zzz-no-such") == []
+
+
+async def test_pricing_data_holds_every_candidate_line_and_prices_a_quote(
+    engine: AsyncEngine, seeded: Seeded
+) -> None:
+    erp = seeded.data.erp
+    profile = next(
+        p for p in erp["customerPricing"] if p["customerPriceGroupCode"] and p["customerDiscountGroupCode"]
+    )
+    numbers = [i["number"] for i in erp["items"][:6]]
+    async with read_session_factory(engine)() as session:
+        with count_queries(engine) as counter:
+            data = await load_pricing_data(
+                session, customer_numbers=[profile["customerNumber"], "NOPE"], item_numbers=[*numbers, "NOPE"]
+            )
+    assert counter.count == 6
+    assert set(data.customers) == {profile["customerNumber"]}
+    assert (
+        data.customers[profile["customerNumber"]].customer_price_group_code
+        == profile["customerPriceGroupCode"]
+    )
+    assert set(data.items) == set(numbers) == set(data.item_pricing)
+    units = {(u["itemNumber"], u["code"]) for u in erp["itemUnitsOfMeasure"] if u["itemNumber"] in numbers}
+    assert set(data.item_units) == units
+    assert data.currencies[seeded.data.local_currency].amount_rounding_precision == Decimal("0.01")
+    # brute force over the raw rows: the same candidate lines, no more, no fewer
+    groups = {p["itemDiscountGroupCode"] for p in erp["itemPricing"] if p["itemNumber"] in numbers} - {""}
+    sources = {
+        ("AllCustomers", ""),
+        ("Customer", profile["customerNumber"]),
+        ("CustomerPriceGroup", profile["customerPriceGroupCode"]),
+        ("CustomerDiscountGroup", profile["customerDiscountGroupCode"]),
+    }
+    expected = {
+        (r["priceListCode"], r["lineNo"])
+        for r in erp["priceListLines"]
+        if (r["sourceType"], r["sourceNo"]) in sources or r["sourceType"] == "AllCustomers"
+        if (r["assetType"] == "Item" and r["assetNo"] in numbers)
+        or (r["assetType"] == "ItemDiscountGroup" and r["assetNo"] in groups)
+    }
+    assert {(ln.price_list_code, ln.line_no) for ln in data.lines} == expected and expected
+    snapshot = PricingSnapshot(
+        local_currency_code=seeded.data.local_currency,
+        currencies=data.currencies,
+        exchange_rates=data.exchange_rates,
+        customers=data.customers,
+        items=data.items,
+        item_pricing=data.item_pricing,
+        item_units=data.item_units,
+        lines=data.lines,
+    )
+    item = data.items[numbers[-1]]
+    quote = quote_line(
+        PriceRequest(
+            customer_number=profile["customerNumber"],
+            item_number=item.number,
+            quantity=Decimal(3),
+            unit_of_measure_code=item.base_unit_of_measure_code,
+            currency_code="",
+            on_date=date(2026, 11, 25),
+        ),
+        snapshot=snapshot,
+    )
+    assert quote.unit_price > 0 and quote.line_amount > 0
