@@ -11,6 +11,7 @@ from gateway.store import mappings as rows
 from gateway.store.engine import SessionFactory, StoreSession
 from gateway.sync.defaults import default_mappings
 from gateway.sync.model import TableMapping, mapping_from_dict, mapping_to_dict, patch_mapping
+from gateway.sync.pricing_mirror import ERP_PRICING
 
 
 async def load_mappings(session: StoreSession) -> list[TableMapping]:
@@ -79,7 +80,8 @@ async def schedule_entries(sessions: SessionFactory) -> list[tuple[str, str, flo
     scheduler (`gateway.sync.scheduler.Scheduled` accepts these tuples)."""
     async with sessions() as session:
         mappings = await load_mappings(session)
-    return [
+    entries = [(ERP_PRICING, "erp_to_crm", 30.0)]
+    return entries + [
         (m.name, direction, float(m.interval_seconds))
         for m in mappings
         if m.enabled and m.name != "SALES ORDER"

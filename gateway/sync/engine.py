@@ -27,11 +27,12 @@ from gateway.store.tables import (
     JobStatus,
     JobType,
 )
-from gateway.sync import catalog
+from gateway.sync import catalog, derived
 from gateway.sync.fencing import Fence, NoFence
 from gateway.sync.matching import MatchResult, match_records
 from gateway.sync.mirroring import MirrorReader, ReadResult, erp_api
 from gateway.sync.model import DeletionPolicy, MappingDirection, TableMapping
+from gateway.sync.pricing_mirror import ERP_PRICING, pricing_tables
 from gateway.sync.reconcile import Outcome, creatable, reconcile, snapshot
 from gateway.sync.values import LookupTable, crm_payload, map_record
 from gateway.upstream.crm import CrmConnector, primary_key
@@ -100,6 +101,7 @@ class _Run:
     jobs: dict[str, str]
     lookups: LookupTable
     primary: str
+    job_type: str = JobType.SYNC.value
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
     resolved: set[tuple[str | None, str | None]] = field(default_factory=set)
@@ -137,9 +139,11 @@ class SyncEngine:
         """One run of `mapping` in `direction` ("erp_to_crm"/"crm_to_erp"); `job_type` "full" reads
         and reconciles everything (both directions), "sync" only what changed since the last run."""
         fence = fence or NoFence()
-        table = await self._mapping(mapping)
         if job_type == JobType.FULL.value:
             return await self.full(mapping=mapping, fence=fence)
+        if mapping == ERP_PRICING:
+            return await self._mirror_pricing(full=False, fence=fence)
+        table = await self._mapping(mapping)
         if direction not in table.directions():
             raise NotFound(f"{mapping} does not run {direction}")
         run = await self._start(table, [direction], JobType(job_type), fence)
@@ -160,7 +164,7 @@ class SyncEngine:
         *,
         mapping: str,
         fence: Fence | None = None,
-        read_cache: dict[tuple[Side, str], str] | None = None,
+        read_cache: dict[tuple[Side, str], ReadResult] | None = None,
     ) -> RunSummary:
         """Full synchronization of one mapping: read both sides completely, couple by match, create
         what is missing where the direction allows, bring every coupled pair up to date.
@@ -168,23 +172,75 @@ class SyncEngine:
         `read_cache` (shared by the mappings of one full run) skips entity sets already read in it.
         """
         fence = fence or NoFence()
+        if mapping == ERP_PRICING:
+            return await self._mirror_pricing(full=True, fence=fence, read_cache=read_cache)
         table = await self._mapping(mapping)
         run = await self._start(table, table.directions(), JobType.FULL, fence)
         try:
             for side in (Side.ERP, Side.CRM):
-                entity = table.erp_entity if side is Side.ERP else table.crm_entity
-                cached = read_cache.get((side, entity)) if read_cache is not None else None
-                if cached is None:
-                    generation = uuid.uuid4().hex
-                    await self.reader.full_read(mapping=table, side=side, fence=fence, generation=generation)
-                    if read_cache is not None:
-                        read_cache[(side, entity)] = generation
+                await self._read_fully(table, side, fence, read_cache)
             await self._reconcile_all(run)
         except StaleLease:
             raise
         except Exception as exc:
             return await self._finish(run, failure=exc)
         return await self._finish(run)
+
+    async def _read_fully(
+        self,
+        table: TableMapping,
+        side: Side,
+        fence: Fence,
+        read_cache: dict[tuple[Side, str], ReadResult] | None,
+    ) -> ReadResult:
+        entity = table.erp_entity if side is Side.ERP else table.crm_entity
+        cached = read_cache.get((side, entity)) if read_cache is not None else None
+        if cached is not None:
+            await self.reader.adopt(mapping=table, side=side, read=cached, fence=fence)
+            return cached
+        read = await self.reader.full_read(mapping=table, side=side, fence=fence, generation=uuid.uuid4().hex)
+        if read_cache is not None:
+            read_cache[(side, entity)] = read
+        return read
+
+    async def _mirror_pricing(
+        self, *, full: bool, fence: Fence, read_cache: dict[tuple[Side, str], ReadResult] | None = None
+    ) -> RunSummary:
+        """Mirror the ERP-only pricing data the API's quotes need (no CRM side, no couplings)."""
+        tables = pricing_tables()
+        job_type = JobType.FULL if full else JobType.SYNC
+        async with self.sessions.begin() as session:
+            job = await jobs.create_job(
+                session, mapping=ERP_PRICING, direction="erp_to_crm", type=job_type, status=JobStatus.RUNNING
+            )
+            await fence.check(session)
+        run = _Run(
+            mapping=tables[0],
+            fence=fence,
+            jobs={"erp_to_crm": job.id},
+            lookups=LookupTable(),
+            primary="erp_to_crm",
+            job_type=job_type.value,
+        )
+        try:
+            for table in tables:
+                if full:
+                    read = await self._read_fully(table, Side.ERP, fence, read_cache)
+                else:
+                    read = await self.reader.changes(
+                        mapping=table, side=Side.ERP, fence=fence, generation=uuid.uuid4().hex
+                    )
+                run.count("modified", len(read.changed))
+                run.count("deleted", len(read.deleted))
+                run.count("done", len(read.changed) + len(read.deleted))
+        except StaleLease:
+            raise
+        except Exception as exc:
+            summary = await self._finish(run, failure=exc)
+        else:
+            summary = await self._finish(run)
+        summary.mapping = ERP_PRICING
+        return summary
 
     async def mapping(self, name: str) -> TableMapping:
         return await self._mapping(name)
@@ -212,7 +268,14 @@ class SyncEngine:
             await fence.check(session)
         async with self.sessions() as session:
             open_erp, open_crm = await sync_state.failed_record_ids(session, mapping=table.name)
-        run = _Run(mapping=table, fence=fence, jobs=ids, lookups=lookups, primary=directions[0])
+        run = _Run(
+            mapping=table,
+            fence=fence,
+            jobs=ids,
+            lookups=lookups,
+            primary=directions[0],
+            job_type=job_type.value,
+        )
         run.open_ids = open_erp | open_crm
         return run
 
@@ -237,11 +300,10 @@ class SyncEngine:
                 if job.inserted:
                     created_on.append("crm" if direction == "erp_to_crm" else "erp")
             await run.fence.check(session)
-        job_type = "full" if len(run.jobs) > 1 or failure is None else "sync"
         return RunSummary(
             mapping=run.mapping.name,
             direction=run.primary if len(run.jobs) == 1 else run.mapping.direction.value,
-            type=job_type,
+            type=run.job_type,
             job_ids=list(run.jobs.values()),
             status=status.value,
             counts=totals,
@@ -348,10 +410,15 @@ class SyncEngine:
             erp_records = await mirror.load_records(
                 session, side=Side.ERP, entity_set=table.erp_entity, include_deleted=True
             )
+            price_lists = (
+                await derived.customer_price_lists(session) if derived.needs_derivation(table) else None
+            )
             crm_records = await mirror.load_records(
                 session, side=Side.CRM, entity_set=table.crm_entity, include_deleted=True
             )
             couplings = await self._all_couplings(session, table.name)
+        if price_lists is not None:
+            derived.derive(erp_records, price_lists)  # outside the session: never flushed to the mirror
         total = (
             len(couplings)
             + sum(1 for r in erp_records.values() if not r.deleted)
@@ -379,9 +446,14 @@ class SyncEngine:
             erp_records = await mirror.load_records(
                 session, side=Side.ERP, entity_set=table.erp_entity, include_deleted=True
             )
+            price_lists = (
+                await derived.customer_price_lists(session) if derived.needs_derivation(table) else None
+            )
             crm_records = await mirror.load_records(
                 session, side=Side.CRM, entity_set=table.crm_entity, include_deleted=True
             )
+        if price_lists is not None:
+            derived.derive(erp_records, price_lists)  # outside the session: never flushed to the mirror
         changed = read.changed | read.deleted
         erp_scope = set(retry_erp) | (changed if source is Side.ERP else set())
         crm_scope = set(retry_crm) | (changed if source is Side.CRM else set())

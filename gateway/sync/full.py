@@ -10,7 +10,9 @@ from gateway.domain import Side
 from gateway.sync import catalog
 from gateway.sync.engine import RunSummary, SyncEngine
 from gateway.sync.fencing import Fence, NoFence
+from gateway.sync.mirroring import ReadResult
 from gateway.sync.plan import layers
+from gateway.sync.pricing_mirror import ERP_PRICING
 
 
 class FullSync:
@@ -24,12 +26,17 @@ class FullSync:
         async with self.engine.sessions() as session:
             every = await catalog.load_mappings(session)
         runnable = [m for m in every if m.name != "SALES ORDER"]
-        return layers(runnable, only=mappings)
+        wanted = None if mappings is None else [m for m in mappings if m != ERP_PRICING]
+        plan = layers(runnable, only=wanted)
+        if mappings is None or ERP_PRICING in mappings:
+            # The pricing data first: later mappings find its sets already read (price lists, units).
+            plan.insert(0, [ERP_PRICING])
+        return plan
 
     async def run(
         self, *, mappings: Sequence[str] | None = None, fence_for: Callable[[str], Fence] | None = None
     ) -> list[RunSummary]:
-        read_cache: dict[tuple[Side, str], str] = {}
+        read_cache: dict[tuple[Side, str], ReadResult] = {}
         summaries: list[RunSummary] = []
         gate = asyncio.Semaphore(self.concurrency)
 
@@ -54,12 +61,16 @@ class FullSync:
         order = [name for layer in plan for name in layer]
         created_at: dict[tuple[Side, str], int] = {}
         for summary in summaries:
+            if summary.mapping not in every:
+                continue
             table = every[summary.mapping]
             for side in summary.created_on:
                 entity = (Side(side), table.erp_entity if side == "erp" else table.crm_entity)
                 created_at[entity] = max(created_at.get(entity, -1), order.index(summary.mapping))
         rerun: set[str] = set()
         for position, name in enumerate(order):
+            if name not in every:
+                continue
             table = every[name]
             later = max(
                 created_at.get((Side.ERP, table.erp_entity), -1),

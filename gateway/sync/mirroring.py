@@ -36,6 +36,9 @@ class ReadResult:
     changed: set[str] = field(default_factory=set)
     deleted: set[str] = field(default_factory=set)
     pages: int = 0
+    watermark: datetime | None = None
+    signpost: datetime | None = None
+    delta_link: str | None = None
 
 
 def _keys(
@@ -136,7 +139,22 @@ class MirrorReader:
             )
             await fence.check(session)
         result.deleted.update(gone)
+        result.watermark, result.signpost, result.delta_link = highest, signpost, delta_link
         return result
+
+    async def adopt(self, *, mapping: TableMapping, side: Side, read: ReadResult, fence: Fence) -> None:
+        """Start `mapping`'s incremental reading where another mapping's full read of the same
+        entity set (in the same full run) ended, instead of reading it again."""
+        async with self.sessions.begin() as session:
+            await watermarks.set_watermark(
+                session,
+                mapping=mapping.name,
+                direction=READ_DIRECTION[side],
+                watermark=read.watermark,
+                signpost=read.signpost,
+                delta_link=read.delta_link,
+            )
+            await fence.check(session)
 
     async def _full_pages(
         self, mapping: TableMapping, side: Side

@@ -16,6 +16,7 @@ from gateway.store.sync_tables import MirrorRecord
 from gateway.store.tables import Coupling, ErrorStatus, JobError
 from gateway.sync.engine import crm_id_for
 from gateway.sync.full import FullSync
+from gateway.sync.pricing_mirror import PRICING_SETS
 from tests.sync.world import World, build_world
 
 OPTIONS = SimulatorOptions(customers=30, items=20)
@@ -42,7 +43,7 @@ async def _rows(w: World, side: str, path: str) -> list[dict[str, Any]]:
     return rows
 
 
-INTEGRATION = {"itemUnitsOfMeasure", "priceListHeaders", "priceListLines"}
+INTEGRATION = {name for name, api, _ in PRICING_SETS if api == "integration"}
 
 
 def _writes(stats: dict[str, Any]) -> int:
@@ -95,6 +96,11 @@ async def test_full_sync_couples_creates_reports_and_a_second_run_writes_nothing
     assert missing and missing[0].reason == "owner: salesperson RH is not coupled to a user"
     assert {"retry", "ignore"} <= set(missing[0].actions)
 
+    # Microsoft leaves the price list off the account; a customer's price group puts it there.
+    levels = {c.crm_id for c in await _couplings(world) if c.mapping == "PRICE LIST"}
+    priced = [c for c in couplings if accounts_after[c.crm_id].get("_defaultpricelevelid_value") in levels]
+    assert priced
+
     erp_writes, crm_writes = _writes(await world.stats("erp")), _writes(await world.stats("crm"))
     again = await FullSync(world.engine).run()
     assert all(s.counts["inserted"] == s.counts["modified"] == s.counts["deleted"] == 0 for s in again)
@@ -115,6 +121,7 @@ async def test_requests_are_reads_per_page_plus_writes_per_batch(database_url: s
 
             mappings = [m for m in await load_mappings(session) if m.enabled]
         sets = {("erp", m.erp_entity) for m in mappings} | {("crm", m.crm_entity) for m in mappings}
+        sets |= {("erp", name) for name, _, _ in PRICING_SETS}  # the ERP-only pricing data, read once
         sizes = {key: len(await _rows(w, *key)) for key in sets}
         before = {side: await w.stats(side) for side in ("erp", "crm")}
         summaries = await FullSync(w.engine).run()
