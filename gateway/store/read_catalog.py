@@ -16,7 +16,20 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Table, and_, literal, or_, select, tuple_, union_all
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    String,
+    Table,
+    and_,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.sql import Select
 from sqlmodel import col
 from sqlmodel import select as model_select
@@ -409,42 +422,83 @@ def line_from_row(data: Mapping[str, Any]) -> PriceListLine:
     )
 
 
+OwnerKey = tuple[str, ...]
+
+
+def _line_query(
+    *, fixed: Sequence[ColumnElement[bool]], after: LineCursor | None, active_only: bool
+) -> Select[Any]:
+    line, header = _LINE_TABLE, _LIST_TABLE
+    query = (
+        select(*line.columns, header.c.status.label("header_status"))
+        .select_from(line)
+        .outerjoin(header, and_(header.c.side == "erp", header.c.number == line.c.price_list_code))
+        .where(*fixed)
+    )
+    if active_only:
+        query = query.where(or_(header.c.status.is_(None), header.c.status == PriceListStatus.ACTIVE.value))
+    if after is not None:
+        position = tuple_(literal(after[0]), literal(after[1]))
+        query = query.where(tuple_(line.c.price_list_code, line.c.line_no) > position)
+    return query
+
+
 async def _lines_per_owner(
     session: AsyncSession,
     *,
-    owners: Mapping[str, Sequence[ColumnElement[bool]]],
+    owner_columns: Sequence[Any],
+    keys: Iterable[OwnerKey],
+    fixed: Sequence[ColumnElement[bool]] = (),
     first: int,
     after: LineCursor | None,
     active_only: bool = False,
-) -> dict[str, list[PriceListLine]]:
+) -> dict[OwnerKey, list[PriceListLine]]:
     """At most `first + 1` lines per owner (the extra one says "there is a next page"), in
-    (price list code, line no) order. Each owner is a UNION ALL branch with its own ORDER BY …
-    LIMIT, which an index range scan answers, so a long price list costs no more than a short one."""
-    if not owners:
+    (price list code, line no) order; an owner is the value of `owner_columns` in `keys`.
+
+    Every owner's page is its own ORDER BY … LIMIT, which an index range scan answers, so a long
+    price list costs no more than a short one: PostgreSQL runs it once per owner through a LATERAL
+    join over the unnested keys (a small plan whatever the count); SQLite, which has no LATERAL,
+    gets one UNION ALL branch per owner (its planner is cheap)."""
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
         return {}
-    line, header = _LINE_TABLE, _LIST_TABLE
-    branches = []
-    for key, conditions in owners.items():
-        branch = (
-            select(*line.columns, header.c.status.label("header_status"), literal(key).label("owner"))
-            .select_from(line)
-            .outerjoin(header, and_(header.c.side == "erp", header.c.number == line.c.price_list_code))
-            .where(*conditions)
-        )
-        if active_only:
-            branch = branch.where(
-                or_(header.c.status.is_(None), header.c.status == PriceListStatus.ACTIVE.value)
+    line = _LINE_TABLE
+    width = len(owner_columns)
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    if dialect == "postgresql":
+        owners = select(
+            *(
+                func.unnest(literal([k[i] for k in wanted], ARRAY(String()))).label(f"k{i}")
+                for i in range(width)
             )
-        if after is not None:
-            position = tuple_(literal(after[0]), literal(after[1]))
-            branch = branch.where(tuple_(line.c.price_list_code, line.c.line_no) > position)
-        ordered = branch.order_by(line.c.price_list_code, line.c.line_no).limit(first + 1)
-        branches.append(select(ordered.subquery()))
-    statement = branches[0] if len(branches) == 1 else union_all(*branches)
-    found: dict[str, list[PriceListLine]] = defaultdict(list)
-    for row in (await session.exec(statement)).all():  # type: ignore[call-overload]
-        found[row._mapping["owner"]].append(line_from_row(row._mapping))
-    for lines in found.values():  # UNION ALL keeps no order across branches
+        ).subquery("owners")
+        matches = [c == owners.c[f"k{i}"] for i, c in enumerate(owner_columns)]
+        page = (
+            _line_query(fixed=[*fixed, *matches], after=after, active_only=active_only)
+            .order_by(line.c.price_list_code, line.c.line_no)
+            .limit(first + 1)
+            .lateral("page")
+        )
+        statement: Any = select(*(owners.c[f"k{i}"] for i in range(width)), page).select_from(
+            owners.join(page, true())
+        )
+    else:
+        branches = []
+        for key in wanted:
+            matches = [c == value for c, value in zip(owner_columns, key, strict=True)]
+            query = _line_query(fixed=[*fixed, *matches], after=after, active_only=active_only).add_columns(
+                *(literal(value).label(f"k{i}") for i, value in enumerate(key))
+            )
+            branches.append(
+                select(query.order_by(line.c.price_list_code, line.c.line_no).limit(first + 1).subquery())
+            )
+        statement = branches[0] if len(branches) == 1 else union_all(*branches)
+    found: dict[OwnerKey, list[PriceListLine]] = defaultdict(list)
+    for row in (await session.exec(statement)).all():
+        data = row._mapping
+        found[tuple(data[f"k{i}"] for i in range(width))].append(line_from_row(data))
+    for lines in found.values():  # neither UNION ALL nor the join promise an order across owners
         lines.sort(key=lambda ln: (ln.price_list_code, ln.line_no))
     return dict(found)
 
@@ -452,9 +506,14 @@ async def _lines_per_owner(
 async def lines_of_price_lists(
     session: AsyncSession, *, codes: Iterable[str], first: int, after: LineCursor | None
 ) -> dict[str, list[PriceListLine]]:
-    line = _LINE_TABLE.c
-    owners = {code: [line.price_list_code == code] for code in dict.fromkeys(codes) if code}
-    return await _lines_per_owner(session, owners=owners, first=first, after=after)
+    found = await _lines_per_owner(
+        session,
+        owner_columns=[_LINE_TABLE.c.price_list_code],
+        keys=[(code,) for code in codes if code],
+        first=first,
+        after=after,
+    )
+    return {key[0]: lines for key, lines in found.items()}
 
 
 async def lines_of_items(
@@ -462,12 +521,15 @@ async def lines_of_items(
 ) -> dict[str, list[PriceListLine]]:
     """Item-level price and discount lines of each item (discount-group lines are the group's)."""
     line = _LINE_TABLE.c
-    owners = {
-        number: [line.asset_type == PriceAssetType.ITEM.value, line.asset_no == number]
-        for number in dict.fromkeys(numbers)
-        if number
-    }
-    return await _lines_per_owner(session, owners=owners, first=first, after=after)
+    found = await _lines_per_owner(
+        session,
+        owner_columns=[line.asset_no],
+        keys=[(number,) for number in numbers if number],
+        fixed=[line.asset_type == PriceAssetType.ITEM.value],
+        first=first,
+        after=after,
+    )
+    return {key[0]: lines for key, lines in found.items()}
 
 
 async def lines_for_customers(
@@ -484,14 +546,18 @@ async def lines_for_customers(
     a customer's page is the merge of its sources' pages: its first n lines are among their first n.
     """
     line = _LINE_TABLE.c
-    distinct = {pair for pairs in sources.values() for pair in pairs}
-    owners = {f"{t}\x1f{n}": [line.source_type == t, line.source_no == n] for t, n in sorted(distinct)}
-    by_source = await _lines_per_owner(session, owners=owners, first=first, after=after, active_only=True)
+    by_source = await _lines_per_owner(
+        session,
+        owner_columns=[line.source_type, line.source_no],
+        keys=sorted({pair for pairs in sources.values() for pair in pairs}),
+        first=first,
+        after=after,
+        active_only=True,
+    )
     found: dict[str, list[PriceListLine]] = {}
     for key, pairs in sources.items():
         merged = heapq.merge(
-            *(by_source.get(f"{t}\x1f{n}", []) for t, n in pairs),
-            key=lambda ln: (ln.price_list_code, ln.line_no),
+            *(by_source.get(pair, []) for pair in pairs), key=lambda ln: (ln.price_list_code, ln.line_no)
         )
         found[key] = list(itertools.islice(merged, first + 1))
     return found

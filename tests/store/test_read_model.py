@@ -299,3 +299,49 @@ async def test_pricing_data_holds_every_candidate_line_and_prices_a_quote(
         snapshot=snapshot,
     )
     assert quote.unit_price > 0 and quote.line_amount > 0
+
+
+async def test_customer_and_item_line_pages_match_the_rows_on_both_databases(
+    engine: AsyncEngine, seeded: Seeded
+) -> None:
+    erp = seeded.data.erp
+    active = {h["code"] for h in erp["priceListHeaders"] if h["status"] == "Active"}
+    profiles = [p for p in erp["customerPricing"] if p["customerPriceGroupCode"]][:3]
+    sources = {
+        p["customerNumber"]: [
+            ("AllCustomers", ""),
+            ("Customer", p["customerNumber"]),
+            ("CustomerPriceGroup", p["customerPriceGroupCode"]),
+        ]
+        for p in profiles
+    }
+    items = [i["number"] for i in erp["items"][:4]]
+
+    def expected_for(pairs: list[tuple[str, str]], after: tuple[str, int] | None) -> list[tuple[str, int]]:
+        keys = sorted(
+            (r["priceListCode"], r["lineNo"])
+            for r in erp["priceListLines"]
+            if (r["sourceType"], r["sourceNo"]) in pairs and r["priceListCode"] in active
+        )
+        return [k for k in keys if after is None or k > after][:4]
+
+    async with read_session_factory(engine)() as session:
+        with count_queries(engine) as counter:
+            first = await read_catalog.lines_for_customers(session, sources=sources, first=3, after=None)
+            by_item = await read_catalog.lines_of_items(session, numbers=items, first=2, after=None)
+        assert counter.count == 2
+        for number, pairs in sources.items():
+            got = [(ln.price_list_code, ln.line_no) for ln in first[number]]
+            assert got == expected_for(pairs, None)
+            after = got[2]
+            more = await read_catalog.lines_for_customers(
+                session, sources={number: pairs}, first=3, after=after
+            )
+            assert [(ln.price_list_code, ln.line_no) for ln in more[number]] == expected_for(pairs, after)
+    for number in items:
+        rows = sorted(
+            (r["priceListCode"], r["lineNo"])
+            for r in erp["priceListLines"]
+            if r["assetType"] == "Item" and r["assetNo"] == number
+        )
+        assert [(ln.price_list_code, ln.line_no) for ln in by_item.get(number, [])] == rows[:3]
