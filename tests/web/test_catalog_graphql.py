@@ -14,6 +14,7 @@ from gateway.domain import Role
 from gateway.simulators import SimulatorOptions
 from gateway.store.engine import count_queries
 from tests.gateway_harness import Harness, running_gateway
+from tests.store.conftest import Databases
 
 CUSTOMERS = """query($first: Int!, $after: String, $filter: CustomerFilter, $order: CatalogOrder! = NUMBER) {
   customers(first: $first, after: $after, filter: $filter, orderBy: $order) {
@@ -167,3 +168,24 @@ async def test_bad_page_size_and_cursor_are_errors_not_data(gw: Harness) -> None
         )
         body = response.json()
         assert body["data"] is None and body["errors"]
+
+
+@pytest.mark.postgres
+async def test_the_statement_count_is_constant_on_postgresql_too(
+    postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    databases = Databases(tmp_path_factory.mktemp("catalog-pg"))
+    url = await databases.postgres(postgres_url, migrated=False)
+    try:
+        async with running_gateway(
+            url, options=SimulatorOptions(customers=120, items=20), seed_read_model=True
+        ) as gw:
+            counts = {}
+            for first in (100, 150):
+                with count_queries(gw.app.state.engine) as counter:
+                    nodes = (await _query(gw, RELATIONS, first=first))["customers"]["nodes"]
+                assert len(nodes) == first and all(n["currency"] for n in nodes)
+                counts[first] = counter.count
+            assert counts[100] == counts[150] <= 8, counts
+    finally:
+        await databases.drop_all()
