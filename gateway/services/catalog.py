@@ -395,6 +395,7 @@ class CatalogService:
         fetch: Callable[
             [Any, list[Any], int, tuple[str, int] | None], Awaitable[dict[str, list[PriceListLine]]]
         ],
+        count: Callable[[Any, Any], Awaitable[int]],
     ) -> list[Page[PriceListLine]]:
         """Group the keys by the page they ask for (one query per distinct first/after), then cut pages."""
         groups: dict[tuple[int, str | None], list[Any]] = defaultdict(list)
@@ -410,14 +411,24 @@ class CatalogService:
                     edges = [
                         Edge(cursors.encode_line(ln.price_list_code, ln.line_no), ln) for ln in lines[:first]
                     ]
-                    total = _count_unknown
                     results[id(key)] = Page(
                         edges=edges,
                         has_next_page=len(lines) > first,
-                        count=total,
+                        count=self._line_count(count, key),
                         has_previous_page=after is not None,
                     )
         return [results[id(k)] for k in keys]
+
+    def _line_count(
+        self, count: Callable[[Any, Any], Awaitable[int]], key: Any
+    ) -> Callable[[], Awaitable[int]]:
+        """A nested connection's total, counted only when asked for (one COUNT per connection)."""
+
+        async def total() -> int:
+            async with self._sessions() as session:
+                return await count(session, key)
+
+        return total
 
     async def lines_of_price_lists(
         self, principal: Principal, keys: Sequence[LineKey]
@@ -429,7 +440,10 @@ class CatalogService:
                 session, codes=[k.owner for k in members], first=first, after=after
             )
 
-        return await self._line_pages(keys, lambda k: k.owner, fetch)
+        async def count(session: Any, key: LineKey) -> int:
+            return await read_catalog.count_lines(session, kind="price_list", owner=key.owner)
+
+        return await self._line_pages(keys, lambda k: k.owner, fetch, count)
 
     async def lines_of_items(
         self, principal: Principal, keys: Sequence[LineKey]
@@ -441,7 +455,10 @@ class CatalogService:
                 session, numbers=[k.owner for k in members], first=first, after=after
             )
 
-        return await self._line_pages(keys, lambda k: k.owner, fetch)
+        async def count(session: Any, key: LineKey) -> int:
+            return await read_catalog.count_lines(session, kind="item", owner=key.owner)
+
+        return await self._line_pages(keys, lambda k: k.owner, fetch, count)
 
     async def lines_for_customers(
         self, principal: Principal, keys: Sequence[CustomerLineKey]
@@ -459,8 +476,8 @@ class CatalogService:
             }
             return await read_catalog.lines_for_customers(session, sources=sources, first=first, after=after)
 
-        return await self._line_pages(keys, owner, fetch)
+        async def count(session: Any, key: CustomerLineKey) -> int:
+            pairs = read_catalog.customer_sources(key.customer) if key.customer.erp_id else []
+            return await read_catalog.count_lines(session, kind="customer", owner=pairs)
 
-
-async def _count_unknown() -> int:
-    raise InvalidInput("totalCount is not available on nested price line connections", field="totalCount")
+        return await self._line_pages(keys, owner, fetch, count)

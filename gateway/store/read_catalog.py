@@ -563,6 +563,26 @@ async def lines_for_customers(
     return found
 
 
+async def count_lines(
+    session: AsyncSession, *, kind: Literal["price_list", "item", "customer"], owner: Any
+) -> int:
+    """How many lines a nested connection has in all: a price list's (owner = its code), an item's
+    (its number), or a customer's (its `customer_sources` pairs, on Active lists only)."""
+    line = _LINE_TABLE.c
+    if kind == "price_list":
+        conditions: list[Any] = [line.price_list_code == owner]
+    elif kind == "item":
+        conditions = [line.asset_type == PriceAssetType.ITEM.value, line.asset_no == owner]
+    else:
+        pairs = list(owner)
+        if not pairs:
+            return 0
+        conditions = [or_(*(and_(line.source_type == t, line.source_no == n) for t, n in pairs))]
+    query = _line_query(fixed=conditions, after=None, active_only=kind == "customer")
+    counted = query.with_only_columns(func.count(), maintain_column_froms=False)
+    return int((await session.exec(counted)).scalar_one())  # type: ignore[call-overload]
+
+
 def customer_sources(customer: UnifiedCustomer) -> list[tuple[str, str]]:
     """The (source type, source no) pairs whose price lines apply to a customer."""
     sources = [(PriceSourceType.ALL_CUSTOMERS.value, ""), (PriceSourceType.CUSTOMER.value, customer.number)]

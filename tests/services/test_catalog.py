@@ -163,6 +163,19 @@ async def test_relations_load_in_batches(world: World) -> None:
     with_group = next(c for c in customers if c.price_group_code)
     pages = await world.all.lines_for_customers(APP, [CustomerLineKey(with_group, first=200)])
     sources = {(ln.source_type, ln.source_no) for ln in pages[0].nodes}
+    erp = world.seeded.data.erp
+    active = {h["code"] for h in erp["priceListHeaders"] if h["status"] == "Active"}
+    applicable = {
+        ("AllCustomers", ""),
+        ("Customer", with_group.number),
+        ("CustomerPriceGroup", with_group.price_group_code),
+        ("CustomerDiscountGroup", with_group.discount_group_code),
+    }
+    assert await pages[0].total_count() == sum(
+        1
+        for r in erp["priceListLines"]
+        if (r["sourceType"], r["sourceNo"]) in applicable and r["priceListCode"] in active
+    )
     assert ("CustomerPriceGroup", with_group.price_group_code) in sources
     assert sources <= {
         ("AllCustomers", ""),
@@ -175,6 +188,13 @@ async def test_relations_load_in_batches(world: World) -> None:
 async def test_price_list_lines_page_with_their_own_cursor(world: World) -> None:
     (first,) = await world.all.lines_of_price_lists(APP, [LineKey("S00001", first=3)])
     assert len(first.nodes) == 3 and first.has_next_page
+    rows = world.seeded.data.erp["priceListLines"]
+    assert await first.total_count() == sum(1 for r in rows if r["priceListCode"] == "S00001")
+    item = rows[0]["assetNo"]
+    (item_page,) = await world.all.lines_of_items(APP, [LineKey(item, first=1)])
+    assert await item_page.total_count() == sum(
+        1 for r in rows if r["assetType"] == "Item" and r["assetNo"] == item
+    )
     (second,) = await world.all.lines_of_price_lists(
         APP, [LineKey("S00001", first=3, after=first.end_cursor)]
     )
