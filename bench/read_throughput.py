@@ -1,7 +1,7 @@
 """Read throughput of the upstream client: every ERP customer and CRM account through the real
 connectors, requests counted against the minimum, then again under injected faults (exactly once?).
 
-    .venv/bin/python bench/read_throughput.py            # 100,000 rows each, ~2 minutes
+    .venv/bin/python bench/read_throughput.py            # 100,000 rows each, 3 rounds: ~5 min idle
     .venv/bin/python bench/read_throughput.py --quick    # 2,000 rows, small pages: a smoke run
 
 The exit status is 1 when a run without faults needed more requests than ⌈rows / page size⌉, or when
@@ -17,6 +17,7 @@ import math
 import os
 import platform
 import resource
+import statistics
 import sys
 import time
 from collections import Counter
@@ -56,6 +57,7 @@ class BenchConfig:
     backoff_base_seconds: float = 0.05
     backoff_max_seconds: float = 0.5
     in_process: bool = False
+    repeat: int = 3
     services: tuple[str, ...] = SERVICES
 
     def page_size(self, service: str) -> int:
@@ -90,6 +92,9 @@ class RunResult:
     """CPU time of this (the client's) process during the read; the simulator's runs elsewhere."""
     server_peak_rss_kib: int | None = None
     error: str | None = None
+    seconds_each: list[float] = field(default_factory=list)
+    """Every round's time; `seconds` is their median."""
+    inconsistent_rounds: int = 0
 
     @property
     def records_per_second(self) -> float:
@@ -105,7 +110,7 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        if not self.exactly_once:
+        if not self.exactly_once or self.inconsistent_rounds:
             return False
         if not self.faults:
             return self.at_minimum and self.client_requests == self.minimum
@@ -242,11 +247,39 @@ def _fault_body(config: BenchConfig) -> dict[str, Any]:
 
 
 async def _measure(targets: Sequence[Target], config: BenchConfig) -> list[RunResult]:
+    """`config.repeat` rounds of (clean, faults) per target, interleaved so that load from anything
+    else on the machine spreads over both; times are the median round, counts must agree in all."""
     results: list[RunResult] = []
     for target in targets:
-        for faults in (False, True):
-            results.append(await read_all(target, config, faults=faults))
+        rounds: dict[bool, list[RunResult]] = {False: [], True: []}
+        for _ in range(config.repeat):
+            for faults in (False, True):
+                rounds[faults].append(await read_all(target, config, faults=faults))
+        results += [_combine(rounds[False]), _combine(rounds[True])]
     return results
+
+
+def _counted(result: RunResult) -> tuple[Any, ...]:
+    return (
+        result.records,
+        result.unique_ids,
+        result.read_requests,
+        result.client_requests,
+        result.client_retries,
+        result.statuses,
+        result.injected,
+        result.error,
+    )
+
+
+def _combine(runs: list[RunResult]) -> RunResult:
+    seconds = [run.seconds for run in runs]
+    combined = replace(runs[0], seconds_each=seconds)
+    combined.seconds = statistics.median(seconds)
+    combined.client_cpu_seconds = statistics.median(run.client_cpu_seconds for run in runs)
+    # Faults come from a seeded sequence restarted for each read, so every round must count alike.
+    combined.inconsistent_rounds = sum(1 for run in runs if _counted(run) != _counted(runs[0]) or not run.ok)
+    return combined
 
 
 def run_benchmark(config: BenchConfig) -> list[RunResult]:
@@ -307,6 +340,7 @@ def format_report(results: Sequence[RunResult], config: BenchConfig, info: dict[
         f" Retry-After {config.retry_after_seconds}s; client timeout {config.timeout_seconds:g}s,"
         f" retries ≤ {config.max_retries}, backoff {config.backoff_base_seconds:g}-"
         f"{config.backoff_max_seconds:g}s",
+        f"rounds: {config.repeat} per scenario, clean and faulty interleaved; times are the median round",
         "",
     ]
     header = (
@@ -356,7 +390,13 @@ def format_report(results: Sequence[RunResult], config: BenchConfig, info: dict[
     lines.append("")
     for r in results:
         notes = [f"statuses {r.statuses}", f"token requests {r.token_requests}"]
+        if len(r.seconds_each) > 1:
+            notes.append("rounds " + " ".join(f"{t:.2f}s" for t in r.seconds_each))
+        if r.inconsistent_rounds:
+            notes.append(f"{r.inconsistent_rounds} ROUNDS COUNTED DIFFERENTLY OR FAILED")
         notes.append(f"setup requests {r.setup_requests}, client counted {r.client_requests}")
+        if r.read_requests != r.client_requests:
+            notes.append(f"the server counted {r.read_requests} of them")
         if r.empty_last_page:
             notes.append("fetched an EMPTY LAST PAGE")
         if r.server_peak_rss_kib:
@@ -400,12 +440,20 @@ def _ratios(results: Sequence[RunResult]) -> list[str]:
 
 # ----------------------------------------------------------------------------------------- main
 
-QUICK: dict[str, Any] = {"rows": 2_000, "erp_page_size": 250, "crm_page_size": 100, "retry_after_seconds": 0}
+QUICK: dict[str, Any] = {
+    "rows": 2_000,
+    "erp_page_size": 250,
+    "crm_page_size": 100,
+    "retry_after_seconds": 0,
+    "repeat": 1,
+}
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[BenchConfig, argparse.Namespace]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="2,000 rows, pages of 250/100, Retry-After 0")
+    parser.add_argument(
+        "--quick", action="store_true", help="2,000 rows, pages of 250/100, Retry-After 0, 1 round"
+    )
     parser.add_argument("--rows", type=int, help="rows per service (default 100,000)")
     parser.add_argument("--erp-page-size", type=int)
     parser.add_argument("--crm-page-size", type=int)
@@ -416,6 +464,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[BenchConfig, argparse.Namesp
     parser.add_argument("--timeout", type=float, help="client timeout in seconds (default 30)")
     parser.add_argument("--fault-hold", type=float, help="seconds a 'timeout' fault holds a request")
     parser.add_argument("--services", help="erp,crm (default both)")
+    parser.add_argument("--repeat", type=int, help="rounds per scenario; times are the median (default 3)")
     parser.add_argument(
         "--in-process", action="store_true", help="also read through the in-process transport"
     )
@@ -433,11 +482,14 @@ def parse_args(argv: Sequence[str] | None) -> tuple[BenchConfig, argparse.Namesp
         "timeout_seconds": args.timeout,
         "fault_hold_seconds": args.fault_hold,
         "services": tuple(args.services.split(",")) if args.services else None,
+        "repeat": args.repeat,
         "in_process": args.in_process or None,
     }
     config = replace(config, **{k: v for k, v in changes.items() if v is not None})
     if "timeout" in config.fault_kinds and config.fault_hold_seconds <= config.timeout_seconds:
         parser.error("with 'timeout' faults, --fault-hold must exceed the client --timeout")
+    if config.repeat < 1:
+        parser.error("--repeat must be at least 1")
     if unknown := set(config.services) - set(SERVICES):
         parser.error(f"unknown services {sorted(unknown)}")
     return config, args
