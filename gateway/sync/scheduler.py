@@ -276,6 +276,16 @@ class Scheduler:
             except Exception:  # a database hiccup: try again next time, the TTL leaves room for two misses
                 log.exception("%s: could not renew %s", self.worker_id, run.grant.name)
 
+    async def run_once(self) -> list[str]:
+        """One tick, then wait for its runs, renewing their leases meanwhile (`gateway worker --once`)."""
+        started = await self.tick()
+        while self._runs:
+            tasks = [run.task for run in self._runs.values() if run.task is not None]
+            await asyncio.wait(tasks, timeout=self.renew_every)
+            if self._runs:
+                await self.renew()
+        return started
+
     async def drain(self) -> None:
         """Wait until every run started so far has finished (tests, graceful stop)."""
         while self._runs:
