@@ -30,7 +30,7 @@ from gateway.domain import (
 )
 from gateway.errors import InvalidInput
 from gateway.services import cursors
-from gateway.store import read_catalog
+from gateway.store import read_catalog, read_lines
 from gateway.store.engine import SessionFactory
 from gateway.store.read_queries import Filters, Order
 
@@ -436,12 +436,12 @@ class CatalogService:
         async def fetch(
             session: Any, members: list[LineKey], first: int, after: tuple[str, int] | None
         ) -> Any:
-            return await read_catalog.lines_of_price_lists(
+            return await read_lines.lines_of_price_lists(
                 session, codes=[k.owner for k in members], first=first, after=after
             )
 
         async def count(session: Any, key: LineKey) -> int:
-            return await read_catalog.count_lines(session, kind="price_list", owner=key.owner)
+            return await read_lines.count_lines(session, kind="price_list", owner=key.owner)
 
         return await self._line_pages(keys, lambda k: k.owner, fetch, count)
 
@@ -451,12 +451,12 @@ class CatalogService:
         async def fetch(
             session: Any, members: list[LineKey], first: int, after: tuple[str, int] | None
         ) -> Any:
-            return await read_catalog.lines_of_items(
+            return await read_lines.lines_of_items(
                 session, numbers=[k.owner for k in members], first=first, after=after
             )
 
         async def count(session: Any, key: LineKey) -> int:
-            return await read_catalog.count_lines(session, kind="item", owner=key.owner)
+            return await read_lines.count_lines(session, kind="item", owner=key.owner)
 
         return await self._line_pages(keys, lambda k: k.owner, fetch, count)
 
@@ -472,12 +472,12 @@ class CatalogService:
             session: Any, members: list[CustomerLineKey], first: int, after: tuple[str, int] | None
         ) -> Any:
             sources = {
-                owner(k): read_catalog.customer_sources(k.customer) for k in members if k.customer.erp_id
+                owner(k): read_lines.customer_sources(k.customer) for k in members if k.customer.erp_id
             }
-            return await read_catalog.lines_for_customers(session, sources=sources, first=first, after=after)
+            return await read_lines.lines_for_customers(session, sources=sources, first=first, after=after)
 
         async def count(session: Any, key: CustomerLineKey) -> int:
-            pairs = read_catalog.customer_sources(key.customer) if key.customer.erp_id else []
-            return await read_catalog.count_lines(session, kind="customer", owner=pairs)
+            pairs = read_lines.customer_sources(key.customer) if key.customer.erp_id else []
+            return await read_lines.count_lines(session, kind="customer", owner=pairs)
 
         return await self._line_pages(keys, owner, fetch, count)

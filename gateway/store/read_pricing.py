@@ -25,7 +25,8 @@ from gateway.domain import (
     PriceListLine,
     PriceSourceType,
 )
-from gateway.store.read_catalog import line_from_row, natural
+from gateway.store.read_catalog import natural
+from gateway.store.read_lines import line_from_row
 from gateway.store.read_model import (
     RmCurrency,
     RmCustomerPricing,

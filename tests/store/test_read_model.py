@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.domain import CouplingStatus, PriceRequest, Side, UpstreamRecord
 from gateway.services.price_engine import PricingSnapshot, quote_line
-from gateway.store import read_catalog
+from gateway.store import read_catalog, read_lines
 from gateway.store.engine import count_queries, read_session_factory
 from gateway.store.read_model import RmCustomer, RmPriceLine
 from gateway.store.read_pricing import load_pricing_data
@@ -194,7 +194,7 @@ async def test_price_lines_are_paged_per_owner_in_one_statement(engine: AsyncEng
     codes = sorted({h["code"] for h in seeded.data.erp["priceListHeaders"]})[:5]
     async with read_session_factory(engine)() as session:
         with count_queries(engine) as counter:
-            pages = await read_catalog.lines_of_price_lists(session, codes=codes, first=2, after=None)
+            pages = await read_lines.lines_of_price_lists(session, codes=codes, first=2, after=None)
         total = await session.exec(  # type: ignore[call-overload]
             select(col(RmPriceLine.price_list_code), func.count()).group_by(col(RmPriceLine.price_list_code))
         )
@@ -327,14 +327,14 @@ async def test_customer_and_item_line_pages_match_the_rows_on_both_databases(
 
     async with read_session_factory(engine)() as session:
         with count_queries(engine) as counter:
-            first = await read_catalog.lines_for_customers(session, sources=sources, first=3, after=None)
-            by_item = await read_catalog.lines_of_items(session, numbers=items, first=2, after=None)
+            first = await read_lines.lines_for_customers(session, sources=sources, first=3, after=None)
+            by_item = await read_lines.lines_of_items(session, numbers=items, first=2, after=None)
         assert counter.count == 2
         for number, pairs in sources.items():
             got = [(ln.price_list_code, ln.line_no) for ln in first[number]]
             assert got == expected_for(pairs, None)
             after = got[2]
-            more = await read_catalog.lines_for_customers(
+            more = await read_lines.lines_for_customers(
                 session, sources={number: pairs}, first=3, after=after
             )
             assert [(ln.price_list_code, ln.line_no) for ln in more[number]] == expected_for(pairs, after)
