@@ -84,6 +84,6 @@ async def schedule_entries(sessions: SessionFactory) -> list[tuple[str, str, flo
     return entries + [
         (m.name, direction, float(m.interval_seconds))
         for m in mappings
-        if m.enabled and m.name != "SALES ORDER"
+        if m.enabled
         for direction in m.directions()
     ]

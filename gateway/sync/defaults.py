@@ -306,8 +306,7 @@ def default_mappings() -> list[TableMapping]:
             crm_entity="salesorders",
             direction=TO_ERP,
             dependencies=("CUSTOMER", "ITEM-PRODUCT", "PRICE LIST LINE"),
-            enabled=False,
-            description="Submitted CRM orders become open ERP orders (DOMAIN §8); not yet run by the engine.",
+            description="Submitted CRM orders become open ERP orders; number and fulfilment flow back.",
             crm_filter={"statecode": 1},
             fields=(
                 _f("externalDocumentNumber", "ordernumber", TO_ERP),

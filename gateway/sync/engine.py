@@ -27,7 +27,7 @@ from gateway.store.tables import (
     JobStatus,
     JobType,
 )
-from gateway.sync import catalog, derived
+from gateway.sync import catalog, derived, orders
 from gateway.sync.fencing import Fence, NoFence
 from gateway.sync.matching import MatchResult, match_records
 from gateway.sync.mirroring import MirrorReader, ReadResult, erp_api
@@ -42,6 +42,7 @@ from gateway.upstream.writes import Write
 
 log = logging.getLogger(__name__)
 
+SALES_ORDER = "SALES ORDER"
 CRM_ID_NAMESPACE = uuid.UUID("5b1f3f6e-9d0c-4c52-8a51-6a0f4c1e7d21")
 """uuid5 namespace of the ids CRM records created from ERP records get (stable across releases)."""
 COUNTERS = (
@@ -147,6 +148,8 @@ class SyncEngine:
         if direction not in table.directions():
             raise NotFound(f"{mapping} does not run {direction}")
         run = await self._start(table, [direction], JobType(job_type), fence)
+        if table.name == SALES_ORDER:
+            return await self._orders(run, full=False)
         try:
             source = Side.ERP if direction == "erp_to_crm" else Side.CRM
             read = await self.reader.changes(
@@ -176,10 +179,23 @@ class SyncEngine:
             return await self._mirror_pricing(full=True, fence=fence, read_cache=read_cache)
         table = await self._mapping(mapping)
         run = await self._start(table, table.directions(), JobType.FULL, fence)
+        if table.name == SALES_ORDER:
+            return await self._orders(run, full=True, read_cache=read_cache)
         try:
             for side in (Side.ERP, Side.CRM):
                 await self._read_fully(table, side, fence, read_cache)
             await self._reconcile_all(run)
+        except StaleLease:
+            raise
+        except Exception as exc:
+            return await self._finish(run, failure=exc)
+        return await self._finish(run)
+
+    async def _orders(
+        self, run: _Run, *, full: bool, read_cache: dict[tuple[Side, str], ReadResult] | None = None
+    ) -> RunSummary:
+        try:
+            await orders.sync_orders(self, run, full=full, read_cache=read_cache)
         except StaleLease:
             raise
         except Exception as exc:
@@ -248,8 +264,6 @@ class SyncEngine:
     async def _mapping(self, name: str) -> TableMapping:
         async with self.sessions() as session:
             table = await catalog.get_mapping(session, name)
-        if table.name == "SALES ORDER":
-            raise NotFound("the SALES ORDER mapping is not run by this engine yet")
         return table
 
     # ------------------------------------------------------------------------------ jobs

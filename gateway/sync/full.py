@@ -25,7 +25,7 @@ class FullSync:
     async def plan(self, *, mappings: Sequence[str] | None = None) -> list[list[str]]:
         async with self.engine.sessions() as session:
             every = await catalog.load_mappings(session)
-        runnable = [m for m in every if m.name != "SALES ORDER"]
+        runnable = list(every)
         wanted = None if mappings is None else [m for m in mappings if m != ERP_PRICING]
         plan = layers(runnable, only=wanted)
         if mappings is None or ERP_PRICING in mappings:

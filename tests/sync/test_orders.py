@@ -1,0 +1,90 @@
+"""Sales orders end to end: submitted CRM orders become ERP orders once (lines by sequence, prices as
+entered, discounts, delivery date, CRM number as external document number), a missing coupling is
+named, and the ERP number and the fulfilled status flow back."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from gateway.simulators import SimulatorOptions
+from gateway.store.tables import Coupling, ErrorStatus, JobError
+from gateway.sync.full import FullSync
+from tests.sync.world import build_world
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
+
+
+async def _all(connector: Any, entity_set: str, **kwargs: Any) -> list[dict[str, Any]]:
+    return [dict(r.values) async for page in connector.pages(entity_set, **kwargs) for r in page]
+
+
+async def test_submitted_orders_become_erp_orders_once_and_report_back(database_url: str) -> None:
+    w = await build_world(database_url, SimulatorOptions(customers=40, items=20))
+    try:
+        await FullSync(w.engine).run()
+        crm_orders = {o["salesorderid"]: o for o in await _all(w.crm, "salesorders")}
+        submitted = [o for o in crm_orders.values() if o["statecode"] == 1]
+        assert submitted
+        details = await _all(w.crm, "salesorderdetails")
+        erp_orders = {o["externalDocumentNumber"]: o for o in await _all(w.erp, "salesOrders")}
+        for order in submitted:
+            erp = erp_orders[order["ordernumber"]]
+            lines = await _all(w.erp, "salesOrderLines", filter=f"documentId eq {erp['id']}")
+            mine = sorted(
+                (d for d in details if d["_salesorderid_value"] == order["salesorderid"]),
+                key=lambda d: d["sequencenumber"],
+            )
+            assert [line["unitPrice"] for line in sorted(lines, key=lambda x: x["sequence"])] == [
+                d["priceperunit"] for d in mine
+            ]
+            expected = [
+                round(d["quantity"] * d["volumediscountamount"] + d["manualdiscountamount"], 2) for d in mine
+            ]
+            assert [line["discountAmount"] for line in sorted(lines, key=lambda x: x["sequence"])] == expected
+            assert erp["requestedDeliveryDate"] == order["requestdeliveryby"][:10]
+            crm_now = (await w.crm.get("salesorders", uuid.UUID(order["salesorderid"]))).values
+            assert crm_now["description"] == f"Business Central order {erp['number']}"
+        count = len(await _all(w.erp, "salesOrders"))
+        await w.engine.run(mapping="SALES ORDER", direction="crm_to_erp")
+        await FullSync(w.engine).run(mappings=["SALES ORDER"])
+        assert len(await _all(w.erp, "salesOrders")) == count  # never transferred twice
+
+        # Shipped in the ERP: fulfilled in Sales.
+        shipped = erp_orders[submitted[0]["ordernumber"]]
+        await w.erp.update("salesOrders", shipped["id"], {"fullyShipped": True}, etag="*")
+        await w.engine.run(mapping="SALES ORDER", direction="crm_to_erp")
+        assert (await w.crm.get("salesorders", uuid.UUID(submitted[0]["salesorderid"]))).values[
+            "statecode"
+        ] == 3
+
+        # An order of an account that is no customer: the error names the missing coupling.
+        prospect = next(a for a in await _all(w.crm, "accounts") if a["customertypecode"] != 3)
+        new = await w.crm.create(
+            "salesorders",
+            {
+                "name": "walk-in",
+                "ordernumber": "ORD-X",
+                "customerid_account@odata.bind": f"/accounts({prospect['accountid']})",
+            },
+        )
+        await w.crm.update("salesorders", uuid.UUID(new.id), {"statecode": 1, "statuscode": 3}, etag="*")
+        await w.engine.run(mapping="SALES ORDER", direction="crm_to_erp")
+        async with w.sessions() as session:
+            errors = (
+                await session.exec(
+                    select(JobError).where(
+                        JobError.crm_id == new.id, JobError.status == ErrorStatus.OPEN.value
+                    )
+                )
+            ).all()
+            coupled = (await session.exec(select(Coupling).where(Coupling.crm_id == new.id))).all()
+        assert [e.reason for e in errors] == [
+            f"customer: account {prospect['accountid']} is not coupled to a customer"
+        ]
+        assert not coupled
+    finally:
+        await w.close()
