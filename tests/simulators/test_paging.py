@@ -67,6 +67,10 @@ async def test_dataverse_pages_100k_accounts_exactly_once(big_crm: Starlette) ->
         assert len(ids) == 100_002
         assert len(set(ids)) == len(ids)
         assert pages == 21  # asked 10,000, capped at Dataverse's 5,000
+        counted = (await client.get("accounts?$count=true&$top=1")).json()
+        assert counted["@odata.count"] == 5_000
+        assert counted["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] is True
+        assert (await client.get("accounts/$count")).text == "5000"
 
 
 async def test_prefer_maxpagesize_and_preference_applied(bc: httpx.AsyncClient) -> None:

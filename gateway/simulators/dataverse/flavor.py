@@ -38,6 +38,7 @@ class DataverseFlavor(Flavor):
     patch_returns_entity = False
     client_keys = True
     change_tracking = True
+    count_cap = 5_000
     error_codes = {
         "NotFound": "0x8006088a",
         "RecordNotFound": "0x80040217",

@@ -36,6 +36,7 @@ class Flavor:
     patch_returns_entity = True
     client_keys = False
     change_tracking = False
+    count_cap: int | None = None  # $count answers at most this many (Dataverse: 5,000)
     # Generic error kinds raised by the engine -> the service's own codes.
     error_codes: dict[str, str] = {}
 

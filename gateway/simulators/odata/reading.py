@@ -151,6 +151,8 @@ class Reader:
         options = self._options()
         query = sa.select(sa.func.count()).select_from(self.table).where(*self._where(options))
         total = self.store.conn.execute(query).scalar_one()
+        if self.flavor.count_cap is not None:
+            total = min(total, self.flavor.count_cap)
         return ODataResponse(200, text=str(total), content_type="text/plain")
 
     def _page_size(self) -> tuple[int, bool]:
@@ -215,7 +217,14 @@ class Reader:
         }
         if options.count:
             total_query = sa.select(sa.func.count()).select_from(self.table).where(*where)
-            payload["@odata.count"] = self.store.conn.execute(total_query).scalar_one()
+            total = self.store.conn.execute(total_query).scalar_one()
+            cap = self.flavor.count_cap
+            if cap is not None and total > cap:
+                # Dataverse counts at most 5,000 rows and says so in an annotation.
+                payload["@odata.count"] = cap
+                payload["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = True
+            else:
+                payload["@odata.count"] = total
         payload["value"] = entities
         delta_base = state.get("d")
         if tracking and delta_base is None:
