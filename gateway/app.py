@@ -19,11 +19,13 @@ from gateway.services.availability import AvailabilityService
 from gateway.services.availability_units import ErpItemUnits
 from gateway.services.catalog import CatalogService
 from gateway.services.container import Services
+from gateway.services.pricing import LocalCurrency, PricingService
 from gateway.services.readiness import ReadinessService
 from gateway.services.status import StatusService
 from gateway.store.engine import create_engine, read_session_factory, session_factory
 from gateway.store.health import ping
-from gateway.upstream.factory import build_crm_connector, build_erp_connector
+from gateway.sync.worker import sync_worker
+from gateway.upstream.factory import build_crm_connector, build_erp_connector, build_throttle
 from gateway.web.auth import ApiKeyBackend, RequireAuthentication, on_auth_error
 from gateway.web.errors import exception_handlers
 from gateway.web.routes import build_routes
@@ -47,9 +49,12 @@ def create_app(
             stack.push_async_callback(engine.dispose)
             cache = create_cache(settings.cache_url)
             stack.push_async_callback(cache.close)
-            erp = build_erp_connector(settings, transport=erp_transport)
+            # One request budget per upstream identity for everything in this process (issue 3 §5).
+            throttle = build_throttle(settings)
+            stack.push_async_callback(throttle.aclose)
+            erp = build_erp_connector(settings, transport=erp_transport, throttle=throttle)
             stack.push_async_callback(erp.aclose)
-            crm = build_crm_connector(settings, transport=crm_transport)
+            crm = build_crm_connector(settings, transport=crm_transport, throttle=throttle)
             stack.push_async_callback(crm.aclose)
 
             status = StatusService(erp=erp, crm=crm)
@@ -71,6 +76,7 @@ def create_app(
             async def cache_probe() -> tuple[bool, str | None]:
                 return await cache_reachable(cache)
 
+            catalog = CatalogService(sessions=read_session_factory(engine), sales_scope=settings.sales_scope)
             app.state.settings = settings
             app.state.engine = engine  # for operators' tools and tests that count statements
             app.state.services = Services(
@@ -78,10 +84,25 @@ def create_app(
                 status=status,
                 readiness=ReadinessService(store=store_probe, cache=cache_probe, status=status),
                 availability=availability,
-                catalog=CatalogService(
-                    sessions=read_session_factory(engine), sales_scope=settings.sales_scope
+                catalog=catalog,
+                pricing=PricingService(
+                    sessions=read_session_factory(engine),
+                    catalog=catalog,
+                    local_currency=LocalCurrency(status=status),
                 ),
             )
+            if settings.runs_scheduler_in_process():
+                # Demo (or GATEWAY_SCHEDULER_IN_PROCESS=true): this process syncs too, under the same
+                # leases as `gateway worker` processes; it stops (gracefully) before the connectors close.
+                app.state.scheduler = await stack.enter_async_context(
+                    sync_worker(
+                        settings,
+                        sessions=session_factory(engine),
+                        erp=erp,
+                        crm=crm,
+                        initial_full_sync=settings.demo,
+                    )
+                )
             log.info("gateway ready (demo=%s)", settings.demo)
             yield
 
