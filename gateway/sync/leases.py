@@ -1,0 +1,133 @@
+"""Holding several leases for one piece of work outside the scheduler (a full synchronization started
+by an admin, a one-off run): all-or-nothing acquire, renewal in the background, release on exit.
+
+    async with hold_leases(sessions, names=[...], holder=worker_id) as held:
+        if held is None: ...                     # someone else runs one of them: try later
+        await full_sync.run(fence_for=held.fence_for_mapping)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from gateway.errors import StaleLease
+from gateway.store.engine import SessionFactory, StoreSession
+from gateway.store.leases import LeaseGrant, acquire, release, renew
+from gateway.store.types import utcnow
+from gateway.sync.fencing import Fence, LeaseFence
+
+log = logging.getLogger(__name__)
+
+
+class AllFences:
+    """A fence over several leases: a writer that touches both directions of a mapping needs both."""
+
+    __slots__ = ("fences",)
+
+    def __init__(self, fences: Sequence[Fence]) -> None:
+        self.fences = tuple(fences)
+
+    def __repr__(self) -> str:
+        return f"AllFences({list(self.fences)!r})"
+
+    async def check(self, session: StoreSession) -> None:
+        for fence in self.fences:
+            await fence.check(session)
+
+
+@dataclass
+class HeldLeases:
+    """Leases held together; `lost` is set when any of them could not be renewed."""
+
+    grants: dict[str, LeaseGrant]
+    clock: Callable[[], datetime]
+    lost: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def fence(self, *names: str) -> Fence:
+        """The fence over the named leases (all of them when none are named)."""
+        chosen = names or tuple(self.grants)
+        return AllFences([LeaseFence(n, self.grants[n].generation, clock=self.clock) for n in chosen])
+
+    def fence_for_mapping(self, mapping: str) -> Fence:
+        """The fence over every held lease of `mapping` ("MAPPING:direction" names)."""
+        return self.fence(*(n for n in self.grants if n.rsplit(":", 1)[0] == mapping))
+
+
+async def _release_all(
+    sessions: SessionFactory, grants: Sequence[LeaseGrant], *, holder: str, clock: Callable[[], datetime]
+) -> None:
+    for grant in grants:
+        try:
+            async with sessions.begin() as session:
+                # Due at once: the scheduler's next incremental run follows up on what changed meanwhile.
+                await release(
+                    session, name=grant.name, holder=holder, generation=grant.generation, now=clock()
+                )
+        except Exception:  # it then expires by itself
+            log.exception("could not release lease %s", grant.name)
+
+
+@asynccontextmanager
+async def hold_leases(
+    sessions: SessionFactory,
+    *,
+    names: Sequence[str],
+    holder: str,
+    ttl: float = 15.0,
+    renew_every: float | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> AsyncIterator[HeldLeases | None]:
+    """Acquire every lease in `names` (in sorted order) or none: yields None when any is held
+    elsewhere. While the block runs they are renewed every `renew_every` (default ttl/3).
+
+    `holder` must not be a scheduler's worker id: a holder may re-take its own lease, which would
+    fence out that scheduler's run (use e.g. f"{worker_id}/full")."""
+    period = renew_every if renew_every is not None else ttl / 3
+    grants: list[LeaseGrant] = []
+    for name in sorted(set(names)):
+        async with sessions.begin() as session:
+            grant = await acquire(session, name=name, holder=holder, ttl=ttl, now=clock())
+        if grant is None:
+            await _release_all(sessions, grants, holder=holder, clock=clock)
+            yield None
+            return
+        grants.append(grant)
+    held = HeldLeases({g.name: g for g in grants}, clock=clock)
+
+    async def keep_alive() -> None:
+        while True:
+            await asyncio.sleep(period)
+            for grant in grants:
+                try:
+                    async with sessions.begin() as session:
+                        await renew(
+                            session,
+                            name=grant.name,
+                            holder=holder,
+                            generation=grant.generation,
+                            ttl=ttl,
+                            now=clock(),
+                        )
+                except StaleLease:
+                    log.warning("lease %s lost while held by %s", grant.name, holder)
+                    held.lost.set()
+                except Exception:  # a database hiccup: the TTL leaves room for the next attempt
+                    log.exception("could not renew lease %s", grant.name)
+
+    renewer = asyncio.create_task(keep_alive(), name=f"renew {holder}")
+    try:
+        yield held
+    finally:
+        renewer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewer
+        await _release_all(sessions, grants, holder=holder, clock=clock)
+
+
+__all__ = ["AllFences", "HeldLeases", "hold_leases"]
