@@ -304,6 +304,10 @@ class SyncEngine:
             for job_id in run.jobs.values():
                 job = await jobs.get_job(session, job_id=job_id)
                 failed = failed or job.failed > 0
+                if failure is None and job.done < job.total:
+                    # A run that went through has seen every record it counted at the start (some
+                    # only as part of a pair or an ambiguity): the review line shows it complete.
+                    await jobs.add_job_counts(session, job_id=job_id, done=job.total - job.done)
             status = JobStatus.ERROR if failure is not None or failed else JobStatus.SUCCESS
             totals: dict[str, int] = dict.fromkeys(COUNTERS, 0)
             created_on: list[str] = []

@@ -46,6 +46,8 @@ async def test_full_sync_in_the_background_with_review_lines(control: tuple[Worl
     assert customer["jobs"]["erp_to_crm"]["status"] == "error"  # the ambiguous customer is reported
     assert customer["jobs"]["erp_to_crm"]["total"] > 0 and customer["jobs"]["erp_to_crm"]["jobId"]
     assert lines["CURRENCY"]["jobs"]["erp_to_crm"]["status"] == "success"
+    currency = lines["CURRENCY"]["jobs"]["erp_to_crm"]
+    assert currency["done"] == currency["total"] > 0
     assert lines["ITEM-PRODUCT"]["jobs"]["erp_to_crm"]["status"] == "blank"
     job = await c.get_job(customer["jobs"]["erp_to_crm"]["jobId"])
     assert job["errors"] and all(e["reason"] for e in job["errors"])
