@@ -22,13 +22,17 @@ from gateway.services.container import Services
 from gateway.services.pricing import LocalCurrency, PricingService
 from gateway.services.readiness import ReadinessService
 from gateway.services.status import StatusService
+from gateway.services.sync_control import SyncControl
 from gateway.store.engine import create_engine, read_session_factory, session_factory
 from gateway.store.health import ping
-from gateway.sync.worker import sync_worker
+from gateway.sync.engine import SyncEngine
+from gateway.sync.scheduler import request_sync
+from gateway.sync.worker import ensure_mappings, sync_worker
 from gateway.upstream.factory import build_crm_connector, build_erp_connector, build_throttle
 from gateway.web.auth import ApiKeyBackend, RequireAuthentication, on_auth_error
 from gateway.web.errors import exception_handlers
 from gateway.web.routes import build_routes
+from gateway.web.webhooks import BcWebhookConfig
 
 log = logging.getLogger("gateway")
 
@@ -76,6 +80,11 @@ def create_app(
             async def cache_probe() -> tuple[bool, str | None]:
                 return await cache_reachable(cache)
 
+            # The admin endpoints' use cases; the mappings exist before the first admin reads them.
+            sessions = session_factory(engine)
+            await ensure_mappings(sessions)
+            sync = SyncControl(sessions=sessions, engine=SyncEngine(sessions=sessions, erp=erp, crm=crm))
+            stack.push_async_callback(sync.aclose)
             catalog = CatalogService(sessions=read_session_factory(engine), sales_scope=settings.sales_scope)
             app.state.settings = settings
             app.state.engine = engine  # for operators' tools and tests that count statements
@@ -90,6 +99,7 @@ def create_app(
                     catalog=catalog,
                     local_currency=LocalCurrency(status=status),
                 ),
+                sync=sync,
             )
             if settings.runs_scheduler_in_process():
                 # Demo (or GATEWAY_SCHEDULER_IN_PROCESS=true): this process syncs too, under the same
@@ -103,6 +113,20 @@ def create_app(
                         initial_full_sync=settings.demo,
                     )
                 )
+
+            async def wake(mapping: str, direction: str) -> None:
+                # A webhook asks for a run now: this process's scheduler when it has one, else the
+                # lease row, which whichever `gateway worker` is free picks up on its next tick.
+                scheduler = getattr(app.state, "scheduler", None)
+                if scheduler is not None:
+                    scheduler.wake(mapping, direction)
+                else:
+                    await request_sync(sessions, mapping=mapping, direction=direction)
+
+            secret = settings.webhook_client_state
+            app.state.bc_webhook = BcWebhookConfig(
+                client_state=secret.get_secret_value() or None if secret is not None else None, wake=wake
+            )
             log.info("gateway ready (demo=%s)", settings.demo)
             yield
 

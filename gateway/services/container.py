@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from gateway.services.access import AccessService
 from gateway.services.availability import AvailabilityService
 from gateway.services.catalog import CatalogService
+from gateway.services.pricing import PricingService
 from gateway.services.readiness import ReadinessService
 from gateway.services.status import StatusService
 
@@ -18,3 +19,4 @@ class Services:
     readiness: ReadinessService
     catalog: CatalogService
     availability: AvailabilityService
+    pricing: PricingService

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from gateway.web import rest_availability, rest_catalog_spec
+from gateway.web import rest_availability, rest_catalog_spec, rest_quotes
 from gateway.web.graphql import GraphQLView
 from gateway.web.health import healthz, readyz
 from gateway.web.openapi import Operation, build_openapi, openapi_endpoint
 from gateway.web.rest_availability import availability_routes
 from gateway.web.rest_catalog import catalog_routes
+from gateway.web.rest_quotes import quote_routes
 from schema.build import build_schema
 
 API_VERSION = "1.0.0"
@@ -17,7 +18,7 @@ API_VERSION = "1.0.0"
 
 def rest_operations() -> list[Operation]:
     """Every REST operation the OpenAPI document describes (a test checks each route has one)."""
-    return [*rest_catalog_spec.OPERATIONS, *rest_availability.OPERATIONS]
+    return [*rest_catalog_spec.OPERATIONS, *rest_availability.OPERATIONS, *rest_quotes.OPERATIONS]
 
 
 def build_routes(*, graphql_ide: bool) -> list[BaseRoute]:
@@ -31,4 +32,5 @@ def build_routes(*, graphql_ide: bool) -> list[BaseRoute]:
         WebSocketRoute("/graphql", graphql),
         *catalog_routes(),
         *availability_routes(),
+        *quote_routes(),
     ]
