@@ -808,8 +808,12 @@ class SyncEngine:
         """A 412: someone wrote in between. Read both records again and apply the policy once more."""
         table = run.mapping
         try:
-            erp = await self.reader.refetch(mapping=table, side=Side.ERP, record_id=pair.coupling.erp_id)
-            crm = await self.reader.refetch(mapping=table, side=Side.CRM, record_id=pair.coupling.crm_id)
+            erp = await self.reader.refetch(
+                mapping=table, side=Side.ERP, record_id=pair.coupling.erp_id, fence=run.fence
+            )
+            crm = await self.reader.refetch(
+                mapping=table, side=Side.CRM, record_id=pair.coupling.crm_id, fence=run.fence
+            )
             outcome = reconcile(
                 table,
                 erp=erp.values,
@@ -1180,7 +1184,9 @@ class SyncEngine:
                         else RecordError(_batch_message(Side.CRM, result)),
                     )
                     continue
-                crm = _record_from(Side.CRM, table, write, result, None, record_id=pair.coupling.crm_id)
+                crm = _record_from(
+                    Side.CRM, table, write, result, None, record_id=pair.coupling.crm_id, fence=run.fence
+                )
                 await mirror.upsert_records(
                     session, side=Side.CRM, entity_set=table.crm_entity, records=[crm]
                 )

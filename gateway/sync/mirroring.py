@@ -243,7 +243,9 @@ class MirrorReader:
             )
         return result
 
-    async def refetch(self, *, mapping: TableMapping, side: Side, record_id: str) -> UpstreamRecord:
+    async def refetch(
+        self, *, mapping: TableMapping, side: Side, record_id: str, fence: Fence
+    ) -> UpstreamRecord:
         """One record read again (after a 412), also written to the mirror."""
         if side is Side.ERP:
             record = await self.erp.get(mapping.erp_entity, record_id, api=erp_api(mapping))
@@ -257,6 +259,7 @@ class MirrorReader:
                 records=[record],
                 keys=_keys(mapping, side, [record]),
             )
+            await fence.check(session)
         return record
 
 

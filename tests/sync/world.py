@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
+from gateway.config import Settings, load_settings
 from gateway.simulators import SimulatorOptions, create_crm_simulator, create_erp_simulator
 from gateway.store.engine import SessionFactory, create_engine, session_factory
 from gateway.sync.catalog import ensure_default_mappings
@@ -20,7 +21,6 @@ from gateway.upstream.crm import CrmConnector
 from gateway.upstream.erp import ErpConnector
 from gateway.upstream.factory import build_crm_connector, build_erp_connector
 from gateway.upstream.transport import in_process_transport
-from tests.gateway_harness import harness_settings
 
 
 @dataclass
@@ -49,12 +49,35 @@ class World:
         await self.db.dispose()
 
 
+ERP_ROOT = "http://erp.sim"
+CRM_ROOT = "http://crm.sim"
+
+
+def world_settings(database_url: str, options: SimulatorOptions, **overrides: object) -> Settings:
+    """Settings pointing at the two simulators (the same as tests/gateway_harness.py, without the app)."""
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "erp_base_url": ERP_ROOT,
+        "erp_tenant": options.tenant,
+        "erp_environment": options.environment,
+        "erp_token_url": f"{ERP_ROOT}/{options.tenant}/oauth2/v2.0/token",
+        "erp_client_id": options.client_id,
+        "erp_client_secret": options.client_secret,
+        "crm_base_url": CRM_ROOT,
+        "crm_token_url": f"{CRM_ROOT}/{options.tenant}/oauth2/v2.0/token",
+        "crm_client_id": options.client_id,
+        "crm_client_secret": options.client_secret,
+        "upstream_max_retries": 6,
+        "upstream_backoff_base_seconds": 0.01,
+        "upstream_backoff_max_seconds": 0.05,
+        "upstream_timeout_seconds": 5.0,
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
 async def build_world(database_url: str, options: SimulatorOptions, **overrides: object) -> World:
-    settings = harness_settings(
-        database_url,
-        options,
-        **{"upstream_max_retries": 6, **overrides},
-    )
+    settings = world_settings(database_url, options, **overrides)
     erp_sim, crm_sim = create_erp_simulator(options), create_crm_simulator(options)
     erp = build_erp_connector(settings, transport=in_process_transport(erp_sim))
     crm = build_crm_connector(settings, transport=in_process_transport(crm_sim))
