@@ -1184,9 +1184,7 @@ class SyncEngine:
                         else RecordError(_batch_message(Side.CRM, result)),
                     )
                     continue
-                crm = _record_from(
-                    Side.CRM, table, write, result, None, record_id=pair.coupling.crm_id, fence=run.fence
-                )
+                crm = _record_from(Side.CRM, table, write, result, None, record_id=pair.coupling.crm_id)
                 await mirror.upsert_records(
                     session, side=Side.CRM, entity_set=table.crm_entity, records=[crm]
                 )
