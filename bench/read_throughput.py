@@ -1,7 +1,7 @@
 """Read throughput of the upstream client: every ERP customer and CRM account through the real
 connectors, requests counted against the minimum, then again under injected faults (exactly once?).
 
-    .venv/bin/python bench/read_throughput.py            # 100,000 rows each, 3 rounds: ~5 min idle
+    .venv/bin/python bench/read_throughput.py            # 100,000 rows each, 3 rounds: 5-8 min
     .venv/bin/python bench/read_throughput.py --quick    # 2,000 rows, small pages: a smoke run
 
 The exit status is 1 when a run without faults needed more requests than ⌈rows / page size⌉, or when
