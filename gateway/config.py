@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     scheduler_poll_seconds: float = Field(default=1.0, gt=0)
     worker_id: str = ""
     scheduler_in_process: bool | None = None
+    webhook_client_state: SecretStr | None = None
 
     # --- the web side
     host: str = "127.0.0.1"

@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSITION_ROOT = {
     "gateway",
     "gateway.cli",
+    "gateway.cli_admin",
     "gateway.app",
     "gateway.demo",
     "gateway.serving",

@@ -10,6 +10,7 @@ from gateway.services.catalog import CatalogService
 from gateway.services.pricing import PricingService
 from gateway.services.readiness import ReadinessService
 from gateway.services.status import StatusService
+from gateway.services.sync_control import SyncControl
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,3 +21,5 @@ class Services:
     catalog: CatalogService
     availability: AvailabilityService
     pricing: PricingService
+    sync: SyncControl | None = None
+    """The admin's sync use cases (the admin endpoints); None only in apps built without a syncer."""
