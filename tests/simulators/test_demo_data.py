@@ -546,3 +546,11 @@ def test_hundred_thousand_customers() -> None:
     assert len({c["number"] for c in customers}) == 100_000
     assert len({c["displayName"] for c in customers}) == 100_000
     assert len(data.erp["salesOrders"]) == 2_000
+
+
+def test_many_customers_over_few_items_fit() -> None:
+    """Up to 500 customer price lists need more timestamps than a small catalog provides."""
+    data = generate(seed=42, customers=6_000, items=20)
+    headers = {h["code"] for h in data.erp["priceListHeaders"]}
+    assert len(headers) >= 500
+    assert all(line["priceListCode"] in headers for line in data.erp["priceListLines"])

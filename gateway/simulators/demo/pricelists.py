@@ -3,6 +3,7 @@ calculation weighs, at about ten lines per item (5,000 items give some 50,000 li
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -187,7 +188,11 @@ def build_price_lists(*, seed: int, catalog: Catalog, customers: list[Row]) -> P
     rng = s.rng
     r = rng.random
     n_items = len(catalog.items)
-    stamps = iter(s.stamps(n_items * 14 + 2000, date(2025, 1, 1), date(2026, 11, 15)))
+    # About 14 stamps per item serve the fixed lists; many customer lists over few items can need
+    # more, drawn from a stream of their own so the data of every size that fitted stays the same.
+    customer_lists = min(max(3, len(customers) // 10), 500)
+    extra = Stream(seed, "pricelists-extra").stamps(12 * customer_lists, date(2025, 1, 1), date(2026, 11, 15))
+    stamps = itertools.chain(s.stamps(n_items * 14 + 2000, date(2025, 1, 1), date(2026, 11, 15)), extra)
     result = PriceLists()
 
     def header(
