@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -145,6 +145,10 @@ class SimulatorHost:
                 {"Retry-After": str(exc.retry_after)},
             )
             status = 429
+        except ClientDisconnect:
+            # The client gave up (e.g. its timeout during a "timeout" fault): count it as nginx's
+            # 499 "client closed request", so the stats still see every request that arrived.
+            response, status = Response(status_code=499), 499
         self.stats.record(method=method, entity_set=label, status=status)
         return response
 
