@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
+from gateway.cli_admin import register as register_admin_commands
 from gateway.config import Settings, load_settings
 from gateway.errors import ConfigurationError, GatewayError
 
@@ -341,6 +342,10 @@ def schema_export() -> None:
     from schema.build import build_schema
 
     click.echo(build_schema().as_str())
+
+
+# The admin commands (sync, couple, errors) talk to a running gateway over HTTP.
+register_admin_commands(main)
 
 
 if __name__ == "__main__":  # pragma: no cover
