@@ -23,8 +23,9 @@ from gateway.upstream.odata import in_filter
 from gateway.upstream.writes import Write
 
 if TYPE_CHECKING:
-    from gateway.sync.engine import SyncEngine, _Run
+    from gateway.sync.engine import SyncEngine
     from gateway.sync.mirroring import ReadResult
+    from gateway.sync.runstate import RunState
 
 SUBMITTED, FULFILLED = 1, 3
 FULFILLED_STATUS = 100001
@@ -101,7 +102,11 @@ def build_order(
 
 
 async def sync_orders(
-    engine: SyncEngine, run: _Run, *, full: bool, read_cache: dict[tuple[Side, str], ReadResult] | None = None
+    engine: SyncEngine,
+    run: RunState,
+    *,
+    full: bool,
+    read_cache: dict[tuple[Side, str], ReadResult] | None = None,
 ) -> None:
     """Read orders, their lines and the ERP orders, transfer the submitted ones, report back."""
     table = run.mapping
@@ -136,7 +141,7 @@ async def sync_orders(
 
 async def _transfer(
     engine: SyncEngine,
-    run: _Run,
+    run: RunState,
     pending: list[MirrorRecord],
     lines_of: Mapping[str, list[Mapping[str, Any]]],
     lookups: _Lookups,
@@ -230,7 +235,7 @@ def _number_note(erp: UpstreamRecord) -> str:
 
 async def _report_back(
     engine: SyncEngine,
-    run: _Run,
+    run: RunState,
     orders: Mapping[str, MirrorRecord],
     erp_orders: Mapping[str, MirrorRecord],
     couplings: Mapping[str, Any],

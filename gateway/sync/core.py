@@ -1,0 +1,120 @@
+"""The base of the sync engine's parts: the store, both connectors, the mirror reader, and how a
+run records counters and errors; the parts (pairs, creates) name what they need from each other."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Mapping, Sequence
+
+from gateway.domain import BatchResult, Side
+from gateway.errors import GatewayError
+from gateway.store import jobs, sync_state
+from gateway.store.engine import SessionFactory, StoreSession
+from gateway.store.sync_tables import MirrorRecord
+from gateway.store.tables import (
+    ErrorAction,
+)
+from gateway.sync.mirroring import MirrorReader
+from gateway.sync.model import DeletionPolicy
+from gateway.sync.runstate import (
+    Pair,
+    RunState,
+)
+from gateway.upstream.crm import CrmConnector
+from gateway.upstream.erp import ErpConnector
+from gateway.upstream.writes import Write
+
+
+class EngineCore(abc.ABC):
+    """State and bookkeeping shared by the engine's parts."""
+
+    def __init__(
+        self, *, sessions: SessionFactory, erp: ErpConnector, crm: CrmConnector, chunk_size: int = 1000
+    ) -> None:
+        self.sessions = sessions
+        self.erp = erp
+        self.crm = crm
+        self.chunk_size = chunk_size
+        self.reader = MirrorReader(sessions=sessions, erp=erp, crm=crm)
+        self._local_currency: str | None = None
+
+    async def _flush(self, session: StoreSession, run: RunState) -> None:
+        """Counters and errors gathered since the last commit, written in the caller's transaction."""
+        for job_id, bucket in run.counts.items():
+            await jobs.add_job_counts(session, job_id=job_id, **bucket)
+        run.counts.clear()
+        for erp_id, crm_id in run.resolved:
+            if erp_id not in run.open_ids and crm_id not in run.open_ids:
+                continue
+            await sync_state.resolve_record_errors(
+                session, mapping=run.mapping.name, erp_id=erp_id, crm_id=crm_id
+            )
+        run.resolved.clear()
+        for error in run.errors:
+            await sync_state.resolve_record_errors(
+                session, mapping=run.mapping.name, erp_id=error.get("erp_id"), crm_id=error.get("crm_id")
+            )
+            await jobs.add_job_error(
+                session,
+                job_id=run.jobs[error.pop("direction", run.primary)],
+                mapping=run.mapping.name,
+                **error,
+            )
+        run.errors.clear()
+
+    def _fail(
+        self,
+        run: RunState,
+        *,
+        reason: str,
+        erp_id: str | None = None,
+        crm_id: str | None = None,
+        erp_key: str | None = None,
+        crm_key: str | None = None,
+        field: str | None = None,
+        cause: Sequence[str] = (),
+        actions: Iterable[ErrorAction] = (ErrorAction.RETRY, ErrorAction.IGNORE),
+        direction: str | None = None,
+        counter: str = "failed",
+    ) -> None:
+        direction = direction if direction in run.jobs else run.primary
+        run.count(counter, direction=direction)
+        run.errors.append(
+            {
+                "reason": reason,
+                "erp_id": erp_id,
+                "crm_id": crm_id,
+                "erp_key": erp_key,
+                "crm_key": crm_key,
+                "field": field,
+                "cause": list(cause) or [reason],
+                "actions": [a.value for a in actions],
+                "direction": direction,
+            }
+        )
+
+    @abc.abstractmethod
+    async def _sync_pairs(self, run: RunState, pairs: list[Pair], *, force: Side | None = None) -> None:
+        """Bring coupled pairs up to date (gateway.sync.pairs)."""
+
+    @abc.abstractmethod
+    def _record_failure(self, run: RunState, pair: Pair, exc: GatewayError) -> None:
+        """Log a pair that could not be synchronized (gateway.sync.pairs)."""
+
+    @abc.abstractmethod
+    async def _send(
+        self, run: RunState, side: Side, writes: list[Write]
+    ) -> list[BatchResult | BaseException]:
+        """Send writes in batches (gateway.sync.pairs)."""
+
+    @abc.abstractmethod
+    async def _deleted(
+        self, run: RunState, pairs: list[Pair], *, policy: DeletionPolicy | None = None
+    ) -> None:
+        """Apply the deletion policy to pairs with a side gone (gateway.sync.creates)."""
+
+    @abc.abstractmethod
+    async def _create_in_erp(
+        self, run: RunState, records: list[MirrorRecord], *, numbers: Mapping[str, str] | None = None
+    ) -> None:
+        """Create ERP records from CRM records (gateway.sync.creates)."""

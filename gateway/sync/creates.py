@@ -1,0 +1,342 @@
+"""Creating records on the other side (CRM by deterministic id through upsert; ERP after a committed
+intent and a lookup by number) and applying the deletion policies of coupled records."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.domain import Side, UpstreamRecord
+from gateway.errors import RecordError, UpstreamError
+from gateway.store import couplings as couplings_store
+from gateway.store import intents, mirror
+from gateway.store.sync_tables import MirrorRecord
+from gateway.store.tables import (
+    CouplingState,
+    ErrorAction,
+)
+from gateway.sync.core import EngineCore
+from gateway.sync.mirroring import erp_api
+from gateway.sync.model import DeletionPolicy
+from gateway.sync.reconcile import snapshot
+from gateway.sync.runstate import (
+    Pair,
+    RunState,
+    as_record_error,
+    batch_message,
+    crm_id_for,
+    erp_number_for,
+    error_chain,
+    job_direction,
+    mirror_record,
+    record_from,
+    seed_from_crm,
+)
+from gateway.sync.values import crm_payload, map_record
+from gateway.upstream.odata import in_filter
+from gateway.upstream.writes import Write
+
+
+class CreatesPart(EngineCore):
+    async def _create_in_crm(self, run: RunState, records: list[MirrorRecord]) -> None:
+        """Upsert by a deterministic id: repeating it after a crash updates, never duplicates."""
+        table = run.mapping
+        writes: list[tuple[MirrorRecord, str, Write]] = []
+        for record in records:
+            try:
+                values = map_record(table, source=Side.ERP, values=record.values, lookups=run.lookups)
+            except RecordError as exc:
+                self._fail(
+                    run,
+                    reason=str(exc),
+                    erp_id=record.id,
+                    erp_key=record.key,
+                    field=getattr(exc, "field", None),
+                    cause=error_chain(exc),
+                    direction="erp_to_crm",
+                )
+                continue
+            crm_id = crm_id_for(table.name, record.id)
+            writes.append(
+                (
+                    record,
+                    crm_id,
+                    Write.upsert(table.crm_entity, uuid.UUID(crm_id), crm_payload(table, values)),
+                )
+            )
+        results = await self._send(run, Side.CRM, [w for _, _, w in writes])
+        created: list[tuple[MirrorRecord, UpstreamRecord]] = []
+        for (record, crm_id, write), result in zip(writes, results, strict=True):
+            if isinstance(result, BaseException) or result.status >= 300:
+                reason = str(result) if isinstance(result, BaseException) else batch_message(Side.CRM, result)
+                self._fail(run, reason=reason, erp_id=record.id, erp_key=record.key, direction="erp_to_crm")
+                continue
+            created.append((record, record_from(Side.CRM, table, write, result, None, record_id=crm_id)))
+        async with self.sessions.begin() as session:
+            if created:
+                await mirror.upsert_records(
+                    session,
+                    side=Side.CRM,
+                    entity_set=table.crm_entity,
+                    records=[c for _, c in created],
+                    keys={
+                        couplings_store.normalize_id(c.id): table.key_of(Side.CRM, c.values)
+                        for _, c in created
+                    },
+                )
+            for record, crm in created:
+                await couplings_store.create_coupling(
+                    session,
+                    mapping=table.name,
+                    erp_id=record.id,
+                    crm_id=crm.id,
+                    erp_key=record.key,
+                    crm_key=table.key_of(Side.CRM, crm.values),
+                    last_synced=snapshot(table, erp=record.values, crm=crm.values),
+                    erp_modified_at=record.modified_at,
+                    crm_modified_at=crm.modified_at,
+                )
+                run.resolved.add((record.id, None))
+            run.count("inserted", len(created), direction="erp_to_crm")
+            run.count("done", len(records))
+            await self._flush(session, run)
+            await run.fence.check(session)
+
+    async def _create_in_erp(
+        self, run: RunState, records: list[MirrorRecord], *, numbers: Mapping[str, str] | None = None
+    ) -> None:
+        """Record an intent (committed), look up numbers of intents a crash left behind, then POST."""
+        table = run.mapping
+        if not table.erp_key_fields:
+            for record in records:
+                self._fail(
+                    run,
+                    reason=f"{table.name} cannot create ERP records (no key field)",
+                    crm_id=record.id,
+                    direction="crm_to_erp",
+                )
+            return
+        number_field = table.erp_key_fields[0]
+        planned: list[tuple[MirrorRecord, str, dict[str, Any]]] = []
+        for record in records:
+            try:
+                values = map_record(table, source=Side.CRM, values=record.values, lookups=run.lookups)
+            except RecordError as exc:
+                self._fail(
+                    run,
+                    reason=str(exc),
+                    crm_id=record.id,
+                    crm_key=record.key,
+                    field=getattr(exc, "field", None),
+                    cause=error_chain(exc),
+                    direction="crm_to_erp",
+                )
+                continue
+            seed_from_crm(table, values, record.values)
+            number = (numbers or {}).get(record.id) or erp_number_for(table, record.id, record.values)
+            values[number_field] = number
+            planned.append((record, number, values))
+        if not planned:
+            async with self.sessions.begin() as session:
+                await self._flush(session, run)
+                await run.fence.check(session)
+            return
+        async with self.sessions.begin() as session:
+            earlier = await intents.intents_for(
+                session, mapping=table.name, crm_ids=[r.id for r, _, _ in planned]
+            )
+            for record, number, _ in planned:
+                if record.id not in earlier:
+                    await intents.record_intent(
+                        session, mapping=table.name, crm_id=record.id, erp_number=number
+                    )
+            await run.fence.check(session)
+        found: dict[str, UpstreamRecord] = {}
+        if earlier:
+            # These may have been POSTed before a crash: look them up by number instead of posting again.
+            numbers_ = [i.erp_number for i in earlier.values()]
+            for start in range(0, len(numbers_), 50):
+                condition = in_filter(number_field, numbers_[start : start + 50])
+                async for page in self.erp.pages(table.erp_entity, api=erp_api(table), filter=condition):
+                    for row in page:
+                        found[str(row.values.get(number_field))] = row
+        to_post: list[tuple[MirrorRecord, str, Write]] = []
+        done: list[tuple[MirrorRecord, UpstreamRecord]] = []
+        for record, _number, values in planned:
+            intent = earlier.get(record.id)
+            existing = found.get(intent.erp_number) if intent else None
+            if existing is not None:
+                done.append((record, existing))
+            else:
+                if intent is not None:
+                    values[number_field] = intent.erp_number
+                to_post.append((record, values[number_field], Write.create(table.erp_entity, values)))
+        results = await self._send(run, Side.ERP, [w for _, _, w in to_post])
+        definitive_failures: list[str] = []
+        for (record, _number, write), result in zip(to_post, results, strict=True):
+            if isinstance(result, BaseException) or result.status >= 300:
+                reason = str(result) if isinstance(result, BaseException) else batch_message(Side.ERP, result)
+                if not isinstance(result, BaseException) and 400 <= result.status < 500:
+                    definitive_failures.append(record.id)
+                self._fail(run, reason=reason, crm_id=record.id, crm_key=record.key, direction="crm_to_erp")
+                continue
+            done.append((record, record_from(Side.ERP, table, write, result, None)))
+        async with self.sessions.begin() as session:
+            if done:
+                await mirror.upsert_records(
+                    session,
+                    side=Side.ERP,
+                    entity_set=table.erp_entity,
+                    records=[e for _, e in done],
+                    keys={
+                        couplings_store.normalize_id(e.id): table.key_of(Side.ERP, e.values) for _, e in done
+                    },
+                )
+            fresh: list[Pair] = []
+            for record, erp in done:
+                coupling = await couplings_store.create_coupling(
+                    session,
+                    mapping=table.name,
+                    erp_id=erp.id,
+                    crm_id=record.id,
+                    erp_key=table.key_of(Side.ERP, erp.values),
+                    crm_key=record.key,
+                    last_synced=snapshot(table, erp=erp.values, crm=record.values),
+                    erp_modified_at=erp.modified_at,
+                    crm_modified_at=record.modified_at,
+                )
+                fresh.append(Pair(coupling, mirror_record(Side.ERP, erp), record))
+                run.resolved.add((None, record.id))
+            await intents.drop_intents(
+                session, mapping=table.name, crm_ids=[r.id for r, _ in done] + definitive_failures
+            )
+            run.count("inserted", len(done), direction="crm_to_erp")
+            run.count("done", len(records))
+            await self._flush(session, run)
+            await run.fence.check(session)
+        if fresh:
+            # The new ERP record has values of its own (its number, defaults) that flow back to CRM.
+            await self._sync_pairs(run, fresh)
+
+    # ------------------------------------------------------------------------------ deletions
+
+    async def _deleted(
+        self, run: RunState, pairs: list[Pair], *, policy: DeletionPolicy | None = None
+    ) -> None:
+        table = run.mapping
+        restore_crm: list[tuple[Pair, MirrorRecord]] = []
+        restore_erp: list[MirrorRecord] = []
+        restore_numbers: dict[str, str] = {}
+        async with self.sessions.begin() as session:
+            for pair in pairs:
+                chosen = policy or table.deletion_policy
+                gone = Side.ERP if pair.erp is None else Side.CRM
+                survivor = pair.crm if gone is Side.ERP else pair.erp
+                if survivor is None:  # gone on both sides: nothing left to keep in step
+                    await couplings_store.delete_coupling(session, coupling_id=pair.coupling.id or 0)
+                    run.count("uncoupled")
+                    continue
+                if chosen is DeletionPolicy.PROPAGATE and not table.direction.allows(gone):
+                    chosen = DeletionPolicy.MANUAL
+                if chosen is DeletionPolicy.RESTORE and not table.direction.allows(
+                    Side.CRM if gone is Side.ERP else Side.ERP
+                ):
+                    chosen = DeletionPolicy.MANUAL
+                if chosen is DeletionPolicy.UNCOUPLE:
+                    await couplings_store.delete_coupling(session, coupling_id=pair.coupling.id or 0)
+                    run.count("uncoupled")
+                elif chosen is DeletionPolicy.PROPAGATE:
+                    try:
+                        if gone is Side.ERP:
+                            await self.crm.delete(table.crm_entity, uuid.UUID(survivor.id))
+                        else:
+                            await self.erp.delete(
+                                table.erp_entity, survivor.id, etag=survivor.etag or "*", api=erp_api(table)
+                            )
+                    except UpstreamError as exc:
+                        if exc.status != 404:
+                            self._record_failure(run, pair, as_record_error(exc))
+                            continue
+                    await mirror.mark_deleted(
+                        session,
+                        side=Side.CRM if gone is Side.ERP else Side.ERP,
+                        entity_set=survivor.entity_set,
+                        ids=[survivor.id],
+                    )
+                    await couplings_store.delete_coupling(session, coupling_id=pair.coupling.id or 0)
+                    run.count("deleted", direction=job_direction(Side.CRM if gone is Side.ERP else Side.ERP))
+                elif chosen is DeletionPolicy.RESTORE:
+                    if gone is Side.CRM:
+                        restore_crm.append((pair, survivor))
+                    else:
+                        await couplings_store.delete_coupling(session, coupling_id=pair.coupling.id or 0)
+                        restore_erp.append(survivor)
+                        if pair.coupling.erp_key:
+                            restore_numbers[survivor.id] = pair.coupling.erp_key
+                else:
+                    if pair.coupling.state != CouplingState.ORPHANED.value:
+                        await couplings_store.update_coupling(
+                            session, coupling_id=pair.coupling.id or 0, state=CouplingState.ORPHANED
+                        )
+                        self._fail(
+                            run,
+                            reason=f"the {gone.value.upper()} record of this coupling was deleted",
+                            erp_id=pair.coupling.erp_id,
+                            crm_id=pair.coupling.crm_id,
+                            erp_key=pair.coupling.erp_key,
+                            crm_key=pair.coupling.crm_key,
+                            actions=(ErrorAction.RESTORE, ErrorAction.UNCOUPLE, ErrorAction.IGNORE),
+                            counter="skipped",
+                        )
+            await self._flush(session, run)
+            await run.fence.check(session)
+        if restore_crm:
+            await self._restore_crm(run, restore_crm)
+        if restore_erp:
+            await self._create_in_erp(run, restore_erp, numbers=restore_numbers)
+
+    async def _restore_crm(self, run: RunState, items: list[tuple[Pair, MirrorRecord]]) -> None:
+        """Recreate deleted CRM records under their old id (a PATCH upsert) from the ERP values."""
+        table = run.mapping
+        writes: list[tuple[Pair, MirrorRecord, Write]] = []
+        for pair, erp in items:
+            try:
+                values = map_record(table, source=Side.ERP, values=erp.values, lookups=run.lookups)
+            except RecordError as exc:
+                self._record_failure(run, pair, exc)
+                continue
+            writes.append(
+                (
+                    pair,
+                    erp,
+                    Write.upsert(
+                        table.crm_entity, uuid.UUID(pair.coupling.crm_id), crm_payload(table, values)
+                    ),
+                )
+            )
+        results = await self._send(run, Side.CRM, [w for _, _, w in writes])
+        async with self.sessions.begin() as session:
+            for (pair, erp, write), result in zip(writes, results, strict=True):
+                if isinstance(result, BaseException) or result.status >= 300:
+                    self._record_failure(
+                        run,
+                        pair,
+                        as_record_error(result)
+                        if isinstance(result, BaseException)
+                        else RecordError(batch_message(Side.CRM, result)),
+                    )
+                    continue
+                crm = record_from(Side.CRM, table, write, result, None, record_id=pair.coupling.crm_id)
+                await mirror.upsert_records(
+                    session, side=Side.CRM, entity_set=table.crm_entity, records=[crm]
+                )
+                await couplings_store.update_coupling(
+                    session,
+                    coupling_id=pair.coupling.id or 0,
+                    state=CouplingState.COUPLED,
+                    last_synced=snapshot(table, erp=erp.values, crm=crm.values),
+                )
+                run.count("inserted", direction="erp_to_crm")
+            await self._flush(session, run)
+            await run.fence.check(session)

@@ -1,0 +1,303 @@
+"""Coupled pairs: reconcile each, write the differences to both sides in batches (If-Match), re-read
+and re-apply the policy on a 412, and record what was agreed on the coupling."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.domain import BatchResult, Side, UpstreamRecord
+from gateway.errors import GatewayError, MissingDependency, RecordError, UpstreamError
+from gateway.store import couplings as couplings_store
+from gateway.store import mirror
+from gateway.store.tables import (
+    CouplingState,
+    ErrorAction,
+)
+from gateway.sync.core import EngineCore
+from gateway.sync.mirroring import erp_api
+from gateway.sync.reconcile import Outcome, reconcile, snapshot
+from gateway.sync.runstate import (
+    Pair,
+    RunState,
+    as_record_error,
+    batch_message,
+    error_chain,
+    record_from,
+)
+from gateway.sync.values import crm_payload
+from gateway.upstream.writes import Write
+
+
+class PairsPart(EngineCore):
+    async def _sync_pairs(self, run: RunState, pairs: list[Pair], *, force: Side | None = None) -> None:
+        table = run.mapping
+        updates: list[tuple[Pair, Outcome]] = []
+        deletions: list[Pair] = []
+        settled: list[tuple[Pair, dict[str, Any], dict[str, Any]]] = []
+        for pair in pairs:
+            coupling = pair.coupling
+            if coupling.skipped or (coupling.state == CouplingState.ORPHANED.value and force is None):
+                run.count("skipped")
+                continue
+            if pair.erp is None or pair.crm is None:
+                deletions.append(pair)
+                continue
+            try:
+                outcome = reconcile(
+                    table,
+                    erp=pair.erp.values,
+                    crm=pair.crm.values,
+                    last_synced=coupling.last_synced,
+                    lookups=run.lookups,
+                    erp_modified=pair.erp.modified_at,
+                    crm_modified=pair.crm.modified_at,
+                    force=force,
+                )
+            except RecordError as exc:
+                self._record_failure(run, pair, exc)
+                continue
+            if outcome.skipped:
+                self._conflict(run, pair, outcome)
+            elif outcome.unchanged:
+                run.count("unchanged")
+                settled.append((pair, dict(pair.erp.values), dict(pair.crm.values)))
+            else:
+                updates.append((pair, outcome))
+        written = await self._write_updates(run, updates)
+        settled += written
+        async with self.sessions.begin() as session:
+            for pair, erp_values, crm_values in settled:
+                agreed = snapshot(table, erp=erp_values, crm=crm_values)
+                if agreed != pair.coupling.last_synced or pair.coupling.state != CouplingState.COUPLED.value:
+                    await couplings_store.update_coupling(
+                        session,
+                        coupling_id=pair.coupling.id or 0,
+                        last_synced=agreed,
+                        state=CouplingState.COUPLED,
+                        erp_last_result="success",
+                        crm_last_result="success",
+                        erp_modified_at=pair.erp.modified_at if pair.erp else None,
+                        crm_modified_at=pair.crm.modified_at if pair.crm else None,
+                    )
+                    pair.coupling.last_synced = agreed
+                    pair.coupling.state = CouplingState.COUPLED.value
+                run.resolved.add((pair.coupling.erp_id, pair.coupling.crm_id))
+            for pair in pairs:
+                if pair.coupling.state in (CouplingState.ERROR.value, CouplingState.CONFLICT.value):
+                    await couplings_store.update_coupling(
+                        session, coupling_id=pair.coupling.id or 0, state=pair.coupling.state
+                    )
+            run.count("done", len(pairs))
+            await self._flush(session, run)
+            await run.fence.check(session)
+        if deletions:
+            await self._deleted(run, deletions)
+
+    def _record_failure(self, run: RunState, pair: Pair, exc: GatewayError) -> None:
+        pair.coupling.state = CouplingState.ERROR.value
+        field = exc.field if isinstance(exc, MissingDependency) else None
+        self._fail(
+            run,
+            reason=str(exc),
+            erp_id=pair.coupling.erp_id,
+            crm_id=pair.coupling.crm_id,
+            erp_key=pair.coupling.erp_key,
+            crm_key=pair.coupling.crm_key,
+            field=field,
+            cause=error_chain(exc),
+            actions=(
+                ErrorAction.RETRY,
+                ErrorAction.FORCE_ERP,
+                ErrorAction.FORCE_CRM,
+                ErrorAction.UNCOUPLE,
+                ErrorAction.IGNORE,
+            ),
+        )
+
+    def _conflict(self, run: RunState, pair: Pair, outcome: Outcome) -> None:
+        pair.coupling.state = CouplingState.CONFLICT.value
+        details = [f"{c.field}: ERP {c.erp_value!r} vs CRM {c.crm_value!r}" for c in outcome.conflicts]
+        self._fail(
+            run,
+            reason=f"both sides changed {', '.join(c.field for c in outcome.conflicts)} since the last sync",
+            erp_id=pair.coupling.erp_id,
+            crm_id=pair.coupling.crm_id,
+            erp_key=pair.coupling.erp_key,
+            crm_key=pair.coupling.crm_key,
+            field=outcome.conflicts[0].field,
+            cause=details,
+            actions=(ErrorAction.FORCE_ERP, ErrorAction.FORCE_CRM, ErrorAction.IGNORE),
+            counter="skipped",
+        )
+
+    async def _write_updates(
+        self, run: RunState, updates: list[tuple[Pair, Outcome]]
+    ) -> list[tuple[Pair, dict[str, Any], dict[str, Any]]]:
+        """Send every update in batches; 412s are re-read and re-applied one by one."""
+        table = run.mapping
+        erp_writes: list[tuple[Pair, Write]] = []
+        crm_writes: list[tuple[Pair, Write]] = []
+        for pair, outcome in updates:
+            assert pair.erp is not None and pair.crm is not None
+            if outcome.erp_changes:
+                erp_writes.append(
+                    (
+                        pair,
+                        Write.update(
+                            table.erp_entity, pair.erp.id, outcome.erp_changes, etag=pair.erp.etag or "*"
+                        ),
+                    )
+                )
+            if outcome.crm_changes:
+                crm_writes.append(
+                    (
+                        pair,
+                        Write.update(
+                            table.crm_entity,
+                            uuid.UUID(pair.crm.id),
+                            crm_payload(table, outcome.crm_changes),
+                            etag=pair.crm.etag or "*",
+                        ),
+                    )
+                )
+        erp_results = await self._send(run, Side.ERP, [w for _, w in erp_writes])
+        crm_results = await self._send(run, Side.CRM, [w for _, w in crm_writes])
+        stale: set[int] = set()
+        failed: set[int] = set()
+        erp_after: dict[int, UpstreamRecord] = {}
+        crm_after: dict[int, UpstreamRecord] = {}
+        for side, writes, results, after in (
+            (Side.ERP, erp_writes, erp_results, erp_after),
+            (Side.CRM, crm_writes, crm_results, crm_after),
+        ):
+            for (pair, write), result in zip(writes, results, strict=True):
+                key = id(pair)
+                if isinstance(result, BaseException):
+                    failed.add(key)
+                    self._record_failure(run, pair, as_record_error(result))
+                elif result.status == 412:
+                    stale.add(key)
+                elif result.status >= 300:
+                    failed.add(key)
+                    self._record_failure(run, pair, RecordError(batch_message(side, result)))
+                else:
+                    after[key] = record_from(side, table, write, result, pair)
+        written: list[tuple[Pair, dict[str, Any], dict[str, Any]]] = []
+        records_to_mirror: dict[Side, list[UpstreamRecord]] = {Side.ERP: [], Side.CRM: []}
+        for pair, _outcome in updates:
+            key = id(pair)
+            if key in failed or key in stale:
+                continue
+            assert pair.erp is not None and pair.crm is not None
+            erp_record = erp_after.get(key)
+            crm_record = crm_after.get(key)
+            if erp_record is not None:
+                records_to_mirror[Side.ERP].append(erp_record)
+                run.count("modified", direction="crm_to_erp")
+            if crm_record is not None:
+                records_to_mirror[Side.CRM].append(crm_record)
+                run.count("modified", direction="erp_to_crm")
+            erp_values = dict(erp_record.values) if erp_record else dict(pair.erp.values)
+            crm_values = dict(crm_record.values) if crm_record else dict(pair.crm.values)
+            written.append((pair, erp_values, crm_values))
+        await self._mirror(run, records_to_mirror)
+        for pair, _ in updates:
+            if id(pair) in stale:
+                retried = await self._retry_stale(run, pair)
+                if retried is not None:
+                    written.append(retried)
+        return written
+
+    async def _retry_stale(
+        self, run: RunState, pair: Pair
+    ) -> tuple[Pair, dict[str, Any], dict[str, Any]] | None:
+        """A 412: someone wrote in between. Read both records again and apply the policy once more."""
+        table = run.mapping
+        try:
+            erp = await self.reader.refetch(
+                mapping=table, side=Side.ERP, record_id=pair.coupling.erp_id, fence=run.fence
+            )
+            crm = await self.reader.refetch(
+                mapping=table, side=Side.CRM, record_id=pair.coupling.crm_id, fence=run.fence
+            )
+            outcome = reconcile(
+                table,
+                erp=erp.values,
+                crm=crm.values,
+                last_synced=pair.coupling.last_synced,
+                lookups=run.lookups,
+                erp_modified=erp.modified_at,
+                crm_modified=crm.modified_at,
+            )
+            if outcome.skipped:
+                self._conflict(run, pair, outcome)
+                return None
+            if outcome.erp_changes:
+                erp = await self.erp.update(
+                    table.erp_entity,
+                    erp.id,
+                    outcome.erp_changes,
+                    etag=erp.etag or "*",
+                    api=erp_api(table),
+                )
+                run.count("modified", direction="crm_to_erp")
+            if outcome.crm_changes:
+                crm = await self.crm.update(
+                    table.crm_entity,
+                    uuid.UUID(crm.id),
+                    crm_payload(table, outcome.crm_changes),
+                    etag=crm.etag or "*",
+                )
+                run.count("modified", direction="erp_to_crm")
+            if outcome.unchanged:
+                run.count("unchanged")
+        except (RecordError, UpstreamError) as exc:
+            self._record_failure(run, pair, as_record_error(exc))
+            return None
+        await self._mirror(run, {Side.ERP: [erp], Side.CRM: [crm]})
+        return pair, dict(erp.values), dict(crm.values)
+
+    async def _send(
+        self, run: RunState, side: Side, writes: list[Write]
+    ) -> list[BatchResult | BaseException]:
+        """Batches chunked to the service's limit; a batch that fails as a whole fails its records."""
+        if not writes:
+            return []
+        size = 100 if side is Side.ERP else 1000
+        results: list[BatchResult | BaseException] = []
+        for start in range(0, len(writes), size):
+            chunk = writes[start : start + size]
+            try:
+                if side is Side.ERP:
+                    answer = await self.erp.batch(chunk, api=erp_api(run.mapping))
+                else:
+                    answer = await self.crm.batch(chunk)
+            except UpstreamError as exc:
+                results.extend([exc] * len(chunk))
+                continue
+            by_index = {r.index - start if r.index >= start else r.index: r for r in answer}
+            for offset in range(len(chunk)):
+                found = by_index.get(offset)
+                results.append(
+                    found if found is not None else RecordError("the batch answered nothing for this write")
+                )
+        return results
+
+    async def _mirror(self, run: RunState, records: Mapping[Side, list[UpstreamRecord]]) -> None:
+        table = run.mapping
+        async with self.sessions.begin() as session:
+            for side, items in records.items():
+                if items:
+                    entity = table.erp_entity if side is Side.ERP else table.crm_entity
+                    await mirror.upsert_records(
+                        session,
+                        side=side,
+                        entity_set=entity,
+                        records=items,
+                        keys={
+                            couplings_store.normalize_id(r.id): table.key_of(side, r.values) for r in items
+                        },
+                    )
+            await run.fence.check(session)
