@@ -237,20 +237,31 @@ class Scheduler:
         self._wake_event.set()  # a stopping serve() may be waiting for the last run
 
     async def _give_back(self, run: _Run) -> None:
-        now = self.clock()
         interval = self.interval_default if run.item.interval_seconds is None else run.item.interval_seconds
-        try:
-            async with self.sessions.begin() as session:
-                await release(
-                    session,
-                    name=run.grant.name,
-                    holder=self.worker_id,
-                    generation=run.grant.generation,
-                    next_due_at=now + timedelta(seconds=interval),
-                    now=now,
+        # A busy database (SQLite under a long write) may refuse once; a lease not handed back makes
+        # every worker wait out its TTL, so try a few times before leaving it to expire.
+        for attempt, pause in enumerate((0.1, 0.5, 0.0)):
+            now = self.clock()
+            try:
+                async with self.sessions.begin() as session:
+                    await release(
+                        session,
+                        name=run.grant.name,
+                        holder=self.worker_id,
+                        generation=run.grant.generation,
+                        next_due_at=now + timedelta(seconds=interval),
+                        now=now,
+                    )
+                return
+            except Exception:
+                log.warning(
+                    "%s: could not release %s (attempt %d)",
+                    self.worker_id,
+                    run.grant.name,
+                    attempt + 1,
+                    exc_info=True,
                 )
-        except Exception:  # the lease then expires by itself within its TTL
-            log.exception("%s: could not release %s", self.worker_id, run.grant.name)
+                await asyncio.sleep(pause)
 
     async def renew(self) -> None:
         """Extend every lease this worker runs under; a lease found lost cancels its run."""

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from gateway.cli import main, run_worker
 from gateway.simulators import SimulatorOptions, create_crm_simulator, create_erp_simulator
-from gateway.store.engine import create_engine, session_factory
+from gateway.store.engine import create_engine, read_session_factory, session_factory
 from gateway.store.jobs import list_jobs
 from gateway.store.leases import is_free, list_leases
 from gateway.store.types import utcnow
@@ -38,7 +38,7 @@ async def _scheduled(database_url: str) -> set[str]:
 async def _state(database_url: str) -> tuple[list[str], dict[str, tuple[str | None, int, bool]]]:
     engine = create_engine(database_url)
     try:
-        async with session_factory(engine)() as session:
+        async with read_session_factory(engine)() as session:  # no write lock: the worker keeps writing
             jobs = [f"{j.mapping}:{j.direction}" for j in await list_jobs(session, limit=1000)]
             leases = {
                 lease.name: (lease.holder, lease.generation, is_free(lease, now=utcnow()))
