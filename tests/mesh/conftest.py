@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.mesh.mesh_server import MeshStack, mesh_over_simulator, require_mesh
+from tests.mesh.mesh_server import Kind, MeshStack, mesh_over_simulators, require_mesh
 
 TRICKY_NAME = "O'Brien & Müller Interiors"
 # Near misses a sloppy encoder would confuse with it (a '+' for the space, the & cut off, no umlaut).
@@ -18,22 +18,27 @@ CRM_ACCOUNT_NAMES = (TRICKY_NAME, "O'Brien & Müller Interiors GmbH", "O'Brien+&
 
 
 @pytest.fixture(scope="session")
-def erp_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshStack]:
+def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[Kind, MeshStack]]:
+    """Both simulators with Mesh in front, started side by side once per session."""
     require_mesh()
-    with mesh_over_simulator("erp", log_dir=tmp_path_factory.mktemp("mesh-erp")) as stack:
-        yield stack
-
-
-@pytest.fixture(scope="session")
-def crm_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshStack]:
-    require_mesh()
-    with mesh_over_simulator("crm", log_dir=tmp_path_factory.mktemp("mesh-crm")) as stack:
+    with mesh_over_simulators(("erp", "crm"), log_dir=tmp_path_factory.mktemp("mesh")) as started:
+        crm = started["crm"]
         for name in CRM_ACCOUNT_NAMES:
             response = httpx.post(
-                f"{stack.simulator.service_root}accounts",
+                f"{crm.simulator.service_root}accounts",
                 json={"name": name},
-                headers={"Authorization": f"Bearer {stack.token}"},
+                headers={"Authorization": f"Bearer {crm.token}"},
                 timeout=10,
             )
             assert response.status_code == 204, response.text
-        yield stack
+        yield started
+
+
+@pytest.fixture
+def erp_stack(stacks: dict[Kind, MeshStack]) -> MeshStack:
+    return stacks["erp"]
+
+
+@pytest.fixture
+def crm_stack(stacks: dict[Kind, MeshStack]) -> MeshStack:
+    return stacks["crm"]

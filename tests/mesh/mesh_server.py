@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,19 +227,19 @@ class MeshStack:
     token: str
     odata_root: str  # where Mesh sends entity-set requests (company-scoped on the ERP)
 
+    def stop(self) -> None:
+        self.mesh.child.stop()
+        self.simulator.child.stop()
 
-@contextmanager
-def mesh_over_simulator(
-    kind: Kind, *, log_dir: Path, simulator_args: tuple[str, ...] = ()
-) -> Iterator[MeshStack]:
-    """Start `gateway simulate KIND` and Mesh over it; stop both on exit. Raises MeshUnavailable.
+
+def start_stack(kind: Kind, *, log_dir: Path, simulator_args: tuple[str, ...] = ()) -> MeshStack:
+    """Start `gateway simulate KIND` and Mesh over it (stop it with .stop()). Raises MeshUnavailable.
 
     On the ERP Mesh is pointed at the company-scoped root `…/api/v2.0/companies(<id>)/` (customers,
     items, … live there) and reads $metadata from the service root, where BC serves it.
     """
     ensure_installed()
     simulator = start_simulator(kind, log_dir=log_dir, extra_args=simulator_args)
-    mesh: Mesh | None = None
     try:
         token = simulator.token()
         metadata_url = f"{simulator.service_root}$metadata"
@@ -248,8 +249,29 @@ def mesh_over_simulator(
         mesh = start_mesh(
             kind, odata_root=odata_root, metadata_url=metadata_url, token=token, log_dir=log_dir
         )
-        yield MeshStack(simulator=simulator, mesh=mesh, token=token, odata_root=odata_root)
-    finally:
-        if mesh is not None:
-            mesh.child.stop()
+    except BaseException:
         simulator.child.stop()
+        raise
+    return MeshStack(simulator=simulator, mesh=mesh, token=token, odata_root=odata_root)
+
+
+@contextmanager
+def mesh_over_simulators(
+    kinds: tuple[Kind, ...], *, log_dir: Path, simulator_args: tuple[str, ...] = ()
+) -> Iterator[dict[Kind, MeshStack]]:
+    """Start one stack per kind side by side (Mesh takes ~10 s to start); stop them all on exit."""
+    ensure_installed()  # once, before the threads: two concurrent `npm ci` would collide
+    with ThreadPoolExecutor(max_workers=len(kinds)) as pool:
+        futures = {
+            kind: pool.submit(start_stack, kind, log_dir=log_dir, simulator_args=simulator_args)
+            for kind in kinds
+        }
+    stacks = {kind: f.result() for kind, f in futures.items() if f.exception() is None}
+    try:
+        for future in futures.values():
+            if (error := future.exception()) is not None:
+                raise error
+        yield stacks
+    finally:
+        for stack in stacks.values():
+            stack.stop()
