@@ -19,7 +19,7 @@ from gateway.sync.full import FullSync
 from gateway.sync.pricing_mirror import PRICING_SETS
 from tests.sync.world import World, build_world
 
-OPTIONS = SimulatorOptions(customers=30, items=20)
+OPTIONS = SimulatorOptions(customers=20, items=20)
 WRITES = ("POST", "PATCH", "DELETE")
 
 
