@@ -156,7 +156,7 @@ async def error_action(request: Request) -> Response:
 async def error_actions(request: Request) -> Response:
     read_query(request, ())
     body = await read_body(request, spec.ERROR_ACTIONS_REQUEST)
-    ids = [int(i) for i in body["ids"]]
+    ids = list(dict.fromkeys(int(i) for i in body["ids"]))
     return _json({"results": await _sync(request).error_actions(ids, body["action"])})
 
 
@@ -228,11 +228,11 @@ def admin_routes() -> list[BaseRoute]:
         ("/jobs/{id}", get_job, "GET"),
         ("/errors", list_errors, "GET"),
         ("/errors/actions", error_actions, "POST"),
-        ("/errors/{id}/{action}", error_action, "POST"),
+        ("/errors/{id:int}/{action}", error_action, "POST"),
         ("/couplings", list_couplings, "GET"),
         ("/couplings", create_coupling, "POST"),
         ("/couplings/match", match_couplings, "POST"),
-        ("/couplings/{id}", delete_coupling, "DELETE"),
+        ("/couplings/{id:int}", delete_coupling, "DELETE"),
     ]
     # One Route per path with every method, so an undeclared method is a 405 with the right Allow.
     by_path: dict[str, dict[str, Endpoint]] = {}

@@ -111,7 +111,8 @@ ERROR_IDS: Schema = {
     "type": "array",
     "items": {"type": "integer", "minimum": 1, "maximum": 2**53},
     "minItems": 1,
-    "maxItems": MAX_PAGE,
+    "maxItems": 100,
+    "uniqueItems": True,  # each action may run a sync: one per error, never the same one twice
 }
 ERROR_ACTIONS_REQUEST = _object(
     {"ids": ERROR_IDS, "action": {"enum": ERROR_ACTIONS}}, required=("ids", "action")

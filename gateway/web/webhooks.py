@@ -55,11 +55,11 @@ def _params() -> tuple[Any, ...]:
 async def receive_bc(request: Request) -> Response:
     query = read_query(request, _params())
     token = query.get("validationToken")
+    # The handshake (a subscription created or renewed) comes without a body; a body must be valid.
+    body = await read_body(request, spec.BC_NOTIFICATIONS, optional=token is not None)
     if token is not None:
-        # The handshake BC makes when a subscription is created or renewed: echo the token, 200.
         return PlainTextResponse(token)
     config: BcWebhookConfig | None = getattr(request.app.state, "bc_webhook", None)
-    body = await read_body(request, spec.BC_NOTIFICATIONS)
     notifications: list[dict[str, Any]] = body["value"]
     expected = config.client_state if config is not None else None
     if expected is None or not all(

@@ -274,8 +274,9 @@ BAD_INPUT: list[tuple[str, str, Any, str]] = [
     ("POST", "/errors/actions", {"ids": [1], "action": "dance"}, "action"),
     ("POST", "/errors/actions", {"ids": [1]}, "action"),
     ("POST", "/errors/1/dance", None, "action"),
-    ("POST", "/errors/x/ignore", None, "id"),
-    ("DELETE", "/couplings/abc", None, "id"),
+    ("POST", "/errors/0/ignore", None, "id"),
+    ("DELETE", "/couplings/0", None, "id"),
+    ("POST", "/errors/actions", {"ids": [1, 1], "action": "ignore"}, "ids"),
     ("POST", "/couplings", {"erpId": "x"}, "mapping"),
     (
         "POST",
@@ -314,3 +315,12 @@ async def test_a_body_that_is_not_json_is_a_400(gw: Harness) -> None:
         headers={**gw.auth(Role.ADMIN), "content-type": "application/json"},
     )
     assert response.status_code == 400 and response.json()["field"] == "body"
+
+
+async def test_routing_of_ids_and_methods(gw: Harness) -> None:
+    assert (await _call(gw, "DELETE", "/couplings/abc")).status_code == 404
+    assert (await _call(gw, "POST", "/errors/x/ignore")).status_code == 404
+    not_allowed = await _call(gw, "DELETE", "/couplings/match")
+    assert not_allowed.status_code == 405 and not_allowed.headers["allow"] == "POST"
+    assert (await _call(gw, "PUT", "/mappings/CUSTOMER", {})).status_code == 405
+    assert (await gw.client.head(f"{A}/sync/full", headers=gw.auth(Role.ADMIN))).status_code == 200
