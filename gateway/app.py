@@ -19,6 +19,7 @@ from gateway.services.availability import AvailabilityService
 from gateway.services.availability_units import ErpItemUnits
 from gateway.services.catalog import CatalogService
 from gateway.services.container import Services
+from gateway.services.orders import OrderService
 from gateway.services.pricing import LocalCurrency, PricingService
 from gateway.services.readiness import ReadinessService
 from gateway.services.status import StatusService
@@ -86,6 +87,11 @@ def create_app(
             sync = SyncControl(sessions=sessions, engine=SyncEngine(sessions=sessions, erp=erp, crm=crm))
             stack.push_async_callback(sync.aclose)
             catalog = CatalogService(sessions=read_session_factory(engine), sales_scope=settings.sales_scope)
+            pricing = PricingService(
+                sessions=read_session_factory(engine),
+                catalog=catalog,
+                local_currency=LocalCurrency(status=status),
+            )
             app.state.settings = settings
             app.state.engine = engine  # for operators' tools and tests that count statements
             app.state.services = Services(
@@ -94,11 +100,8 @@ def create_app(
                 readiness=ReadinessService(store=store_probe, cache=cache_probe, status=status),
                 availability=availability,
                 catalog=catalog,
-                pricing=PricingService(
-                    sessions=read_session_factory(engine),
-                    catalog=catalog,
-                    local_currency=LocalCurrency(status=status),
-                ),
+                pricing=pricing,
+                orders=OrderService(catalog=catalog, quotes=pricing, crm=crm),
                 sync=sync,
             )
             if settings.runs_scheduler_in_process():

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from gateway.services.access import AccessService
 from gateway.services.availability import AvailabilityService
 from gateway.services.catalog import CatalogService
+from gateway.services.orders import OrderService
 from gateway.services.pricing import PricingService
 from gateway.services.readiness import ReadinessService
 from gateway.services.status import StatusService
@@ -21,5 +22,6 @@ class Services:
     catalog: CatalogService
     availability: AvailabilityService
     pricing: PricingService
+    orders: OrderService
     sync: SyncControl | None = None
     """The admin's sync use cases (the admin endpoints); None only in apps built without a syncer."""
