@@ -105,3 +105,36 @@ def test_filter_with_percent_20_spaces_and_doubled_quotes(stack: MeshStack) -> N
     # '+' is not a space in an OData URL: the same filter with '+' is refused, not silently misread.
     status, _, _ = curl(stack, f"{stack.odata_root}{entity_set}?$filter={encoded.replace('%20', '+')}")
     assert status == 400
+
+
+def test_key_access_lookup_expansion_and_navigation(stack: MeshStack) -> None:
+    """What Mesh cannot address (keys in parentheses), by curl: a row by key, a Dataverse lookup
+    expanded, and the to-many navigation (order lines) against a filter on the foreign key."""
+    root = stack.odata_root
+    if stack.simulator.kind == "crm":
+        row = curl_json(
+            stack,
+            f"{root}accounts?$select=accountid,name,_ownerid_value&$filter=_ownerid_value%20ne%20null&$top=1",
+        )["value"][0]
+        by_key = curl_json(
+            stack, f"{root}accounts({row['accountid']})?$select=name&$expand=ownerid($select=fullname)"
+        )
+        assert by_key["name"] == row["name"]
+        owner = curl_json(stack, f"{root}systemusers({row['_ownerid_value']})?$select=fullname")
+        assert by_key["ownerid"]["systemuserid"] == row["_ownerid_value"]
+        assert by_key["ownerid"]["fullname"] == owner["fullname"]
+        orders, nav, lines, fk = "salesorders", "order_details", "salesorderdetails", "_salesorderid_value"
+        order_key, line_key = "salesorderid", "salesorderdetailid"
+    else:
+        row = curl_json(stack, f"{root}customers?$select=id,displayName&$top=1")["value"][0]
+        assert (
+            curl_json(stack, f"{root}customers({row['id']})?$select=displayName")["displayName"]
+            == row["displayName"]
+        )
+        orders, nav, lines, fk = "salesOrders", "salesOrderLines", "salesOrderLines", "documentId"
+        order_key, line_key = "id", "id"
+    order = curl_json(stack, f"{root}{orders}?$select={order_key}&$top=1")["value"][0][order_key]
+    navigated = curl_json(stack, f"{root}{orders}({order})/{nav}?$select={line_key}")["value"]
+    filtered = curl_json(stack, f"{root}{lines}?$select={line_key}&$filter={fk}%20eq%20{order}")["value"]
+    assert navigated
+    assert sorted(r[line_key] for r in navigated) == sorted(r[line_key] for r in filtered)
