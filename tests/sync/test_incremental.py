@@ -24,7 +24,8 @@ WRITES = ("POST", "PATCH", "DELETE")
 
 CUSTOMER_AND_DEPENDENCIES = ["SALESPEOPLE", "CURRENCY", "PRICE LIST", "CUSTOMER"]
 
-pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
+# The core cases run on SQLite and PostgreSQL; the policy matrix on SQLite only.
+SQLITE = pytest.mark.parametrize("backend", ["sqlite"])
 
 
 @pytest.fixture
@@ -126,6 +127,7 @@ async def _edit_both(
     # Dataverse stamps whole seconds and BC milliseconds, so "latest" is the ERP edit made last.
     [("erp_wins", "ERP-1"), ("crm_wins", "CRM-1"), ("latest_wins", "ERP-1")],
 )
+@SQLITE
 async def test_conflict_policies_pick_a_winner(synced: World, policy: str, expected_phone: str) -> None:
     w = synced
     await _run_both(w)
@@ -143,6 +145,7 @@ async def test_conflict_policies_pick_a_winner(synced: World, policy: str, expec
     assert (await _writes(w, "erp"), await _writes(w, "crm")) == writes
 
 
+@SQLITE
 async def test_merge_keeps_both_sides_changes_and_falls_back_on_the_same_field(synced: World) -> None:
     w = synced
     await _run_both(w)
@@ -163,6 +166,7 @@ async def test_merge_keeps_both_sides_changes_and_falls_back_on_the_same_field(s
     assert erp["phoneNumber"] == crm["telephone1"] == "ERP-1"  # the named fallback decided
 
 
+@SQLITE
 async def test_manual_conflicts_are_skipped_and_listed_with_both_values(synced: World) -> None:
     w = synced
     await _run_both(w)
@@ -192,6 +196,7 @@ async def test_manual_conflicts_are_skipped_and_listed_with_both_values(synced: 
 
 
 @pytest.mark.parametrize("policy", ["uncouple", "restore", "propagate", "manual"])
+@SQLITE
 async def test_deletion_policies(synced: World, policy: str) -> None:
     w = synced
     await _run_both(w)
@@ -225,6 +230,7 @@ async def test_deletion_policies(synced: World, policy: str) -> None:
         ] == coupling.erp_key
 
 
+@SQLITE
 async def test_creates_are_idempotent_across_a_crash_between_write_and_coupling(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -269,6 +275,7 @@ async def test_creates_are_idempotent_across_a_crash_between_write_and_coupling(
     assert len(reported - coupled_erp) == 2
 
 
+@SQLITE
 async def test_match_dry_run_proposes_pairs_without_writing(world: World) -> None:
     w = world
     await FullSync(w.engine).run(mappings=["SALESPEOPLE", "CURRENCY", "PRICE LIST"])
@@ -299,6 +306,7 @@ class _StaleAfter:
             raise StaleLease("lease taken over")
 
 
+@SQLITE
 async def test_a_stale_fence_stops_the_run_before_it_commits(world: World) -> None:
     with pytest.raises(StaleLease):
         await world.engine.full(mapping="CURRENCY", fence=_StaleAfter(3))
