@@ -19,6 +19,7 @@ run: $(STAMP)
 test: $(STAMP)
 	bash tests/setup_services.sh
 	bash tests/contract/cap/install.sh
+	bash tests/mesh/install.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
