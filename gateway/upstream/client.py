@@ -260,7 +260,7 @@ class ODataClient:
         async with self._semaphore:
             if self.throttle is not None:
                 # Inside the slot: a 429 seen while we queued for it still stops this request.
-                await self.throttle.wait(self.throttle_identity)
+                await self.throttle.wait(self.throttle_identity, max_wait=self.retry.max_retry_after_seconds)
             self.stats.requests += 1
             try:
                 # httpx's own timeouts do not apply to in-process transports; this one always does.

@@ -16,6 +16,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from gateway.errors import UpstreamThrottled
+
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
@@ -37,8 +39,9 @@ return 0
 class RequestGate(Protocol):
     """What `ODataClient` needs from a throttle."""
 
-    async def wait(self, identity: str) -> float:
-        """Return once a request for `identity` may be sent; the seconds it waited."""
+    async def wait(self, identity: str, *, max_wait: float | None = None) -> float:
+        """Return once a request for `identity` may be sent; the seconds it waited. A wait longer
+        than `max_wait` is not sat out: `UpstreamThrottled` (with the remaining `retry_after`) instead."""
         ...
 
     async def block(self, identity: str, seconds: float) -> None:
@@ -75,6 +78,8 @@ class UpstreamThrottle:
         self.waits = 0
         """How many requests had to wait (for stats and tests)."""
         self.blocks = 0
+        self.refusals = 0
+        """Requests refused at once because the wait was longer than they would sit out."""
 
     def __repr__(self) -> str:
         return f"UpstreamThrottle(shared={self._redis is not None}, blocked={sorted(self._blocked)})"
@@ -105,7 +110,7 @@ class UpstreamThrottle:
                     until = max(until, float(raw))
         return until
 
-    async def wait(self, identity: str) -> float:
+    async def wait(self, identity: str, *, max_wait: float | None = None) -> float:
         waited = 0.0
         counted = False
         # Loop: a 429 seen by someone else while we slept may have pushed the time further out.
@@ -118,6 +123,14 @@ class UpstreamThrottle:
                         identity
                     ]  # over: keep the map as small as the set of blocked identities
                 return waited
+            if max_wait is not None and delay > max_wait:
+                self.refusals += 1
+                raise UpstreamThrottled(
+                    f"{identity} is throttled for {delay:.0f}s more (longer than {max_wait:g}s)",
+                    retry_after=delay,
+                    service=identity.split("|", 1)[0],
+                    status=429,
+                )
             if not counted:
                 self.waits += 1
                 counted = True

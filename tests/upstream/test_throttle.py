@@ -75,7 +75,7 @@ async def test_one_429_holds_every_client_of_the_process(erp_sim: Upstream) -> N
 
     assert body["value"]
     # The wait began before `second` sent anything, and lasted the whole Retry-After.
-    assert sleep.seen == [(pytest.approx(retry_after, abs=0.01), sent_before)]
+    assert sleep.seen == [(pytest.approx(retry_after, abs=1.0), sent_before)]
     assert len(erp_sim.transport.api()) == sent_before + 1
     assert (await stats(erp_sim))["throttled"] == 1  # only the one that found out
     assert gate.waits == 1 and gate.blocks == 1
@@ -185,3 +185,15 @@ def test_the_factory_shares_one_gate_per_identity() -> None:
     assert erp.client.throttle_identity.startswith("erp|") and erp.client.throttle_identity.endswith("|a")
     assert crm.client.throttle_identity.startswith("crm|")
     assert build_erp_connector(memory).client.throttle is None
+
+
+async def test_a_wait_longer_than_the_client_sits_out_fails_at_once(erp_sim: Upstream) -> None:
+    """As with a 429 whose Retry-After exceeds the retry policy's limit: the caller hears at once."""
+    sleep = MovingSleep(erp_sim)
+    gate = UpstreamThrottle(clock=erp_sim.clock, sleep=sleep)
+    second = client(erp_sim, gate, retries=3)
+    await gate.block(IDENTITY, 600)
+    with pytest.raises(UpstreamThrottled) as info:
+        await second.get("v2.0/companies")
+    assert info.value.retry_after == pytest.approx(600, abs=1)
+    assert erp_sim.transport.api() == [] and sleep.seen == [] and gate.refusals == 1
