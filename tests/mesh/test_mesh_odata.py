@@ -198,12 +198,9 @@ def test_mesh_stops_at_the_first_server_page(stack: MeshStack) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="simulator gap (gateway/simulators/odata/metadata.py builds NavigationProperty only from "
-    "lookups and children; bc/model.py gives 'company' none): the ERP $metadata's EntityType 'company' "
-    "declares no navigation to the company-scoped sets although the simulator serves "
-    "companies(<id>)/customers (by OData URL rules that path needs a containment NavigationProperty "
-    "'customers', ContainsTarget=true, as BC declares), so Mesh's 'company' type has no 'customers' "
-    "field and a client must be pointed at companies(<id>)/ by hand",
+    reason="Mesh limitation (@graphql-mesh/odata 0.22.18, addIdentifierToUrl): the ERP $metadata declares "
+    "the containment navigation company -> customers (tests/simulators/test_metadata.py), but Mesh "
+    "follows it as companies/<id>/customers (key-as-segment), which BC and the simulator reject",
 )
 def test_erp_company_navigates_to_its_customers(erp_stack: MeshStack) -> None:
     company = erp_stack.simulator.info()["companyId"]

@@ -66,3 +66,16 @@ async def test_dataverse_metadata_has_sets_lookups_alternate_keys_and_whoami(dv:
 async def test_service_document(dv: httpx.AsyncClient) -> None:
     body = (await dv.get("")).json()
     assert {entry["name"] for entry in body["value"]} == {s.name for s in crm_sets()}
+
+
+async def test_bc_company_contains_its_company_scoped_sets(bc: httpx.AsyncClient) -> None:
+    """companies(<id>)/customers is a containment navigation, as Business Central declares it."""
+    response = await bc.get("$metadata")
+    ns = {"edm": "http://docs.oasis-open.org/odata/ns/edm"}
+    root = ET.fromstring(response.text)  # noqa: S314 - our own simulator's document
+    company = next(t for t in root.iterfind(".//edm:EntityType", ns) if t.get("Name") == "company")
+    navs = {n.get("Name"): n for n in company.iterfind("edm:NavigationProperty", ns)}
+    for name in ("customers", "items", "salesOrders", "currencies"):
+        assert navs[name].get("ContainsTarget") == "true"
+        assert navs[name].get("Type", "").startswith("Collection(")
+    assert "companies" not in navs

@@ -11,6 +11,7 @@ from .model import EntitySet, ServiceModel
 
 EDMX = "http://docs.oasis-open.org/odata/ns/edmx"
 EDM = "http://docs.oasis-open.org/odata/ns/edm"
+COMPANIES = "companies"
 
 
 def _entity_type(schema: ET.Element, model: ServiceModel, entity_set: EntitySet) -> None:
@@ -52,6 +53,18 @@ def _entity_type(schema: ET.Element, model: ServiceModel, entity_set: EntitySet)
             Type=f"Collection({model.namespace}.{target.type_name})",
             ContainsTarget="true",
         )
+    if entity_set.name == COMPANIES:
+        # BC serves company-scoped sets below companies(<id>)/…; OData's URL rules need a
+        # containment navigation property for each, as Business Central declares them.
+        for scoped in model.sets:
+            if scoped.company_scoped:
+                ET.SubElement(
+                    node,
+                    "NavigationProperty",
+                    Name=scoped.name,
+                    Type=f"Collection({model.namespace}.{scoped.type_name})",
+                    ContainsTarget="true",
+                )
     if entity_set.alternate_keys:
         _alternate_keys(node, entity_set)
 
