@@ -26,7 +26,9 @@ class Context:
     def loaders(self) -> Loaders:
         """This request's DataLoaders, made on first use (so their caches die with the request)."""
         if self._loaders is None:
-            self._loaders = create_loaders(self.services.catalog, self.principal)
+            self._loaders = create_loaders(
+                self.services.catalog, self.principal, availability=self.services.availability
+            )
         return self._loaders
 
 

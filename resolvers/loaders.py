@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from strawberry.dataloader import DataLoader
 
 from gateway.domain import (
+    AvailabilityAnswer,
     PriceListLine,
     PricingGroup,
     Principal,
@@ -18,7 +19,17 @@ from gateway.domain import (
     UnifiedPriceList,
     UnifiedSalesperson,
 )
+from gateway.services.availability import AvailabilityService
 from gateway.services.catalog import CatalogService, CustomerLineKey, LineKey, Page
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityKey:
+    """One item's availability as `Item.availability(locations, unit)` asks for it."""
+
+    item_number: str
+    locations: tuple[str, ...] | None = None
+    unit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +44,12 @@ class Loaders:
     price_list_lines: DataLoader[LineKey, Page[PriceListLine]]
     item_lines: DataLoader[LineKey, Page[PriceListLine]]
     customer_lines: DataLoader[CustomerLineKey, Page[PriceListLine]]
+    availability: DataLoader[AvailabilityKey, list[AvailabilityAnswer]]
 
 
-def create_loaders(catalog: CatalogService, principal: Principal) -> Loaders:
+def create_loaders(
+    catalog: CatalogService, principal: Principal, availability: AvailabilityService | None = None
+) -> Loaders:
     """Fresh loaders for one request (their caches must never outlive it or cross callers)."""
 
     async def salespeople(codes: Sequence[str]) -> list[UnifiedSalesperson | None]:
@@ -68,6 +82,26 @@ def create_loaders(catalog: CatalogService, principal: Principal) -> Loaders:
     async def customer_lines(keys: Sequence[CustomerLineKey]) -> list[Page[PriceListLine]]:
         return await catalog.lines_for_customers(principal, keys)
 
+    async def stock(keys: Sequence[AvailabilityKey]) -> list[list[AvailabilityAnswer]]:
+        # One service call per distinct (locations, unit): all items of the request together, so
+        # the service can chunk them into as few ERP calls as its chunk size allows.
+        if availability is None:
+            return [[] for _ in keys]
+        found: dict[AvailabilityKey, list[AvailabilityAnswer]] = {key: [] for key in keys}
+        groups: dict[tuple[tuple[str, ...] | None, str | None], list[AvailabilityKey]] = {}
+        for key in keys:
+            groups.setdefault((key.locations, key.unit), []).append(key)
+        for (locations, unit), members in groups.items():
+            by_item = {key.item_number.upper(): key for key in members}
+            answers = await availability.get(
+                [key.item_number for key in members], location_codes=locations, unit=unit
+            )
+            for answer in answers:
+                owner = by_item.get(answer.availability.item_number.upper())
+                if owner is not None:
+                    found[owner].append(answer)
+        return [found[key] for key in keys]
+
     return Loaders(
         salesperson_by_code=DataLoader(load_fn=salespeople),
         salesperson_by_crm_id=DataLoader(load_fn=salespeople_crm),
@@ -79,4 +113,5 @@ def create_loaders(catalog: CatalogService, principal: Principal) -> Loaders:
         price_list_lines=DataLoader(load_fn=list_lines),
         item_lines=DataLoader(load_fn=item_lines),
         customer_lines=DataLoader(load_fn=customer_lines),
+        availability=DataLoader(load_fn=stock),
     )

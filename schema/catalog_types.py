@@ -17,6 +17,8 @@ from gateway.domain import (
     UnifiedUnit,
 )
 from resolvers import catalog as r
+from resolvers.availability import item_availability
+from schema.availability_types import AvailabilityLine
 from schema.enums import CouplingState
 from schema.pagination import Connection
 
@@ -209,4 +211,10 @@ class Item(Unified):
         graphql_type=Connection[PriceLine],
         resolver=r.item_price_lines,
         description="Item-level price and discount lines. " + _LINES_DOC,
+    )
+    availability = strawberry.field(
+        graphql_type=list[AvailabilityLine],
+        resolver=item_availability,
+        description="Live availability per location (all when `locations` is absent) in `unit` (default the "
+        "base unit); the items of one request are fetched together.",
     )

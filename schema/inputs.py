@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
 import strawberry
 
@@ -37,3 +38,24 @@ class PriceListFilter:
     )
     coupling_state: list[CouplingState] | None = None  # type: ignore[valid-type]
     changed_since: datetime | None = None
+
+
+@strawberry.input(description="One line of a basket to price.")
+class PriceLineInput:
+    item: str = strawberry.field(description="The item's number.")
+    quantity: Decimal = strawberry.field(description="In the line's unit; positive, at most 5 decimals.")
+    unit: str | None = strawberry.field(
+        default=None, description="Default: the item's sales unit, else base unit."
+    )
+
+
+@strawberry.input(description="A basket to price for one customer (the REST quote body).")
+class PricesInput:
+    customer: str = strawberry.field(description="The customer's number.")
+    lines: list[PriceLineInput] = strawberry.field(description="1 to 200 lines.")
+    currency: str | None = strawberry.field(
+        default=None, description="Default: the customer's currency (blank there: the local currency)."
+    )
+    on_date: date | None = strawberry.field(
+        name="date", default=None, description="Pricing date; default today (UTC)."
+    )

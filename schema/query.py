@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers import catalog, status
+from resolvers import availability as stock
+from resolvers import catalog, pricing, status
+from schema.availability_types import AvailabilityLine
 from schema.catalog_types import Currency, Customer, Item, PriceList, Salesperson, Unit
 from schema.pagination import Connection
+from schema.pricing_types import PriceResult, PricesResult
 from schema.types import Caller, UpstreamStatus
 
 
@@ -67,4 +70,22 @@ class Query:
     )
     units = strawberry.field(
         resolver=catalog.units, graphql_type=list[Unit], description="Every unit of measure."
+    )
+
+    # --- best prices (read model + price engine) and live availability (ERP, cached for seconds)
+    price = strawberry.field(
+        resolver=pricing.price,
+        graphql_type=PriceResult,
+        description="The best price for one line (Business Central's lowest-price rules); "
+        "admin and sales keys.",
+    )
+    prices = strawberry.field(
+        resolver=pricing.prices,
+        graphql_type=PricesResult,
+        description="Best prices for a basket of 1 to 200 lines, with the total (the REST quote).",
+    )
+    availability = strawberry.field(
+        resolver=stock.availability,
+        graphql_type=list[AvailabilityLine],
+        description="Live availability per item and location (at most 500 items), with its age.",
     )

@@ -210,8 +210,10 @@ def _check_lines(lines: Sequence[QuoteLine]) -> None:
     for index, (item_number, quantity, _) in enumerate(lines):
         if not item_number or not item_number.strip():
             raise InvalidInput(f"lines[{index}].itemNumber is required", field=f"lines[{index}].itemNumber")
-        if not Decimal(0) < Decimal(quantity) <= MAX_QUANTITY:
+        q = Decimal(quantity)
+        # BC quantities carry at most 5 decimals; NaN/Infinity must not reach a comparison.
+        if not q.is_finite() or not Decimal(0) < q <= MAX_QUANTITY or q != round(q, 5):
             raise InvalidInput(
-                f"lines[{index}].quantity must be positive and at most {MAX_QUANTITY}",
+                f"lines[{index}].quantity must be positive, at most {MAX_QUANTITY}, with at most 5 decimals",
                 field=f"lines[{index}].quantity",
             )
