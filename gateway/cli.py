@@ -41,6 +41,11 @@ def _friendly_errors(func: F) -> F:
 
 def _setup_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":
+        # One line per upstream request (httpx) and per migration step (alembic) is debugging detail;
+        # our own client logs retries and failures.
+        for noisy in ("httpx", "httpcore", "alembic"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
