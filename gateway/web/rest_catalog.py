@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, Route
 
 from gateway.domain import CouplingStatus
 from gateway.errors import InvalidInput, NotFound
-from gateway.services.catalog import CatalogFilter, LineKey, Page
+from gateway.services.catalog import CatalogFilter, LineKey, Page, page_size
 from gateway.services.container import Services
 from gateway.web.auth import principal_of
 from gateway.web.pagination import json_response, next_link, query_bool, query_datetime, query_int, to_json
@@ -141,7 +141,7 @@ async def get_price_list(request: Request) -> Response:
         raise NotFound(f"no price list {code!r}")
     key = LineKey(
         found.code if found.erp_id else "",
-        query_int(request, "first") or 50,
+        page_size(query_int(request, "first")),
         request.query_params.get("after"),
     )
     (lines,) = await catalog.lines_of_price_lists(principal, [key])

@@ -149,3 +149,15 @@ async def test_the_sales_scope_applies_to_rest_too(gw: Harness) -> None:
     other = next(c for c in everyone if c["salespersonCode"] not in ("KW", "") and c["number"])
     assert (await gw.client.get(f"/api/v1/customers/{other['number']}", headers=headers)).status_code == 404
     assert (await gw.client.get("/api/v1/customers")).status_code == 401
+
+
+@pytest.mark.parametrize("first", ["0", "-1", "201", "x"])
+async def test_price_list_line_page_size_is_checked(gw: Harness, first: str) -> None:
+    code = (await gw.client.get("/api/v1/price-lists", headers=gw.auth(Role.ADMIN))).json()["items"][0][
+        "code"
+    ]
+    response = await gw.client.get(
+        f"/api/v1/price-lists/{code}", params={"first": first}, headers=gw.auth(Role.ADMIN)
+    )
+    assert response.status_code == 400
+    assert response.json()["field"] == "first"
