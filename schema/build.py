@@ -6,6 +6,7 @@ import strawberry
 from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
 from schema.extensions import CostLimit, IntrospectionGate, MaskUnexpectedErrors
+from schema.mutation import Mutation
 from schema.query import Query
 
 MAX_DEPTH = 10
@@ -16,6 +17,7 @@ MAX_TOKENS = 2_000
 def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
+        mutation=Mutation,
         extensions=[
             # factories, so that every request gets fresh extension instances
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),

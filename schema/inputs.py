@@ -59,3 +59,31 @@ class PricesInput:
     on_date: date | None = strawberry.field(
         name="date", default=None, description="Pricing date; default today (UTC)."
     )
+
+
+@strawberry.input(description="One line of a sales order.")
+class SalesOrderLineInput:
+    item_number: str = strawberry.field(description="The item's number (coupled to a Sales product).")
+    quantity: Decimal = strawberry.field(description="In the line's unit; positive.")
+    unit_of_measure_code: str | None = strawberry.field(
+        default=None, description="Default: the item's sales unit, else its base unit."
+    )
+
+
+@strawberry.input(
+    description="A sales order to create in Sales, submitted, for the sync to carry to the ERP."
+)
+class CreateSalesOrderInput:
+    customer_number: str = strawberry.field(description="The customer's number (coupled to a Sales account).")
+    lines: list[SalesOrderLineInput] = strawberry.field(description="1 to 100 lines.")
+    requested_delivery_date: date | None = strawberry.field(
+        default=None, description="Not in the past, at most two years ahead."
+    )
+    name: str | None = strawberry.field(
+        default=None, description="Default: the customer's name and order number."
+    )
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Up to 100 characters, unique per order for your API key: a retry with the same key "
+        "answers the order the first call created instead of creating another.",
+    )
