@@ -25,6 +25,7 @@ ADMIN = "/api/v1/admin"
 DEFAULT_URL = "http://127.0.0.1:8000"
 ACTIONS = ["retry", "force-erp", "force-crm", "restore", "uncouple", "ignore"]
 DIRECTIONS = ["erp_to_crm", "crm_to_erp"]
+BULK = 10
 
 
 class AdminError(click.ClickException):
@@ -394,9 +395,13 @@ def errors_list(
 @_client_options
 def errors_action(client: AdminClient, action: str, error_ids: tuple[int, ...]) -> None:
     """Apply ACTION to the errors ERROR_IDS (retry, force-erp, force-crm, restore, uncouple, ignore)."""
-    result = client.request("POST", "/errors/actions", body={"ids": list(error_ids), "action": action})
+    ids = list(dict.fromkeys(error_ids))
+    results: list[dict[str, Any]] = []
+    for start in range(0, len(ids), BULK):  # the endpoint takes a few at a time (each may run a sync)
+        chunk = ids[start : start + BULK]
+        results += client.request("POST", "/errors/actions", body={"ids": chunk, "action": action})["results"]
     failed = False
-    for item in result["results"]:
+    for item in results:
         if item.get("problem"):
             failed = True
             click.echo(f"{item['error']}\t{action}\tnot applied: {item['problem']}")

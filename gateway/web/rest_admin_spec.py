@@ -21,6 +21,7 @@ ERROR_STATUSES = ["open", "resolved", "ignored"]
 ERROR_ACTIONS = ["retry", "force-erp", "force-crm", "restore", "uncouple", "ignore"]
 COUPLING_STATES = ["coupled", "error", "conflict", "skipped", "orphaned"]
 MAX_PAGE = 1000
+MAX_BULK = 10
 
 
 def _nullable(schema: Schema) -> Schema:
@@ -111,8 +112,10 @@ ERROR_IDS: Schema = {
     "type": "array",
     "items": {"type": "integer", "minimum": 1, "maximum": 2**53},
     "minItems": 1,
-    "maxItems": 100,
-    "uniqueItems": True,  # each action may run a sync: one per error, never the same one twice
+    # Each action may run a sync (about half a second): a request stays well within a client's
+    # timeout; the CLI sends longer lists in chunks.
+    "maxItems": MAX_BULK,
+    "uniqueItems": True,
 }
 ERROR_ACTIONS_REQUEST = _object(
     {"ids": ERROR_IDS, "action": {"enum": ERROR_ACTIONS}}, required=("ids", "action")
