@@ -320,6 +320,7 @@ async def test_typed_rejections_create_nothing(world: World) -> None:
                     select(Coupling).where(Coupling.mapping == mapping, Coupling.erp_id == erp_id)
                 )
             ).one()
+            assert coupling.id is not None
             assert await delete_coupling(session, coupling_id=coupling.id)
         await session.commit()
     answer = await _order(world, customerNumber=spare_customer["number"], lines=[line])
