@@ -82,7 +82,7 @@ def _comparable(line: dict[str, Any]) -> dict[str, Any]:
 
 
 def _boxed_item() -> str:
-    return next(u["itemNumber"] for u in DATA.erp["itemUnitsOfMeasure"] if u["code"] == "BOX")
+    return str(next(u["itemNumber"] for u in DATA.erp["itemUnitsOfMeasure"] if u["code"] == "BOX"))
 
 
 @pytest.mark.parametrize(("locations", "unit"), [(None, None), (["EAST", "WEST"], None), (None, "BOX")])

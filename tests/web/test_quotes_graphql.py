@@ -154,7 +154,7 @@ async def test_prices_failures_name_the_line(gw: Harness) -> None:
 
 
 async def test_roles_and_the_sales_scope(gw: Harness) -> None:
-    variables = {"c": "C10000", "i": "1004-S", "q": "1"}
+    variables: dict[str, Any] = {"c": "C10000", "i": "1004-S", "q": "1"}
     assert (await _query(gw, PRICE, Role.ADMIN, **variables))["price"]["__typename"] == "PriceQuote"
     got = (await _query(gw, PRICE, Role.APP, **variables))["price"]
     assert (got["__typename"], got["code"]) == ("PriceError", "FORBIDDEN")
