@@ -12,8 +12,9 @@ import uuid
 
 from graphql import GraphQLError
 
+from gateway.services.order_checks import OrderLineRequest
 from gateway.services.order_writes import OrderSubmissionFailed
-from gateway.services.orders import CreateSalesOrderResult, OrderLineRequest
+from gateway.services.orders import CreateSalesOrderResult
 from resolvers.context import Info
 from schema.inputs import CreateSalesOrderInput
 

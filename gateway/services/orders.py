@@ -13,8 +13,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Protocol
 
 from gateway.domain import (
@@ -37,6 +37,7 @@ from gateway.domain import (
 )
 from gateway.errors import InvalidInput, NotFound
 from gateway.services.catalog import CatalogService
+from gateway.services.order_checks import MAX_NAME_LENGTH, OrderLineRequest, validate_order
 from gateway.services.order_writes import (
     OrderContext,
     OrderSink,
@@ -51,23 +52,7 @@ from gateway.services.order_writes import (
     submit_order,
 )
 
-MAX_LINES = 100
-MAX_QUANTITY = Decimal(999_999_999)
-MAX_KEY_LENGTH = 100
-MAX_NAME_LENGTH = 300  # Dataverse salesorder.name
-MAX_DELIVERY_DAYS = 730
-# A salesperson west of UTC may still be on yesterday's date.
-DATE_TOLERANCE = timedelta(days=1)
-
 CreateSalesOrderResult = SalesOrder | OrderRejection
-
-
-@dataclass(frozen=True, slots=True)
-class OrderLineRequest:
-    item_number: str
-    quantity: Decimal
-    unit_of_measure_code: str | None = None
-    """None: the item's sales unit, else its base unit (what BC puts on a new line)."""
 
 
 class QuoteAnswer(Protocol):
@@ -140,7 +125,14 @@ class OrderService:
                 f"{principal.role.value} keys may read but not order; use a sales or admin key",
                 role=principal.role.value,
             )
-        invalid = self._validate(customer_number, lines, requested_delivery_date, name, idempotency_key)
+        invalid = validate_order(
+            customer_number=customer_number,
+            lines=lines,
+            requested=requested_delivery_date,
+            name=name,
+            key=idempotency_key,
+            today=self._today(),
+        )
         if invalid is not None:
             return invalid
         customer = await self._customer(principal, customer_number.strip())
@@ -185,65 +177,6 @@ class OrderService:
         return sales_order(
             order, details, context=context, created=True, precision=plan.amount_precision, percents=percents
         )
-
-    # ------------------------------------------------------------------------------ validation
-
-    def _validate(
-        self,
-        customer_number: str,
-        lines: Sequence[OrderLineRequest],
-        requested: date | None,
-        name: str | None,
-        key: str | None,
-    ) -> InvalidOrder | None:
-        if not customer_number or not customer_number.strip():
-            return InvalidOrder("customerNumber is required", field="customerNumber")
-        if not lines:
-            return InvalidOrder("an order needs at least one line", field="lines")
-        if len(lines) > MAX_LINES:
-            return InvalidOrder(
-                f"an order may have at most {MAX_LINES} lines, not {len(lines)}", field="lines"
-            )
-        for index, line in enumerate(lines):
-            where = f"lines[{index}]"
-            if not line.item_number or not line.item_number.strip():
-                return InvalidOrder(f"{where}.itemNumber is required", field=f"{where}.itemNumber")
-            try:
-                quantity = Decimal(line.quantity)
-                good = quantity.is_finite() and Decimal(0) < quantity <= MAX_QUANTITY
-            except (InvalidOperation, TypeError, ValueError):
-                good = False
-            if not good:
-                return InvalidOrder(
-                    f"{where}.quantity must be positive and at most {MAX_QUANTITY}, not {line.quantity}",
-                    field=f"{where}.quantity",
-                )
-            if line.unit_of_measure_code is not None and not line.unit_of_measure_code.strip():
-                return InvalidOrder(
-                    f"{where}.unitOfMeasureCode must not be blank (omit it for the item's default unit)",
-                    field=f"{where}.unitOfMeasureCode",
-                )
-        if requested is not None:
-            today = self._today()
-            if requested < today - DATE_TOLERANCE:
-                return InvalidOrder(
-                    f"requestedDeliveryDate {requested.isoformat()} is in the past "
-                    f"(today is {today.isoformat()})",
-                    field="requestedDeliveryDate",
-                )
-            if requested > today + timedelta(days=MAX_DELIVERY_DAYS):
-                return InvalidOrder(
-                    f"requestedDeliveryDate {requested.isoformat()} is more than "
-                    f"{MAX_DELIVERY_DAYS} days ahead",
-                    field="requestedDeliveryDate",
-                )
-        if name is not None and not 0 < len(name.strip()) <= MAX_NAME_LENGTH:
-            return InvalidOrder(f"name must have 1 to {MAX_NAME_LENGTH} characters", field="name")
-        if key is not None and not 0 < len(key) <= MAX_KEY_LENGTH:
-            return InvalidOrder(
-                f"idempotencyKey must have 1 to {MAX_KEY_LENGTH} characters", field="idempotencyKey"
-            )
-        return None
 
     # ------------------------------------------------------------------------------ resolution
 
