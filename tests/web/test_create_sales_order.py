@@ -19,6 +19,7 @@ from sqlmodel import select
 
 from gateway.domain import Principal, Role
 from gateway.simulators import SimulatorOptions
+from gateway.simulators.faults import FaultInjector
 from gateway.store.couplings import delete_coupling
 from gateway.store.engine import SessionFactory, create_engine, session_factory
 from gateway.store.read_model import RmCustomerPricing
@@ -419,3 +420,39 @@ async def _sim(world: World, path: str, body: dict[str, Any]) -> None:
     ) as c:
         response = await c.post(path, json=body)
         assert response.status_code == 200, response.text
+
+
+def _seed_dropping_only_the_first(count: int) -> int:
+    """A fault seed whose first request is dropped (after Sales applied it) and the next `count` pass."""
+    for seed in range(1_000):
+        injector = FaultInjector()
+        injector.configure({"rate": 0.5, "kinds": ["drop"], "seed": seed})
+        if [injector.pick() for _ in range(count + 1)] == ["drop"] + [None] * count:
+            return seed
+    raise AssertionError("no such seed")
+
+
+async def test_a_lost_answer_to_the_write_is_recovered_by_looking_the_order_up(world: World) -> None:
+    customer = _good_customer(await _customers(world), skip=3)
+    item = _good_items(await _items(world))[0]
+    fields = {
+        "customerNumber": customer["number"],
+        "lines": [{"itemNumber": item["number"], "quantity": "6"}],
+    }
+    await _quote_once(world, customer["number"], item["number"])
+    before = len(await _all(world.crm, "salesorders"))
+    # The $batch is applied, then its connection drops; the look-up, and the read-back, pass.
+    await _sim(
+        world, "/_sim/faults", {"rate": 0.5, "kinds": ["drop"], "seed": _seed_dropping_only_the_first(5)}
+    )
+    try:
+        answer = await _order(world, **fields)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=world.gw.crm_sim), base_url="http://crm.sim"
+        ) as sim:
+            assert (await sim.get("/_sim/faults")).json()["injected"] == {"drop": 1}
+    finally:
+        await _sim(world, "/_sim/faults", {"rate": 0.0})
+    assert answer["__typename"] == "SalesOrder" and answer["state"] == "SUBMITTED"
+    assert [line["quantity"] for line in answer["lines"]] == ["6"]
+    assert len(await _all(world.crm, "salesorders")) == before + 1
