@@ -33,6 +33,8 @@ def test_schemathesis_finds_nothing(tmp_path: Path) -> None:
                 "40",
                 "--seed",
                 "20261125",
+                "--generation-database",
+                "none",
                 "--request-timeout",
                 "20",
             ],
