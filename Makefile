@@ -33,6 +33,7 @@ check: lint typecheck test
 
 bench: $(STAMP)
 	$(BIN)/python bench/read_throughput.py
+	$(BIN)/python bench/sync.py
 
 schema: $(STAMP)
 	$(BIN)/gateway schema export > schema/schema.graphql

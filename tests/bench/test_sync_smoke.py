@@ -1,0 +1,48 @@
+"""The sync benchmark on a small scale, so it cannot rot: the full sync reads every set at the
+minimum, idle runs write nothing, and 100 changes arrive on the other side. Counts only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench import sync
+
+
+def test_quick_run_reads_at_the_minimum_and_every_change_arrives(tmp_path: Path) -> None:
+    out = tmp_path / "sync.json"
+    code = sync.main(["--quick", "--json", str(out)])
+    result: dict[str, Any] = json.loads(out.read_text())["result"]
+    assert code == 0, result["problems"]
+    assert result["problems"] == []
+    usage = {u["service"]: u for u in result["usage"]}
+    assert set(usage) == {"erp", "crm"}
+    for u in usage.values():
+        # With pages of 20,000 / 5,000 every set of the quick data fits one page: one GET per set.
+        for entity_set, (rows, page, minimum, made) in u["sets_read"].items():
+            assert rows <= page and minimum == 1, entity_set
+            assert made == minimum, (u["service"], entity_set, made)
+        assert u["reads"] == u["read_minimum"]
+        assert u["operations"] > 0 and u["batches"] >= u["batch_minimum"] > 0
+        assert set(u["statuses"]) == {"200"}
+    assert {"customers", "priceListLines", "items"} <= set(usage["erp"]["sets_read"])
+    assert {"accounts", "products"} <= set(usage["crm"]["sets_read"])
+    # The company id; ErpConnector.company() (the local currency) reads `companies` once more.
+    assert set(usage["erp"]["other_detail"]) == {"GET companies"}
+    assert 1 <= usage["erp"]["other_detail"]["GET companies"] <= 2
+    assert result["couplings"] > 500
+    echo, idle, changed = result["rounds"]
+    assert echo["writes"] == idle["writes"] == 0
+    # Every mapping-direction reads each of its sets once when idle (ERP PRICING has 11 sets).
+    assert all(run["requests"] >= 1 for run in idle["runs"])
+    assert [r["requests"] for r in idle["runs"] if r["mapping"] == "CUSTOMER"] == [1, 1]
+    assert sum(r["requests"] for r in idle["runs"]) == sum(r["requests"] for r in echo["runs"])
+    assert (result["changed"], result["arrived"]) == (100, 100)
+    customer = {r["direction"]: r for r in changed["runs"] if r["mapping"] == "CUSTOMER"}
+    # 50 edits each way: one read and one batch of 50 writes per direction.
+    assert {d: (r["requests"], r["writes"]) for d, r in customer.items()} == {
+        "erp_to_crm": (2, 1),
+        "crm_to_erp": (2, 1),
+    }
+    assert changed["writes"] == 2
