@@ -21,6 +21,7 @@
     │   ├── StaleLease                a writer's fencing generation is no longer current
     │   └── DuplicateCoupling         the record is already coupled in that mapping (`side`, `record_id`)
     ├── NotFound                      a client asked for something that does not exist
+    ├── Busy                          another run holds what the operation needs (409, Retry-After)
     ├── InvalidInput                  a client's request is malformed (bad filter, bad payload)
     └── PermissionDenied              the caller's role does not allow the operation
 
@@ -173,6 +174,15 @@ class DuplicateCoupling(StoreError):
 
 class NotFound(GatewayError):
     pass
+
+
+class Busy(GatewayError):
+    """The operation needs something another run holds right now (e.g. a mapping's lease);
+    `retry_after` says when trying again makes sense."""
+
+    def __init__(self, message: str, *, retry_after: float = 5.0) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 class InvalidInput(GatewayError):

@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from gateway.domain import Side
-from gateway.errors import InvalidInput, NotFound
+from gateway.errors import Busy, InvalidInput, NotFound
 from gateway.store import couplings as couplings_store
 from gateway.store import jobs as jobs_store
 from gateway.store import mirror
@@ -24,7 +27,10 @@ from gateway.store.tables import Coupling, ErrorAction, ErrorStatus, JobError, J
 from gateway.sync import catalog
 from gateway.sync.engine import RunSummary, SyncEngine
 from gateway.sync.full import FullSync
+from gateway.sync.leases import HeldLeases, hold_leases
 from gateway.sync.model import mapping_to_dict
+from gateway.sync.pricing_mirror import ERP_PRICING
+from gateway.sync.scheduler import lease_name
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +115,22 @@ def summary_to_dict(summary: RunSummary) -> dict[str, Any]:
 class SyncControl:
     """Admin operations over one store and one engine; owns the background full-sync task."""
 
-    def __init__(self, *, sessions: SessionFactory, engine: SyncEngine, concurrency: int = 2) -> None:
+    def __init__(
+        self,
+        *,
+        sessions: SessionFactory,
+        engine: SyncEngine,
+        concurrency: int = 2,
+        holder: str | None = None,
+        lease_wait_seconds: float = 20.0,
+    ) -> None:
         self.sessions = sessions
         self.engine = engine
         self.concurrency = concurrency
+        # Admin runs take the same leases as `gateway worker` schedulers, under a holder of their
+        # own (a scheduler's id would let it re-take, and so fence out, its own running lease).
+        self.holder = holder or f"{socket.gethostname()}-{os.getpid()}/admin"
+        self.lease_wait_seconds = lease_wait_seconds
         self._full: asyncio.Task[list[RunSummary]] | None = None
         self._full_mappings: list[str] = []
 
@@ -149,8 +167,16 @@ class SyncControl:
             raise InvalidInput("a full synchronization is already running", field="mappings")
         runner = FullSync(self.engine, concurrency=self.concurrency)
         plan = await runner.plan(mappings=mappings)  # validates the names before anything starts
-        self._full_mappings = [name for layer in plan for name in layer]
-        self._full = asyncio.create_task(runner.run(mappings=mappings), name="full-sync")
+        planned = [name for layer in plan for name in layer]
+        leases = contextlib.AsyncExitStack()
+        held = await self._hold(leases, await self._lease_names(planned))
+        self._full_mappings = planned
+
+        async def run() -> list[RunSummary]:
+            async with leases:
+                return await runner.run(mappings=mappings, fence_for=held.fence_for_mapping)
+
+        self._full = asyncio.create_task(run(), name="full-sync")
         self._full.add_done_callback(_log_failure)
         return await self.full_sync_status()
 
@@ -211,7 +237,39 @@ class SyncControl:
         for d in directions:
             if d not in table.directions():
                 raise InvalidInput(f"{name} does not run {d}", field="direction")
-        return [summary_to_dict(await self.engine.run(mapping=name, direction=d)) for d in directions]
+        async with contextlib.AsyncExitStack() as leases:
+            held = await self._hold(leases, [lease_name(name, d) for d in directions])
+            return [
+                summary_to_dict(
+                    await self.engine.run(mapping=name, direction=d, fence=held.fence(lease_name(name, d)))
+                )
+                for d in directions
+            ]
+
+    async def _lease_names(self, mapping_names: Sequence[str]) -> list[str]:
+        async with self.sessions() as session:
+            every = {m.name: m for m in await catalog.load_mappings(session)}
+        names = []
+        for name in mapping_names:
+            directions = ["erp_to_crm"] if name == ERP_PRICING else every[name].directions()
+            names += [lease_name(name, d) for d in directions]
+        return names
+
+    async def _hold(self, stack: contextlib.AsyncExitStack, names: Sequence[str]) -> HeldLeases:
+        """Take every lease in `names` (waiting up to `lease_wait_seconds` while a scheduled run
+        finishes); they stay held, and renewed, until `stack` closes. Busy when they stay taken."""
+        deadline = time.monotonic() + self.lease_wait_seconds
+        while True:
+            attempt = hold_leases(self.sessions, names=names, holder=self.holder)
+            held = await attempt.__aenter__()
+            if held is not None:
+                stack.push_async_exit(attempt)
+                return held
+            await attempt.__aexit__(None, None, None)
+            if time.monotonic() >= deadline:
+                busy = ", ".join(sorted({n.rsplit(":", 1)[0] for n in names}))
+                raise Busy(f"{busy}: a run is in progress; try again", retry_after=5.0)
+            await asyncio.sleep(0.25)
 
     async def list_jobs(
         self,

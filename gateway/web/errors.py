@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from gateway.errors import (
     AvailabilityUnavailable,
+    Busy,
     CircuitOpen,
     InvalidInput,
     NotFound,
@@ -32,6 +33,13 @@ async def _invalid_input(request: Request, exc: Exception) -> Response:
 
 async def _not_found(request: Request, exc: Exception) -> Response:
     return problem(404, "Not Found", str(exc))
+
+
+async def _busy(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Busy)
+    response = problem(409, "Conflict", str(exc))
+    response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    return response
 
 
 async def _forbidden(request: Request, exc: Exception) -> Response:
@@ -71,6 +79,7 @@ def exception_handlers() -> Mapping[Any, Callable[[Request, Exception], Any]]:
         InvalidInput: _invalid_input,
         NotFound: _not_found,
         PermissionDenied: _forbidden,
+        Busy: _busy,
         AvailabilityUnavailable: _availability,
         UpstreamError: _upstream,
         HTTPException: _http,

@@ -91,3 +91,30 @@ async def test_mappings_errors_and_couplings(control: tuple[World, SyncControl])
         mapping="CUSTOMER", fields=[{"erpField": "displayName", "crmField": "name"}], dry_run=True
     )
     assert dry["dryRun"] and dry["ambiguous"]
+
+
+async def test_admin_runs_take_the_mapping_leases(control: tuple[World, SyncControl]) -> None:
+    """A run now, or a full sync, never overlaps a worker's run of the same mapping-direction."""
+    from gateway.errors import Busy
+    from gateway.store import leases
+    from gateway.sync.scheduler import lease_name
+
+    w, c = control
+    c.lease_wait_seconds = 0.5
+    async with w.sessions.begin() as session:  # a worker is running CURRENCY right now
+        grant = await leases.acquire(
+            session, name=lease_name("CURRENCY", "erp_to_crm"), holder="worker-1", ttl=60
+        )
+    assert grant is not None
+    with pytest.raises(Busy):
+        await c.run_mapping("CURRENCY")
+    with pytest.raises(Busy):
+        await c.start_full_sync(mappings=["CURRENCY"])
+    assert not (await c.full_sync_status())["running"]
+    async with w.sessions.begin() as session:
+        assert await leases.release(session, name=grant.name, holder="worker-1", generation=grant.generation)
+    [run] = await c.run_mapping("CURRENCY")
+    assert run["status"] in {"success", "error"}
+    async with w.sessions.begin() as session:  # the admin run took the lease, then gave it back
+        again = await leases.acquire(session, name=grant.name, holder="worker-1", ttl=60)
+    assert again is not None and again.generation == grant.generation + 2
