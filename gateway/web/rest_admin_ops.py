@@ -125,7 +125,7 @@ OPERATIONS = (
         s.RUNS,
         body=s.RUN_REQUEST,
         parameters=(MAPPING_NAME,),
-        errors=(400, 403, 404),
+        errors=(400, 403, 404, 409),
     ),
     _op("GET", "/jobs", "listJobs", "Sync jobs, newest first", s.JOBS, parameters=JOB_PARAMS),
     _op(
