@@ -361,7 +361,8 @@ def canonical(rows: dict[tuple[str, str], list[dict[str, Any]]]) -> dict[tuple[s
         for record in records:
             own = record.get(_own_id(side, name))
             if isinstance(own, str) and keys and all(record.get(k) is not None for k in keys):
-                labels[own] = f"{side}:{name}:" + "/".join(str(record.get(k)) for k in keys)
+                # The first set wins: BC's customerPricing rows share their customer's id.
+                labels.setdefault(own, f"{side}:{name}:" + "/".join(str(record.get(k)) for k in keys))
     out: dict[tuple[str, str], list[str]] = {}
     for (side, name), records in rows.items():
         own_field = _own_id(side, name)

@@ -1,6 +1,5 @@
-"""Crash test: a worker process running a full sync is killed with SIGKILL at points across page reads,
-`$batch` writes and coupling commits, restarted on the same store, and must end where an uninterrupted
-run ends: no duplicate on either side, every record coupled exactly once, every field the same."""
+"""Crash test: a full-sync worker process SIGKILLed at page reads, `$batch` writes and coupling commits,
+then restarted, ends as an uninterrupted run: no duplicates, couplings once each, every field equal."""
 
 from __future__ import annotations
 
