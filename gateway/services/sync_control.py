@@ -316,10 +316,45 @@ class SyncControl:
 
     async def error_action(self, error_id: int, action: str) -> dict[str, Any]:
         """Apply one of the error's actions: retry, force-erp, force-crm, restore, uncouple, ignore."""
+        return (await self.error_actions([error_id], action, report_problems=False))[0]
+
+    async def error_actions(
+        self, error_ids: Sequence[int], action: str, *, report_problems: bool = True
+    ) -> list[dict[str, Any]]:
+        """Apply `action` to each error. Retries of records that were never coupled (a failed create
+        or match) need a run of their mapping, which retries its open errors first: one run per
+        mapping however many of its errors are retried."""
         try:
             chosen = ErrorAction(action)
         except ValueError:
             raise InvalidInput(f"unknown action {action!r}", field="action") from None
+        results: list[dict[str, Any]] = []
+        runs_needed: dict[str, list[dict[str, Any]]] = {}
+        for error_id in error_ids:
+            try:
+                result, mapping_to_run = await self._apply(error_id, chosen)
+            except (InvalidInput, NotFound) as exc:
+                if not report_problems:
+                    raise
+                results.append({"error": error_id, "action": action, "problem": str(exc)})
+                continue
+            results.append(result)
+            if mapping_to_run is not None:
+                runs_needed.setdefault(mapping_to_run, []).append(result)
+        for mapping, waiting in runs_needed.items():
+            run = await self.run_mapping(mapping)
+            for result in waiting:
+                result["run"] = run
+        async with self.sessions() as session:
+            for result in results:
+                if "problem" not in result:
+                    result["status"] = (
+                        await jobs_store.get_job_error(session, error_id=result["error"])
+                    ).status
+        return results
+
+    async def _apply(self, error_id: int, chosen: ErrorAction) -> tuple[dict[str, Any], str | None]:
+        """Act on one error; returns its result and the mapping that must run for it, if any."""
         async with self.sessions() as session:
             error = await jobs_store.get_job_error(session, error_id=error_id)
             coupling = await _coupling_of(session, error)
@@ -336,27 +371,17 @@ class SyncControl:
                 await couplings_store.delete_coupling(session, coupling_id=coupling.id or 0)
                 await jobs_store.set_job_error_status(session, error_id=error_id, status=ErrorStatus.RESOLVED)
         elif coupling is not None:
-            summary = await self.engine.act_on_pair(
-                mapping=error.mapping, coupling_id=coupling.id or 0, action=chosen
-            )
+            async with contextlib.AsyncExitStack() as leases:
+                await self._hold(leases, await self._lease_names([error.mapping]))
+                summary = await self.engine.act_on_pair(
+                    mapping=error.mapping, coupling_id=coupling.id or 0, action=chosen
+                )
             result["run"] = summary_to_dict(summary)
         elif chosen is ErrorAction.RETRY:
-            # No coupling yet (a create or a match failed): the next run retries open errors first.
-            result["run"] = await self.run_mapping(error.mapping)
+            return result, error.mapping
         else:
             raise InvalidInput(f"{chosen.value} needs a coupled record", field="action")
-        async with self.sessions() as session:
-            result["status"] = (await jobs_store.get_job_error(session, error_id=error_id)).status
-        return result
-
-    async def error_actions(self, error_ids: Sequence[int], action: str) -> list[dict[str, Any]]:
-        results = []
-        for error_id in error_ids:
-            try:
-                results.append(await self.error_action(error_id, action))
-            except (InvalidInput, NotFound) as exc:
-                results.append({"error": error_id, "action": action, "problem": str(exc)})
-        return results
+        return result, None
 
     # ------------------------------------------------------------------------------ couplings
 

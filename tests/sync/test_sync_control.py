@@ -118,3 +118,17 @@ async def test_admin_runs_take_the_mapping_leases(control: tuple[World, SyncCont
     async with w.sessions.begin() as session:  # the admin run took the lease, then gave it back
         again = await leases.acquire(session, name=grant.name, holder="worker-1", ttl=60)
     assert again is not None and again.generation == grant.generation + 2
+
+
+async def test_retrying_many_errors_of_one_mapping_runs_it_once(control: tuple[World, SyncControl]) -> None:
+    w, c = control
+    await c.start_full_sync(mappings=["SALESPEOPLE", "CURRENCY", "PRICE LIST", "CUSTOMER"])
+    await c.wait_full_sync()
+    # the demo's ambiguous and owner-less customers: records that could not be coupled or created
+    uncoupled = [e for e in await c.list_errors(mapping="CUSTOMER") if e["status"] == "open"]
+    assert len(uncoupled) >= 2, uncoupled
+    jobs_before = len(await c.list_jobs(mapping="CUSTOMER", type="sync"))
+    results = await c.error_actions([e["id"] for e in uncoupled], "retry")
+    assert all("run" in r for r in results)
+    runs = len(await c.list_jobs(mapping="CUSTOMER", type="sync")) - jobs_before
+    assert runs == 2  # one run per direction of CUSTOMER, not one per error
