@@ -121,7 +121,7 @@ async def test_admin_runs_take_the_mapping_leases(control: tuple[World, SyncCont
 
 
 async def test_retrying_many_errors_of_one_mapping_runs_it_once(control: tuple[World, SyncControl]) -> None:
-    w, c = control
+    _, c = control
     await c.start_full_sync(mappings=["SALESPEOPLE", "CURRENCY", "PRICE LIST", "CUSTOMER"])
     await c.wait_full_sync()
     # the demo's ambiguous and owner-less customers: records that could not be coupled or created
