@@ -633,6 +633,9 @@ def parse_args(argv: Sequence[str] | None) -> tuple[BenchConfig, argparse.Namesp
     parser.add_argument("--seed", type=int)
     parser.add_argument("--changes", type=int, help="records changed before the last round (default 100)")
     parser.add_argument(
+        "--concurrency", type=int, help="mappings of one layer run at once (default 2, the app's)"
+    )
+    parser.add_argument(
         "--database-url", help="an EMPTY database (e.g. PostgreSQL); default a fresh SQLite file"
     )
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
@@ -643,6 +646,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[BenchConfig, argparse.Namesp
         "items": args.items,
         "seed": args.seed,
         "changes": args.changes,
+        "concurrency": args.concurrency,
         "database_url": args.database_url,
     }
     config = replace(config, **{k: v for k, v in changes.items() if v is not None})
