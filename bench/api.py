@@ -1,0 +1,442 @@
+"""API latency and throughput of the gateway's read path (GraphQL customers, a 20-line quote,
+availability) under 30 ms of upstream latency, side by side with GraphQL Mesh's OData handler.
+
+    .venv/bin/python bench/api.py                                  # 20,000 customers / 5,000 items
+    .venv/bin/python bench/api.py --customers 2000 --items 500     # smaller demo data, same scenarios
+    .venv/bin/python bench/api.py --quick --no-mesh                # a smoke run (counts, not speed)
+
+The exit status is 1 when a request failed or answered wrongly, or a read that should come from the
+store or cache (everything but an availability miss) called upstream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+if __package__ in (None, ""):  # run as a script: make `bench`, `gateway` and `tests` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._api_gateway import DemoGateway, simulator_requests
+from bench._api_load import LoadResult, Send, run_load
+from bench.read_throughput import machine
+
+CUSTOMERS_QUERY = (
+    "query($first: Int!) { customers(first: $first) { edges { node { number name"
+    " salesperson { name } currency { code } defaultPriceList { code } } } } }"
+)
+# The closest read Mesh can make in one request: its OData handler cannot follow our navigation, so
+# it returns the customers' codes (salesperson, currency) instead of the related records.
+MESH_QUERY = (
+    "query($top: Int!) { customers(queryOptions: {top: $top})"
+    " { number displayName salespersonCode currencyCode } }"
+)
+PAGE = 50
+QUOTE_LINES = 20
+# Scenarios read from the store or a warm cache: any upstream request during them is a failure.
+CACHED = ("graphql customers", "quote 20 lines", "availability 1 (hit)", "availability batch")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    customers: int = 20_000
+    items: int = 5_000
+    seed: int = 42
+    latency_ms: float = 30.0
+    concurrencies: tuple[int, ...] = (1, 10, 50)
+    requests: int = 300
+    max_seconds: float = 15.0
+    batch_items: int = 200
+    mesh: bool = True
+    sync_timeout_seconds: float = 3600.0
+
+
+@dataclass
+class Fixtures:
+    """What the scenarios ask for, read from the gateway after its sync."""
+
+    customer: str
+    items: list[str]
+    hit_item: str
+    batch: list[str]
+    miss_pool: list[str]
+
+
+@dataclass
+class BenchRun:
+    config: BenchConfig
+    results: list[LoadResult] = field(default_factory=list)
+    sync_seconds: float = 0.0
+    mesh_error: str | None = None
+    info: dict[str, str] = field(default_factory=dict)
+
+    def failures(self) -> list[str]:
+        problems = [
+            f"{r.target} {r.scenario} x{r.concurrency}: {dict(r.statuses)}" for r in self.results if not r.ok
+        ]
+        problems += [
+            f"{r.scenario} x{r.concurrency}: {r.upstream_requests} upstream requests"
+            for r in self.results
+            if r.target == "gateway" and r.scenario in CACHED and r.upstream_requests
+        ]
+        return problems
+
+
+# ------------------------------------------------------------------------------------ fixtures
+
+
+async def _fixtures(client: httpx.AsyncClient, config: BenchConfig) -> Fixtures:
+    numbers: list[str] = []
+    after: str | None = None
+    while True:
+        params = {"first": "200", **({"after": after} if after else {})}
+        page = (await client.get("/api/v1/items", params=params)).raise_for_status().json()
+        numbers += [i["number"] for i in page["items"] if i["type"] == "Inventory" and not i["blocked"]]
+        after = page["pageInfo"]["endCursor"]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+    answer = await client.post("/graphql", json={"query": CUSTOMERS_QUERY, "variables": {"first": 200}})
+    edges = answer.raise_for_status().json()["data"]["customers"]["edges"]
+    customer = next(e["node"]["number"] for e in edges if e["node"]["number"])
+    batch = numbers[1 : 1 + config.batch_items]
+    if len(numbers) < 2 + config.batch_items:
+        raise RuntimeError(f"{len(numbers)} inventory items: too few for a batch of {config.batch_items}")
+    return Fixtures(
+        customer=customer,
+        items=numbers,
+        hit_item=numbers[0],
+        batch=batch,
+        miss_pool=numbers[1 + config.batch_items :],
+    )
+
+
+# ----------------------------------------------------------------------------------- scenarios
+
+
+def _graphql(client: httpx.AsyncClient, index: int) -> Any:
+    return client.post("/graphql", json={"query": CUSTOMERS_QUERY, "variables": {"first": PAGE}})
+
+
+def _scenarios(fx: Fixtures, config: BenchConfig) -> dict[str, Send]:
+    quote_body = {
+        "customerNumber": fx.customer,
+        "lines": [{"itemNumber": n, "quantity": 1 + i % 7} for i, n in enumerate(fx.items[:QUOTE_LINES])],
+    }
+    misses = iter(fx.miss_pool)  # shared by every concurrency: each miss asks for an item never asked
+
+    async def customers(client: httpx.AsyncClient, index: int) -> tuple[httpx.Response, bool]:
+        response = await _graphql(client, index)
+        body = response.json()
+        edges = (body.get("data") or {}).get("customers", {}).get("edges", [])
+        return response, not body.get("errors") and len(edges) == min(PAGE, config.customers)
+
+    async def quote(client: httpx.AsyncClient, index: int) -> tuple[httpx.Response, bool]:
+        response = await client.post("/api/v1/prices/quote", json=quote_body)
+        return response, response.status_code == 200 and len(response.json()["lines"]) == QUOTE_LINES
+
+    def availability(numbers: Any) -> Send:
+        async def send(client: httpx.AsyncClient, index: int) -> tuple[httpx.Response, bool]:
+            asked = numbers() if callable(numbers) else numbers
+            response = await client.get("/api/v1/availability", params={"items": ",".join(asked)})
+            if response.status_code != 200:
+                return response, False
+            answered = {line["itemNumber"] for line in response.json()["items"]}
+            return response, answered == set(asked)
+
+        return send
+
+    return {
+        "graphql customers": customers,
+        "quote 20 lines": quote,
+        "availability 1 (hit)": availability([fx.hit_item]),
+        "availability 1 (miss)": availability(lambda: [next(misses)]),
+        "availability batch": availability(fx.batch),
+    }
+
+
+def _miss_requests(fx: Fixtures, config: BenchConfig) -> int:
+    """Each concurrency gets its share of the never-asked items (a warm-up takes none)."""
+    return min(config.requests, len(fx.miss_pool) // len(config.concurrencies))
+
+
+async def _measure_gateway(gateway: DemoGateway, config: BenchConfig) -> list[LoadResult]:
+    limits = httpx.Limits(
+        max_connections=max(config.concurrencies), max_keepalive_connections=max(config.concurrencies)
+    )
+    # The admin key: app keys may not quote, sales keys see only their own customers.
+    headers = {"Authorization": f"Bearer {gateway.keys['admin']}"}
+    results: list[LoadResult] = []
+    async with httpx.AsyncClient(base_url=gateway.base, headers=headers, limits=limits, timeout=60) as client:
+        fx = await _fixtures(client, config)
+        scenarios = _scenarios(fx, config)
+        for name, send in scenarios.items():
+            if name != "availability 1 (miss)":
+                for index in range(3):  # warm up: the cache, the connection pool, first-call costs
+                    response, correct = await send(client, index)
+                    if response.status_code != 200 or not correct:
+                        raise RuntimeError(
+                            f"{name}: warm-up answered {response.status_code}: {response.text[:500]}"
+                        )
+            count = _miss_requests(fx, config) if name == "availability 1 (miss)" else config.requests
+            for concurrency in config.concurrencies:
+                before = gateway.upstream_requests()
+                result = await run_load(
+                    scenario=name,
+                    target="gateway",
+                    client=client,
+                    send=send,
+                    concurrency=concurrency,
+                    requests=count,
+                    max_seconds=config.max_seconds,
+                )
+                result.upstream_requests = gateway.upstream_requests() - before
+                results.append(result)
+    return results
+
+
+async def _measure_mesh(graphql_url: str, simulator_root: str, config: BenchConfig) -> list[LoadResult]:
+    limits = httpx.Limits(
+        max_connections=max(config.concurrencies), max_keepalive_connections=max(config.concurrencies)
+    )
+    payload = {"query": MESH_QUERY, "variables": {"top": PAGE}}
+
+    async def send(client: httpx.AsyncClient, index: int) -> tuple[httpx.Response, bool]:
+        response = await client.post(graphql_url, json=payload)
+        body = response.json()
+        rows = (body.get("data") or {}).get("customers") or []
+        return response, not body.get("errors") and len(rows) == min(PAGE, config.customers)
+
+    results: list[LoadResult] = []
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        for index in range(3):
+            response, correct = await send(client, index)
+            if not correct:
+                raise RuntimeError(f"Mesh warm-up answered {response.status_code}: {response.text[:500]}")
+        for concurrency in config.concurrencies:
+            before = simulator_requests(simulator_root)
+            result = await run_load(
+                scenario="graphql customers",
+                target="mesh",
+                client=client,
+                send=send,
+                concurrency=concurrency,
+                requests=config.requests,
+                max_seconds=config.max_seconds,
+            )
+            result.upstream_requests = simulator_requests(simulator_root) - before
+            results.append(result)
+    return results
+
+
+# --------------------------------------------------------------------------------------- running
+
+
+def _start_mesh(config: BenchConfig, log_dir: Path) -> Any:
+    from tests.mesh.mesh_server import start_stack
+
+    args = ("--customers", str(config.customers), "--items", str(config.items), "--seed", str(config.seed))
+    return start_stack("erp", log_dir=log_dir, simulator_args=args)
+
+
+def run_benchmark(config: BenchConfig) -> BenchRun:
+    """Start the demo gateway (and Mesh over its own ERP simulator, at the same time), wait for the
+    gateway's first full sync, set the upstream latency, then measure every scenario."""
+    run = BenchRun(config=config, info=machine())
+    with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp, ThreadPoolExecutor(max_workers=1) as pool:
+        work = Path(tmp)
+        mesh_future: Future[Any] | None = pool.submit(_start_mesh, config, work) if config.mesh else None
+        gateway = DemoGateway(customers=config.customers, items=config.items, work_dir=work, seed=config.seed)
+        stack = None
+        try:
+            gateway.start()
+            run.sync_seconds = gateway.wait_synced(timeout=config.sync_timeout_seconds)
+            gateway.set_latency(config.latency_ms)
+            run.results += asyncio.run(_measure_gateway(gateway, config))
+            if mesh_future is not None:
+                try:
+                    stack = mesh_future.result()
+                except Exception as exc:  # reported; the gateway's figures still stand
+                    run.mesh_error = f"{type(exc).__name__}: {str(exc)[:300]}"
+                if stack is not None:
+                    root = stack.simulator.root
+                    httpx.post(
+                        f"{root}/_sim/latency", json={"ms": config.latency_ms}, timeout=10
+                    ).raise_for_status()
+                    run.results += asyncio.run(_measure_mesh(stack.mesh.graphql_url, root, config))
+        finally:
+            gateway.stop()
+            if mesh_future is not None and stack is None:
+                with contextlib.suppress(Exception):
+                    stack = mesh_future.result()
+            if stack is not None:
+                stack.stop()
+    return run
+
+
+# ------------------------------------------------------------------------------------- reporting
+
+
+def format_report(run: BenchRun) -> str:
+    config, info = run.config, run.info
+    lines = [
+        f"API read path: {config.customers:,} customers, {config.items:,} items (demo seed {config.seed}),"
+        f" {config.latency_ms:g} ms upstream latency on every simulator request",
+        f"machine: {info['cpus']} CPUs, {info['cpu']}, Python {info['python']}, {info['date']}",
+        f"load average (1/5/15 min) at start {info['load']}, at end {machine()['load']}",
+        f"first full sync (before the latency was set): {run.sync_seconds:.0f}s;"
+        f" up to {config.requests} requests or {config.max_seconds:g}s per row, after 3 warm-up requests",
+        "",
+    ]
+    header = (
+        "target",
+        "scenario",
+        "clients",
+        "requests",
+        "p50 ms",
+        "p99 ms",
+        "req/s",
+        "upstream/req",
+        "check",
+    )
+    rows = [header]
+    for r in run.results:
+        rows.append(
+            (
+                r.target,
+                r.scenario,
+                str(r.concurrency),
+                str(r.requests),
+                f"{r.percentile_ms(50):.1f}",
+                f"{r.percentile_ms(99):.1f}",
+                f"{r.requests_per_second:,.0f}",
+                f"{r.upstream_per_request:.2f}",
+                "ok" if r.ok else "FAIL " + ",".join(f"{k}x{v}" for k, v in r.statuses.items()),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        cells = [
+            c.rjust(w) if 2 <= i <= 7 else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    lines += ["", *_comparison(run), *_goals(run)]
+    return "\n".join(lines)
+
+
+def _find(run: BenchRun, target: str, scenario: str, concurrency: int) -> LoadResult | None:
+    return next(
+        (r for r in run.results if (r.target, r.scenario, r.concurrency) == (target, scenario, concurrency)),
+        None,
+    )
+
+
+def _comparison(run: BenchRun) -> list[str]:
+    if not run.config.mesh:
+        return ["Mesh: not run (--no-mesh)", ""]
+    if run.mesh_error:
+        return [f"Mesh: could not start: {run.mesh_error}", ""]
+    lines = ["gateway vs Mesh, first 50 customers (Mesh: codes only, see docs/benchmarks.md):"]
+    for c in run.config.concurrencies:
+        ours, theirs = (
+            _find(run, "gateway", "graphql customers", c),
+            _find(run, "mesh", "graphql customers", c),
+        )
+        if ours is None or theirs is None or not ours.requests_per_second:
+            continue
+        lines.append(
+            f"  {c:>3} clients: p50 {ours.percentile_ms(50):.1f} vs {theirs.percentile_ms(50):.1f} ms"
+            f" ({theirs.percentile_ms(50) / ours.percentile_ms(50):.1f}x),"
+            f" p99 {ours.percentile_ms(99):.1f} vs {theirs.percentile_ms(99):.1f} ms,"
+            f" {ours.requests_per_second:,.0f} vs {theirs.requests_per_second:,.0f} req/s"
+            f" ({ours.requests_per_second / max(theirs.requests_per_second, 1e-9):.1f}x)"
+        )
+    return [*lines, ""]
+
+
+def _goals(run: BenchRun) -> list[str]:
+    ours = [r for r in run.results if r.target == "gateway"]
+    cached = [r for r in ours if r.scenario in CACHED]
+    no_upstream = bool(cached) and all(r.upstream_requests == 0 for r in cached)
+    hits = [r for r in ours if r.scenario == "availability 1 (hit)"]
+    worst_hit = max((r.percentile_ms(99) for r in hits), default=float("nan"))
+    faster = [
+        (o, m)
+        for c in run.config.concurrencies
+        if (o := _find(run, "gateway", "graphql customers", c))
+        and (m := _find(run, "mesh", "graphql customers", c))
+    ]
+    lines = [
+        f"goal: no upstream call on the read path: {'met' if no_upstream else 'NOT met'}",
+        f"goal: cached availability p99 < 5 ms: {'met' if worst_hit < 5 else 'NOT met'}"
+        f" (worst {worst_hit:.1f} ms)",
+    ]
+    if faster:
+        met = all(
+            o.percentile_ms(50) < m.percentile_ms(50) and o.requests_per_second > m.requests_per_second
+            for o, m in faster
+        )
+        lines.append(
+            f"goal: unified read faster than Mesh at every concurrency: {'met' if met else 'NOT met'}"
+        )
+    else:
+        lines.append("goal: unified read faster than Mesh: not measured")
+    failures = run.failures()
+    lines += [f"FAILED: {problem}" for problem in failures] or [
+        "every request answered 200 with the expected body"
+    ]
+    return lines
+
+
+def parse_args(argv: Sequence[str] | None) -> BenchConfig:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--customers", type=int, default=None)
+    parser.add_argument("--items", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--latency-ms", type=float, default=30.0)
+    parser.add_argument("--requests", type=int, default=None, help="per scenario and concurrency")
+    parser.add_argument("--max-seconds", type=float, default=15.0, help="per scenario and concurrency")
+    parser.add_argument("--concurrency", type=int, action="append", help="repeatable [1, 10, 50]")
+    parser.add_argument("--no-mesh", action="store_true", help="skip the GraphQL Mesh comparison")
+    parser.add_argument(
+        "--quick", action="store_true", help="120 customers/items, 20 requests, 1 and 10 clients"
+    )
+    args = parser.parse_args(argv)
+    quick = args.quick
+    return BenchConfig(
+        customers=args.customers or (120 if quick else 20_000),
+        items=args.items or (120 if quick else 5_000),
+        seed=args.seed,
+        latency_ms=args.latency_ms,
+        concurrencies=tuple(args.concurrency or ((1, 10) if quick else (1, 10, 50))),
+        requests=args.requests or (20 if quick else 300),
+        max_seconds=args.max_seconds,
+        batch_items=50 if quick else 200,
+        mesh=not args.no_mesh,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config = parse_args(argv)
+    started = time.monotonic()
+    run = run_benchmark(config)
+    print(format_report(run))
+    print(f"\n(total {time.monotonic() - started:.0f}s)")
+    return 1 if run.failures() else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
