@@ -34,6 +34,7 @@ check: lint typecheck test
 bench: $(STAMP)
 	$(BIN)/python bench/read_throughput.py
 	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/api.py
 
 schema: $(STAMP)
 	$(BIN)/gateway schema export > schema/schema.graphql
