@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Two pytest-xdist workers: much of the suite waits on servers and subprocesses. Tests that share
+# one server per session carry an xdist_group mark and stay in one worker.
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test check lint typecheck bench schema clean
 
@@ -20,7 +23,7 @@ test: $(STAMP)
 	bash tests/setup_services.sh
 	bash tests/contract/cap/install.sh
 	bash tests/mesh/install.sh
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check gateway schema resolvers tests bench

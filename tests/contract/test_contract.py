@@ -13,6 +13,9 @@ from gateway.errors import UpstreamBadRequest, UpstreamNotFound
 from gateway.upstream.odata import Query, entity_path, odata_literal, parse_datetime
 from tests.contract.cases import ServerCase
 
+# One process runs every test of this group (pytest-xdist): they share one server per session.
+pytestmark = pytest.mark.xdist_group("contract")
+
 AWKWARD = [
     "O'Brien & Sons",
     "''",

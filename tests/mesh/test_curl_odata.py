@@ -16,6 +16,9 @@ from tests.mesh.csdl import parse_csdl
 from tests.mesh.mesh_server import MeshStack
 from tests.servers import in_ci
 
+# One process runs every test of this group (pytest-xdist): they share one server per session.
+pytestmark = pytest.mark.xdist_group("mesh")
+
 PAGE = 7
 ERP_SETS = {"companies", "customers", "items", "currencies", "salesOrders", "salesOrderLines"}
 CRM_SETS = {

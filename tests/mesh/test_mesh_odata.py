@@ -12,6 +12,9 @@ from tests.mesh.conftest import TRICKY_NAME
 from tests.mesh.csdl import parse_csdl
 from tests.mesh.mesh_server import Mesh, MeshStack
 
+# One process runs every test of this group (pytest-xdist): they share one server per session.
+pytestmark = pytest.mark.xdist_group("mesh")
+
 PAGE = 7
 # Mesh's own Edm -> GraphQL scalar table (@graphql-mesh/odata), for the Edm types our models use.
 GRAPHQL_SCALAR = {

@@ -24,7 +24,7 @@ from tests.sync.crash_world import (
     upstream_snapshot,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("crash")]
 
 CUSTOMERS, ITEMS = 20, 20
 # Fractions of the reference run's count of each counter: 7 page-read, 7 batch and 7 commit points.
