@@ -4,53 +4,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 
 import strawberry
 from graphql import GraphQLError
 
-from gateway.domain import AvailabilityAnswer, UnifiedItem
+from gateway.domain import AvailabilityLine, UnifiedItem
 from gateway.errors import AvailabilityUnavailable, InvalidInput
 from resolvers.context import Info
 from resolvers.loaders import AvailabilityKey
 
 MAX_ITEMS = 500
-
-
-@dataclass(frozen=True, slots=True)
-class AvailabilityLine:
-    """One item at one location, in the asked unit, with how fresh the figure is (as REST has it)."""
-
-    item_number: str
-    location_code: str
-    unit_of_measure_code: str
-    inventory: Decimal
-    qty_on_sales_orders: Decimal
-    qty_on_purchase_orders: Decimal
-    available_quantity: Decimal
-    projected_available_quantity: Decimal
-    as_of: datetime
-    age_seconds: float
-    stale: bool
-
-    @classmethod
-    def of(cls, answer: AvailabilityAnswer) -> AvailabilityLine:
-        a = answer.availability
-        return cls(
-            item_number=a.item_number,
-            location_code=a.location_code,
-            unit_of_measure_code=a.unit_of_measure_code,
-            inventory=a.inventory,
-            qty_on_sales_orders=a.qty_on_sales_orders,
-            qty_on_purchase_orders=a.qty_on_purchase_orders,
-            available_quantity=a.available_quantity,
-            projected_available_quantity=a.projected_available_quantity,
-            as_of=answer.as_of,
-            age_seconds=round(answer.age_seconds, 3),
-            stale=answer.stale,
-        )
 
 
 def _unavailable(exc: AvailabilityUnavailable) -> GraphQLError:

@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.availability import AvailabilityLine as Line
+from gateway.domain import AvailabilityLine as Line
 
 
 @strawberry.type(

@@ -4,14 +4,12 @@ item and location from the availability service (cached, with its age)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from gateway.domain import AvailabilityAnswer
+from gateway.domain import AvailabilityLine
 from gateway.errors import InvalidInput
 from gateway.services.container import Services
 from gateway.web.json_schema import Schema
@@ -20,40 +18,6 @@ from gateway.web.pagination import to_json
 
 MAX_ITEMS = 500
 KNOWN_PARAMETERS = frozenset({"items", "locations", "unit"})
-
-
-@dataclass(frozen=True, slots=True)
-class AvailabilityLine:
-    """One item at one location, in the asked unit, with how fresh the figure is."""
-
-    item_number: str
-    location_code: str
-    unit_of_measure_code: str
-    inventory: Decimal
-    qty_on_sales_orders: Decimal
-    qty_on_purchase_orders: Decimal
-    available_quantity: Decimal
-    projected_available_quantity: Decimal
-    as_of: datetime
-    age_seconds: float
-    stale: bool
-
-    @classmethod
-    def of(cls, answer: AvailabilityAnswer) -> AvailabilityLine:
-        a = answer.availability
-        return cls(
-            item_number=a.item_number,
-            location_code=a.location_code,
-            unit_of_measure_code=a.unit_of_measure_code,
-            inventory=a.inventory,
-            qty_on_sales_orders=a.qty_on_sales_orders,
-            qty_on_purchase_orders=a.qty_on_purchase_orders,
-            available_quantity=a.available_quantity,
-            projected_available_quantity=a.projected_available_quantity,
-            as_of=answer.as_of,
-            age_seconds=round(answer.age_seconds, 3),
-            stale=answer.stale,
-        )
 
 
 @dataclass(frozen=True, slots=True)
