@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.errors import ConfigurationError
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # a writer waits this long for the lock before failing
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
 # Execution option of the read-only engine view behind `read_session_factory`.
@@ -117,6 +117,13 @@ def _create_sqlite_engine(parsed: URL, *, echo: bool) -> AsyncEngine:
 SessionFactory = async_sessionmaker[AsyncSession]
 StoreSession = AsyncSession
 """One session of the store, for type hints above the store (e.g. `Fence.check(session)`)."""
+
+
+def writers_serialize(sessions: SessionFactory) -> bool:
+    """True when the store admits one writer at a time (SQLite): callers then keep long write
+    transactions sequential instead of letting them queue past the busy timeout."""
+    bind = sessions.kw.get("bind")
+    return bind is not None and bind.dialect.name == "sqlite"
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:

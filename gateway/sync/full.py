@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 
 from gateway.domain import Side
+from gateway.store.engine import writers_serialize
 from gateway.sync import catalog
 from gateway.sync.engine import RunSummary, SyncEngine
 from gateway.sync.fencing import Fence, NoFence
@@ -20,7 +21,9 @@ class FullSync:
 
     def __init__(self, engine: SyncEngine, *, concurrency: int = 2) -> None:
         self.engine = engine
-        self.concurrency = max(1, concurrency)
+        # SQLite has one writer: two mappings' page transactions would queue on each other's lock
+        # until one gave up at the busy timeout (seen at 20,000 customers), so run them one by one.
+        self.concurrency = 1 if writers_serialize(engine.sessions) else max(1, concurrency)
 
     async def plan(self, *, mappings: Sequence[str] | None = None) -> list[list[str]]:
         async with self.engine.sessions() as session:

@@ -96,3 +96,11 @@ async def test_concurrent_short_writers_do_not_fail(sessions: async_sessionmaker
     async with sessions() as session:
         rows = (await session.exec(select(SyncJob))).all()
     assert len(rows) == writers * rounds
+
+
+async def test_writers_serialize_only_on_sqlite(
+    sessions: async_sessionmaker[AsyncSession], backend: str
+) -> None:
+    from gateway.store.engine import writers_serialize
+
+    assert writers_serialize(sessions) is (backend == "sqlite")
