@@ -67,23 +67,23 @@ class DemoGateway:
         argv = [sys.executable, "-m", "gateway.cli", "run", "--demo", "--port", str(self.port)]
         argv += ["--erp-port", str(self.erp_port), "--crm-port", str(self.crm_port), "--seed", str(self.seed)]
         argv += ["--customers", str(self.customers), "--items", str(self.items)]
-        self._process = subprocess.Popen(  # the interpreter running us, with fixed arguments
-            argv, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        stdout = self._process.stdout
-        assert stdout is not None
-        # Blocking reads (not select): the text wrapper buffers lines a select would not see.
+        # Output goes to a file, not a pipe: nobody reads a pipe after the banner, and a full pipe
+        # would block the gateway's event loop on its next log line (it did, at 2,000 customers).
+        log_path = self.work_dir / "gateway.log"
+        with log_path.open("w") as log:
+            self._process = subprocess.Popen(  # the interpreter running us, with fixed arguments
+                argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True
+            )
         deadline = time.monotonic() + timeout
-        while len(self.keys) < 3 and time.monotonic() < deadline:
-            line = stdout.readline()
-            if not line:
-                break
-            self.output.append(line)
-            match = re.match(r"\s+(admin|sales|app)\s+(\S+)$", line)
-            if match:
-                self.keys[match.group(1)] = match.group(2)
-        if len(self.keys) < 3:
-            raise RuntimeError("gateway run --demo did not print its keys:\n" + "".join(self.output))
+        while len(self.keys) < 3:
+            if time.monotonic() > deadline or self._process.poll() is not None:
+                raise RuntimeError("gateway run --demo did not print its keys:\n" + "".join(self.output))
+            time.sleep(0.2)
+            self.output = log_path.read_text(errors="replace").splitlines(keepends=True)
+            for line in self.output:
+                match = re.match(r"\s+(admin|sales|app)\s+(\S+)$", line)
+                if match:
+                    self.keys[match.group(1)] = match.group(2)
 
     def wait_synced(self, *, timeout: float) -> float:
         """Poll GET /api/v1/admin/sync/full until the first full sync has finished every mapping the
@@ -121,8 +121,6 @@ class DemoGateway:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-        if self._process.stdout is not None:
-            self._process.stdout.close()
 
 
 def simulator_requests(root: str) -> int:
