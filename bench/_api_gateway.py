@@ -103,6 +103,19 @@ class DemoGateway:
                 raise TimeoutError(f"the first full sync did not finish in {timeout:.0f}s")
             time.sleep(1.0)
 
+    def wait_quiet(self, *, quiet_seconds: float = 3.0, timeout: float = 120.0) -> None:
+        """Wait until neither simulator counts a request for `quiet_seconds`: the full sync's last
+        follow-ups (they came after its status showed finished) must not land in a measured row."""
+        deadline = time.monotonic() + timeout
+        last, since = self.upstream_requests(), time.monotonic()
+        while time.monotonic() - since < quiet_seconds:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the simulators were never quiet for {quiet_seconds:g}s")
+            time.sleep(0.5)
+            now = self.upstream_requests()
+            if now != last:
+                last, since = now, time.monotonic()
+
     def set_latency(self, ms: float) -> None:
         for root in self.simulator_roots.values():
             httpx.post(f"{root}/_sim/latency", json={"ms": ms}, timeout=10).raise_for_status()

@@ -261,6 +261,7 @@ def run_benchmark(config: BenchConfig) -> BenchRun:
         try:
             gateway.start()
             run.sync_seconds = gateway.wait_synced(timeout=config.sync_timeout_seconds)
+            gateway.wait_quiet()
             gateway.set_latency(config.latency_ms)
             run.results += asyncio.run(_measure_gateway(gateway, config))
             if mesh_future is not None:
