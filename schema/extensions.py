@@ -11,6 +11,7 @@ from typing import Any
 from graphql import (
     ASTValidationRule,
     FieldNode,
+    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
@@ -84,9 +85,7 @@ class CostLimit(ASTValidationRule):
     def __init__(self, context: ValidationContext) -> None:
         super().__init__(context)
         self._fragments = {
-            f.name.value: f
-            for f in context.document.definitions
-            if hasattr(f, "selection_set") and not isinstance(f, OperationDefinitionNode)
+            f.name.value: f for f in context.document.definitions if isinstance(f, FragmentDefinitionNode)
         }
 
     def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:

@@ -61,7 +61,8 @@ async def test_sync_couple_and_errors_commands(served: Served) -> None:
     status = await served.gateway("sync", "status")
     assert status.exit_code == 0 and status.output.startswith("idle\n")
     assert (
-        "CUSTOMER\tno records\tdepends on SALESPEOPLE,CURRENCY,PRICE LIST\terp_to_crm=blank 0/0 crm_to_erp=blank 0/0"
+        "CUSTOMER\tno records\tdepends on SALESPEOPLE,CURRENCY,PRICE LIST"
+        "\terp_to_crm=blank 0/0 crm_to_erp=blank 0/0"
     ) in status.output
 
     full = await served.gateway(

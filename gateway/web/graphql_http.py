@@ -11,7 +11,6 @@ from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http.typevars import Context, RootValue
 from strawberry.types import ExecutionResult
@@ -102,12 +101,12 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue]):
             return Response(
                 response.body, status_code=response.status_code, headers=headers, media_type=GRAPHQL_RESPONSE
             )
-        payload: dict[str, Any] = json.loads(response.body)
+        payload: dict[str, Any] = json.loads(bytes(response.body))
         payload.pop("data", None)  # a request error has no data entry at all
         return Response(json.dumps(payload), status_code=400, headers=headers, media_type=GRAPHQL_RESPONSE)
 
-    async def process_result(self, request: Request | WebSocket, result: ExecutionResult) -> Any:
-        if isinstance(request, Request) and is_request_error(result):
+    async def process_result(self, request: Request, result: ExecutionResult) -> Any:
+        if is_request_error(result):
             request.state.graphql_request_error = True
         return await super().process_result(request, result)
 

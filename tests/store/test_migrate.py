@@ -12,8 +12,8 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-import gateway.store.leases  # noqa: F401  (registers the lease table)
-import gateway.store.read_model  # noqa: F401  (registers the read-model tables)
+import gateway.store.leases  # registers the lease table
+import gateway.store.read_model  # registers the read-model tables
 import gateway.store.tables  # noqa: F401  (registers the tables)
 from gateway.store.engine import count_queries, create_engine
 from gateway.store.migrate import (

@@ -12,9 +12,9 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-import gateway.store.leases  # noqa: F401  (registers the lease table)
-import gateway.store.read_model  # noqa: F401  (registers the read-model tables)
-import gateway.store.sync_tables  # noqa: F401  (registers the sync engine's tables)
+import gateway.store.leases  # registers the lease table
+import gateway.store.read_model  # registers the read-model tables
+import gateway.store.sync_tables  # registers the sync engine's tables
 import gateway.store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from gateway.store.engine import create_engine
 from gateway.store.types import UTCDateTime
