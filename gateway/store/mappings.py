@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -53,6 +54,42 @@ async def put_mapping(
         row = SyncMapping(
             name=name, erp_entity="", crm_entity="", direction="", conflict_policy="", deletion_policy=""
         )
+    _fill(row, position=position, definition=definition)
+    session.add(row)
+    await session.flush()
+    await session.exec(delete(SyncFieldMapping).where(col(SyncFieldMapping.mapping) == name))
+    _add_fields(session, name=name, fields=fields)
+    await session.flush()
+    return row
+
+
+async def insert_mapping_if_missing(
+    session: AsyncSession,
+    *,
+    name: str,
+    position: int,
+    definition: Mapping[str, Any],
+    fields: Sequence[Mapping[str, Any]],
+) -> bool:
+    """Create a mapping and its field mappings unless a mapping of that name exists: True when this
+    call created it. INSERT … ON CONFLICT DO NOTHING decides, so processes creating the defaults at
+    once never fail: on PostgreSQL a second inserter waits for the first one's commit, then skips."""
+    row = SyncMapping(
+        name=name, erp_entity="", crm_entity="", direction="", conflict_policy="", deletion_policy=""
+    )
+    _fill(row, position=position, definition=definition)
+    values = row.model_dump()
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(SyncMapping).values(**values).on_conflict_do_nothing(index_elements=["name"])
+    if not (await session.exec(statement)).rowcount:
+        return False
+    _add_fields(session, name=name, fields=fields)
+    await session.flush()
+    return True
+
+
+def _fill(row: SyncMapping, *, position: int, definition: Mapping[str, Any]) -> None:
     row.position = position
     row.erp_entity = str(definition["erpEntity"])
     row.crm_entity = str(definition["crmEntity"])
@@ -63,9 +100,9 @@ async def put_mapping(
     row.deletion_policy = str(definition.get("deletionPolicy", "manual"))
     row.definition = {k: v for k, v in definition.items() if k != "fields"}
     row.updated_at = utcnow()
-    session.add(row)
-    await session.flush()
-    await session.exec(delete(SyncFieldMapping).where(col(SyncFieldMapping.mapping) == name))
+
+
+def _add_fields(session: AsyncSession, *, name: str, fields: Sequence[Mapping[str, Any]]) -> None:
     for position_, data in enumerate(fields):
         session.add(
             SyncFieldMapping(
@@ -78,8 +115,6 @@ async def put_mapping(
                 definition=dict(data),
             )
         )
-    await session.flush()
-    return row
 
 
 async def delete_all_mappings(session: AsyncSession) -> None:

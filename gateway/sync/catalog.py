@@ -37,13 +37,21 @@ async def save_mapping(session: StoreSession, mapping: TableMapping, *, position
 
 
 async def ensure_default_mappings(sessions: SessionFactory) -> list[str]:
-    """Create the default mappings that do not exist yet; returns the names created."""
+    """Create the default mappings that do not exist yet; returns the names this call created.
+
+    Safe when several processes start at once on one store: each mapping is inserted with
+    INSERT … ON CONFLICT DO NOTHING, so exactly one of them creates it and the others skip it."""
     async with sessions.begin() as session:
         existing = await rows.mapping_names(session)
         created = []
         for position, mapping in enumerate(default_mappings()):
-            if mapping.name not in existing:
-                await save_mapping(session, mapping, position=position)
+            if mapping.name in existing:
+                continue
+            data = mapping_to_dict(mapping)
+            fields = data.pop("fields")
+            if await rows.insert_mapping_if_missing(
+                session, name=mapping.name, position=position, definition=data, fields=fields
+            ):
                 created.append(mapping.name)
         return created
 

@@ -60,13 +60,11 @@ def build_scheduler(
 
 
 async def ensure_mappings(sessions: SessionFactory) -> None:
-    """Create the default mappings on first start. Workers starting together race for it on
-    PostgreSQL: the loser's insert hits the primary key, and its second look finds them all there."""
-    try:
-        await catalog.ensure_default_mappings(sessions)
-    except Exception:
-        log.info("default mappings were being created by another process; checking again")
-        await catalog.ensure_default_mappings(sessions)
+    """Create the default mappings on first start (workers starting together on one PostgreSQL
+    each create only what is missing; see `catalog.ensure_default_mappings`)."""
+    created = await catalog.ensure_default_mappings(sessions)
+    if created:
+        log.info("created the default mappings %s", ", ".join(created))
 
 
 async def _never_synced(sessions: SessionFactory) -> bool:

@@ -3,6 +3,8 @@ mappings applied with lookups, value maps, constants and transformations, and th
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from gateway.domain import Side
@@ -48,6 +50,25 @@ async def test_defaults_are_created_once_and_restorable(database_url: str) -> No
         assert restored == default_mappings()
     finally:
         await db.dispose()
+
+
+async def test_processes_starting_together_create_the_defaults_once_without_an_error(
+    database_url: str,
+) -> None:
+    """Four processes (four engines, four connection pools) start on one fresh store at once: each
+    default is created by exactly one of them, the others see it there, and nobody fails."""
+    engines = [create_engine(database_url) for _ in range(4)]
+    try:
+        created = await asyncio.gather(
+            *(catalog.ensure_default_mappings(session_factory(e)) for e in engines)
+        )
+        assert sorted(name for names in created for name in names) == sorted(NINE)
+        async with session_factory(engines[0])() as session:
+            stored = await catalog.load_mappings(session)
+        assert stored == default_mappings()  # every mapping once, each with its fields once
+    finally:
+        for e in engines:
+            await e.dispose()
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
