@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from gateway.domain import Availability, BatchResult, Company, Customer, Item, UpstreamRecord
 from gateway.errors import ConfigurationError, UpstreamProtocolError
 from gateway.upstream.batch import BatchFormat, BatchOperation
-from gateway.upstream.client import ODataClient
+from gateway.upstream.client import ODataClient, Page
 from gateway.upstream.odata import Key, Query, entity_path, in_filter
 from gateway.upstream.records import as_bool, as_datetime, as_decimal, as_str, to_record
 from gateway.upstream.writes import Write, WriteKind
@@ -22,17 +23,26 @@ API_PATHS: dict[str, str] = {"v2.0": "v2.0", "integration": "bcgateway/integrati
 SERVICE = "erp"
 
 
+@dataclass(frozen=True, slots=True)
+class ErpRead:
+    """One collection read of `first_pages`: an entity set of an API with its query options."""
+
+    entity_set: str
+    api: ErpApi = "v2.0"
+    query: Query = field(default_factory=Query)
+
+
 class ErpConnector:
     """Business Central, for one company. `company` is a company name or id; "" means the only one.
 
-    The company id is resolved once (on first use) and cached; `company()` asks the ERP every time,
-    so it doubles as a reachability check.
+    The company is resolved once (on first use, one `GET companies`) and cached; `company()` reads
+    `companyInformation` every time, so it doubles as a reachability check.
     """
 
     def __init__(self, client: ODataClient, *, company: str = "") -> None:
         self.client = client
         self._company_hint = company.strip()
-        self._company_id: str | None = None
+        self._company: Company | None = None
         self._resolve_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
@@ -55,17 +65,19 @@ class ErpConnector:
     def _choose(self, companies: Sequence[Company]) -> Company:
         return choose_company(companies, self._company_hint)
 
-    async def company_id(self) -> str:
-        if self._company_id is None:
+    async def _chosen(self) -> Company:
+        if self._company is None:
             async with self._resolve_lock:
-                if self._company_id is None:
-                    self._company_id = self._choose(await self.companies()).id
-        return self._company_id
+                if self._company is None:
+                    self._company = self._choose(await self.companies())
+        return self._company
+
+    async def company_id(self) -> str:
+        return (await self._chosen()).id
 
     async def company(self) -> Company:
-        """The company with its local currency (from `companyInformation`)."""
-        chosen = self._choose(await self.companies())
-        self._company_id = chosen.id
+        """The company with its local currency (from `companyInformation`, read every time)."""
+        chosen = await self._chosen()
         info = await self.client.get(f"v2.0/companies({chosen.id})/companyInformation")
         rows = info.get("value")
         row = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], dict) else info
@@ -108,6 +120,33 @@ class ErpConnector:
         query = Query(filter=filter, select=select, orderby=orderby)
         async for rows in self.client.pages(target, query=query, page_size=page_size):
             yield [self._record(entity_set, row) for row in rows]
+
+    async def first_pages(self, reads: Sequence[ErpRead]) -> list[Page | None]:
+        """The first page of each read, GETs sent together: one JSON `$batch` per API (each API has
+        its own `$batch` endpoint), at most 100 reads each. None where the batch did not answer (read
+        that one with `pages`); continue a page that has a next link with `more_pages`."""
+        company_id = await self.company_id()
+        found: dict[int, Page | None] = {}
+        for api in dict.fromkeys(read.api for read in reads):
+            positions = [i for i, read in enumerate(reads) if read.api == api]
+            targets = []
+            for i in positions:
+                encoded = reads[i].query.encode()
+                relative = self._relative(company_id, reads[i].entity_set, None)
+                targets.append(f"{relative}?{encoded}" if encoded else relative)
+            pages = await self.client.first_pages(targets, service_path=API_PATHS[api])
+            found.update(zip(positions, pages, strict=True))
+        return [found[i] for i in range(len(reads))]
+
+    async def more_pages(self, entity_set: str, page: Page) -> AsyncIterator[list[UpstreamRecord]]:
+        """The pages after `page` (from `first_pages`), following its next link."""
+        if not page.rows or page.next_link is None:
+            return
+        async for rows in self.client.pages(page.next_link):
+            yield [self._record(entity_set, row) for row in rows]
+
+    def records(self, entity_set: str, page: Page) -> list[UpstreamRecord]:
+        return [self._record(entity_set, row) for row in page.rows]
 
     def _record(self, entity_set: str, row: Mapping[str, Any]) -> UpstreamRecord:
         return to_record(

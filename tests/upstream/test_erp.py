@@ -9,7 +9,8 @@ import pytest
 
 from gateway.domain import Company
 from gateway.errors import ConfigurationError, PreconditionFailed, UpstreamNotFound
-from gateway.upstream.erp import ErpConnector, choose_company
+from gateway.upstream.erp import ErpConnector, ErpRead, choose_company
+from gateway.upstream.odata import Query
 from tests.upstream.conftest import Upstream
 
 A = Company(id="11111111-1111-4111-8111-111111111111", name="CRONUS", display_name="CRONUS USA, Inc.")
@@ -50,6 +51,12 @@ async def test_company_id_is_resolved_once(erp_sim: Upstream) -> None:
         pass
     companies = [r for r in erp_sim.transport.api() if r.url.path.endswith("/companies")]
     assert len(companies) == 1
+    # company() reuses the resolved company and reads only companyInformation (each time).
+    first, again = await erp.company(), await erp.company()
+    assert first == again and first.id == await erp.company_id()
+    paths = [r.url.path for r in erp_sim.transport.api()]
+    assert sum(p.endswith("/companies") for p in paths) == 1
+    assert sum(p.endswith("/companyInformation") for p in paths) == 2
 
 
 async def test_typed_customers_and_items(erp_sim: Upstream) -> None:
@@ -117,3 +124,32 @@ async def test_get_create_update_delete_with_etags(erp_sim: Upstream) -> None:
         await erp.get("customers", created.id)
     patches = erp_sim.transport.api("PATCH")
     assert all(r.headers["if-match"] for r in patches)
+
+
+async def test_first_pages_share_one_batch_per_api_and_continue_by_next_link(erp_sim: Upstream) -> None:
+    erp = ErpConnector(erp_sim.client(page_size=4))
+    expected = {
+        name: [r.id async for page in erp.pages(name, api=api) for r in page]  # type: ignore[arg-type]
+        for name, api in (("customers", "v2.0"), ("items", "v2.0"), ("customerPriceGroups", "integration"))
+    }
+    before = len(erp_sim.transport.api())
+    reads = [
+        ErpRead("customers"),
+        ErpRead("customerPriceGroups", "integration"),
+        ErpRead("noSuchSet", "integration"),
+        ErpRead("items", query=Query(filter="number ne ''", orderby=["number"])),
+    ]
+    pages = await erp.first_pages(reads)
+    sent = erp_sim.transport.api()[before:]
+    assert sorted(r.url.path.rsplit("/", 2)[-2] + "/$batch" for r in sent) == [
+        "v1.0/$batch",
+        "v2.0/$batch",
+    ]
+    assert pages[2] is None  # the batch answered 404 for it: the caller reads it on its own
+    for read, page in zip(reads, pages, strict=True):
+        if page is None:
+            continue
+        assert len(page.rows) <= 4
+        ids = [r.id for r in erp.records(read.entity_set, page)]
+        ids += [r.id async for more in erp.more_pages(read.entity_set, page) for r in more]
+        assert sorted(ids) == sorted(expected[read.entity_set]), read.entity_set
