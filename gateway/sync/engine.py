@@ -161,13 +161,13 @@ class SyncEngine(PairsPart, CreatesPart):
             job_type=job_type.value,
         )
         try:
-            for table in tables:
-                if full:
-                    read = await self._read_fully(table, Side.ERP, fence, read_cache)
-                else:
-                    read = await self.reader.changes(
-                        mapping=table, side=Side.ERP, fence=fence, generation=uuid.uuid4().hex
-                    )
+            if full:
+                reads = [await self._read_fully(table, Side.ERP, fence, read_cache) for table in tables]
+            else:  # the sets' first pages in one $batch per BC API
+                reads = await self.reader.erp_changes(
+                    mappings=tables, fence=fence, generation=uuid.uuid4().hex
+                )
+            for read in reads:
                 run.count("modified", len(read.changed))
                 run.count("deleted", len(read.deleted))
                 run.count("done", len(read.changed) + len(read.deleted))

@@ -4,7 +4,7 @@ before the watermark moves: full reads (tagging rows to find deletions), ERP pol
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,8 +16,9 @@ from gateway.store.engine import SessionFactory
 from gateway.store.types import utcnow
 from gateway.sync.fencing import Fence
 from gateway.sync.model import TableMapping
+from gateway.upstream.client import Page
 from gateway.upstream.crm import CrmConnector, primary_key
-from gateway.upstream.erp import ErpApi, ErpConnector
+from gateway.upstream.erp import ErpApi, ErpConnector, ErpRead
 from gateway.upstream.odata import Query, odata_literal
 from gateway.upstream.records import as_str, to_record
 
@@ -219,19 +220,74 @@ class MirrorReader:
         if mark is None or mark.watermark is None:
             return await self.full_read(mapping=mapping, side=side, fence=fence, generation=generation)
         signpost = utcnow()
-        condition = (
-            f"{ERP_STAMP} gt {odata_literal(mark.watermark)} and {ERP_STAMP} le {odata_literal(signpost)}"
-        )
-        result = ReadResult()
-        async for page in self.erp.pages(
+        pages = self.erp.pages(
             mapping.erp_entity,
             api=erp_api(mapping),
-            filter=condition,
+            filter=_erp_since(mark.watermark, signpost),
             orderby=[ERP_STAMP],
-        ):
+        )
+        return await self._erp_polled(mapping, pages, signpost=signpost, fence=fence)
+
+    async def erp_changes(
+        self, *, mappings: Sequence[TableMapping], fence: Fence, generation: str
+    ) -> list[ReadResult]:
+        """`changes` on the ERP side of several mappings, their first pages asked for together (one
+        JSON `$batch` per BC API) and any further pages read one by one. A mapping with no watermark
+        yet, or whose read the batch did not answer, is read on its own."""
+        async with self.sessions() as session:
+            marks = {
+                m.name: await watermarks.get_watermark(
+                    session, mapping=m.name, direction=READ_DIRECTION[Side.ERP]
+                )
+                for m in mappings
+            }
+        since = {name: mark.watermark for name, mark in marks.items() if mark and mark.watermark}
+        polled = [m for m in mappings if m.name in since]
+        signpost = utcnow()
+        reads = [
+            ErpRead(
+                m.erp_entity,
+                erp_api(m),
+                Query(filter=_erp_since(since[m.name], signpost), orderby=[ERP_STAMP]),
+            )
+            for m in polled
+        ]
+        firsts = await self.erp.first_pages(reads) if reads else []
+        first_of = dict(zip((m.name for m in polled), firsts, strict=True))
+        results = []
+        for m in mappings:
+            first = first_of.get(m.name)
+            if first is None:
+                results.append(
+                    await self.changes(mapping=m, side=Side.ERP, fence=fence, generation=generation)
+                )
+            else:
+                pages = self._continued(m.erp_entity, first)
+                results.append(await self._erp_polled(m, pages, signpost=signpost, fence=fence))
+        return results
+
+    async def _continued(self, entity_set: str, first: Page) -> AsyncIterator[list[UpstreamRecord]]:
+        if first.rows:
+            yield self.erp.records(entity_set, first)
+        async for page in self.erp.more_pages(entity_set, first):
+            yield page
+
+    async def _erp_polled(
+        self,
+        mapping: TableMapping,
+        pages: AsyncIterator[list[UpstreamRecord]],
+        *,
+        signpost: datetime,
+        fence: Fence,
+    ) -> ReadResult:
+        """Commit each page of an ERP poll (rows modified after the watermark, up to the signpost),
+        moving the watermark with it."""
+        result = ReadResult()
+        direction = READ_DIRECTION[Side.ERP]
+        async for page in pages:
             stamps = [r.modified_at for r in page if r.modified_at is not None]
             await self._commit_page(
-                side=side,
+                side=Side.ERP,
                 entity_set=mapping.erp_entity,
                 records=page,
                 deleted=[],
@@ -261,6 +317,10 @@ class MirrorReader:
             )
             await fence.check(session)
         return record
+
+
+def _erp_since(watermark: datetime, signpost: datetime) -> str:
+    return f"{ERP_STAMP} gt {odata_literal(watermark)} and {ERP_STAMP} le {odata_literal(signpost)}"
 
 
 def _is_deletion(row: dict[str, Any]) -> bool:

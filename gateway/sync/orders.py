@@ -111,12 +111,11 @@ async def sync_orders(
     """Read orders, their lines and the ERP orders, transfer the submitted ones, report back."""
     table = run.mapping
     lines_table = order_lines_table()
-    reader = engine.reader
-    for source, side in ((table, Side.CRM), (lines_table, Side.CRM), (table, Side.ERP)):
-        if full:
+    if full:
+        for source, side in ((table, Side.CRM), (lines_table, Side.CRM), (table, Side.ERP)):
             await engine._read_fully(source, side, run.fence, read_cache)
-        else:
-            await reader.changes(mapping=source, side=side, fence=run.fence, generation=uuid.uuid4().hex)
+    else:
+        await _read_changes(engine, run)
     async with engine.sessions() as session:
         orders = await mirror.load_records(session, side=Side.CRM, entity_set=table.crm_entity)
         details = await mirror.load_records(session, side=Side.CRM, entity_set=lines_table.crm_entity)
@@ -137,6 +136,25 @@ async def sync_orders(
     pending = [o for o in orders.values() if o.values.get("statecode") == SUBMITTED and o.id not in couplings]
     await _transfer(engine, run, pending, lines_of, lookups)
     await _report_back(engine, run, orders, erp_orders, couplings)
+
+
+async def _read_changes(engine: SyncEngine, run: RunState) -> None:
+    """An incremental run reads the CRM orders' changes and only what they make necessary: the
+    lines' changes when an order changed (a submitted order's lines can no longer change, and the
+    lines' delta link keeps every change until it is next used), and the ERP orders' changes while
+    a transferred order still waits for its fulfilled status. Idle with nothing awaiting
+    fulfilment, that is one request."""
+    table, reader = run.mapping, engine.reader
+    read = await reader.changes(mapping=table, side=Side.CRM, fence=run.fence, generation=uuid.uuid4().hex)
+    if read.changed or read.deleted:
+        await reader.changes(
+            mapping=order_lines_table(), side=Side.CRM, fence=run.fence, generation=uuid.uuid4().hex
+        )
+    async with engine.sessions() as session:
+        coupled = [c.crm_id for c in await sync_state.mapping_couplings(session, mapping=table.name)]
+        orders = await mirror.load_records(session, side=Side.CRM, entity_set=table.crm_entity, ids=coupled)
+    if any(o.values.get("statecode") != FULFILLED for o in orders.values()):
+        await reader.changes(mapping=table, side=Side.ERP, fence=run.fence, generation=uuid.uuid4().hex)
 
 
 async def _transfer(

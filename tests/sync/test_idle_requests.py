@@ -1,0 +1,123 @@
+"""What an incremental round costs upstream when nothing changed, counted by the simulators: one
+request per mapping-direction, except ERP PRICING (its sets' reads in one `$batch` per BC API, two)
+and SALES ORDER while a transferred order waits for its fulfilled status (the ERP orders' poll)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from gateway.domain import Side
+from gateway.simulators import SimulatorOptions
+from gateway.store import mirror, sync_state
+from gateway.sync import catalog
+from gateway.sync.full import FullSync
+from tests.sync.world import World, build_world
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
+
+OPTIONS = SimulatorOptions(customers=40, items=20)
+
+
+@pytest.fixture
+async def synced(database_url: str) -> AsyncIterator[World]:
+    w = await build_world(database_url, OPTIONS, erp_page_size=5)
+    await FullSync(w.engine).run()
+    yield w
+    await w.close()
+
+
+def _requests(stats: dict[str, Any]) -> Counter[str]:
+    return Counter({f"{r['method']} {r['entitySet']}": r["count"] for r in stats["requests"]})
+
+
+async def _requests_of(w: World) -> dict[str, Counter[str]]:
+    return {side: _requests(await w.stats(side)) for side in ("erp", "crm")}
+
+
+async def _round(w: World) -> dict[tuple[str, str], dict[str, Counter[str]]]:
+    """Every schedule entry once, in order; the requests each one made, by side and kind."""
+    made = {}
+    for mapping, direction, _ in await catalog.schedule_entries(w.sessions):
+        before = await _requests_of(w)
+        summary = await w.engine.run(mapping=mapping, direction=direction)
+        assert summary.status in ("success", "error"), summary
+        after = await _requests_of(w)
+        made[(mapping, direction)] = {side: after[side] - before[side] for side in after}
+    return made
+
+
+def _total(made: dict[str, Counter[str]]) -> int:
+    return sum(made["erp"].values()) + sum(made["crm"].values())
+
+
+async def test_an_idle_round_makes_one_request_per_mapping_direction(synced: World) -> None:
+    w = synced
+    await _round(w)  # reads back the full sync's own writes
+    idle = await _round(w)
+    assert len(idle) == 12
+    for (mapping, direction), made in idle.items():
+        if mapping == "ERP PRICING":
+            # 11 sets: 9 in the integration API, 2 in API v2.0; each API has its own $batch.
+            assert made["erp"] == Counter({"POST $batch": 2}) and not made["crm"]
+        elif mapping == "SALES ORDER":
+            # Transferred orders wait for their fulfilled status: the ERP orders are polled too.
+            assert made["crm"] == Counter({"GET salesorders": 1}), made
+            assert made["erp"] == Counter({"GET salesOrders": 1}), made
+        else:
+            assert _total(made) == 1, (mapping, direction, made)
+
+    # Every transferred order shipped: the status flows back, then nothing awaits it.
+    async with w.sessions() as session:
+        transferred = [c.erp_id for c in await sync_state.mapping_couplings(session, mapping="SALES ORDER")]
+    assert transferred
+    for erp_id in transferred:
+        await w.erp.update("salesOrders", erp_id, {"fullyShipped": True}, etag="*")
+    summary = await w.engine.run(mapping="SALES ORDER", direction="crm_to_erp")
+    assert summary.counts["modified"] == len(transferred)
+    await w.engine.run(mapping="SALES ORDER", direction="crm_to_erp")  # sees its own status writes
+    before = await _requests_of(w)
+    await w.engine.run(mapping="SALES ORDER", direction="crm_to_erp")
+    after = await _requests_of(w)
+    assert {side: after[side] - before[side] for side in after} == {
+        "erp": Counter(),
+        "crm": Counter({"GET salesorders": 1}),
+    }
+
+
+async def test_batched_pricing_reads_follow_next_links_and_reach_the_mirror(synced: World) -> None:
+    w = synced
+    await _round(w)
+    lines = [r async for page in w.erp.pages("priceListLines", api="integration") for r in page][:7]
+    groups = [r async for page in w.erp.pages("customerPriceGroups", api="integration") for r in page]
+    group = groups[0]
+    for line in lines:  # 7 changed rows with pages of 5: the batched first page and one next link
+        await w.erp.update(
+            "priceListLines", line.id, {"unitPrice": 1234.5}, etag=line.etag or "*", api="integration"
+        )
+    await w.erp.update(
+        "customerPriceGroups", group.id, {"description": "changed"}, etag=group.etag or "*", api="integration"
+    )
+    before = await _requests_of(w)
+    summary = await w.engine.run(mapping="ERP PRICING", direction="erp_to_crm")
+    after = await _requests_of(w)
+    assert summary.status == "success" and summary.counts["modified"] == 8
+    assert after["erp"] - before["erp"] == Counter({"POST $batch": 2, "GET priceListLines": 1})
+    async with w.sessions() as session:
+        mirrored = await mirror.load_records(
+            session, side=Side.ERP, entity_set="priceListLines", ids=[line.id for line in lines]
+        )
+        mirrored_group = await mirror.load_records(
+            session, side=Side.ERP, entity_set="customerPriceGroups", ids=[group.id]
+        )
+    assert {r.values["unitPrice"] for r in mirrored.values()} == {1234.5} and len(mirrored) == 7
+    assert mirrored_group[group.id].values["description"] == "changed"
+    # Idle again: the watermarks moved past those changes.
+    before = await _requests_of(w)
+    summary = await w.engine.run(mapping="ERP PRICING", direction="erp_to_crm")
+    after = await _requests_of(w)
+    assert summary.counts["modified"] == 0
+    assert after["erp"] - before["erp"] == Counter({"POST $batch": 2})
