@@ -22,14 +22,18 @@ def entity_of(url: str) -> str:
 
 class MeteredTransport(httpx.AsyncBaseTransport):
     """Counts, then forwards to `inner`. `requests[(method, set)]`: every HTTP request sent (retries
-    included); `operations[(method, set)]`: the operations inside $batch bodies."""
+    included); `operations[(method, set)]`: the operations inside $batch bodies that write (a $batch of GETs
+    only counts in `read_batches`)."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
         self.requests: Counter[tuple[str, str]] = Counter()
         self.operations: Counter[tuple[str, str]] = Counter()
         self.batches_by_set: Counter[str] = Counter()
-        """$batch requests that carried at least one operation on the set."""
+        """$batch requests that carried at least one write on the set."""
+        self.read_batches = 0
+        self.write_batches = 0
+        """$batch requests carrying only GETs (reads sent together), not writes."""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         target = entity_of(request.url.path)
@@ -45,6 +49,10 @@ class MeteredTransport(httpx.AsyncBaseTransport):
             ops = [(str(op["method"]).upper(), entity_of(str(op["url"]))) for op in requests]
         else:
             ops = [(m.decode(), entity_of(u.decode())) for m, u in _MULTIPART_LINE.findall(body)]
+        if all(method == "GET" for method, _set in ops):
+            self.read_batches += 1
+            return
+        self.write_batches += 1
         self.operations.update(ops)
         self.batches_by_set.update({entity_set for _method, entity_set in ops})
 
