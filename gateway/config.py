@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     worker_id: str = ""
     scheduler_in_process: bool | None = None
     webhook_client_state: SecretStr | None = None
+    webhook_url: str = ""
+    crm_poll_seconds: float | None = Field(default=None, gt=0)
 
     # --- the web side
     host: str = "127.0.0.1"
@@ -101,7 +103,7 @@ class Settings(BaseSettings):
             raise ValueError("must be memory:// or redis://HOST:PORT/DB")
         return value
 
-    @field_validator("erp_base_url", "crm_base_url", "erp_token_url", "crm_token_url")
+    @field_validator("erp_base_url", "crm_base_url", "erp_token_url", "crm_token_url", "webhook_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if value and not value.startswith(("http://", "https://")):
@@ -154,6 +156,14 @@ class Settings(BaseSettings):
                 value = value.get_secret_value()
             if not value:
                 raise ConfigurationError(env_name(name), "is required (or run with --demo)")
+
+    def webhook_subscription(self) -> tuple[str, str] | None:
+        """(notification URL, clientState) when both are set, so the syncer keeps BC webhook
+        subscriptions; None when either is missing (polling only)."""
+        secret = self.webhook_client_state.get_secret_value() if self.webhook_client_state else ""
+        if not self.webhook_url or not secret:
+            return None
+        return self.webhook_url, secret
 
     def resolved_worker_id(self) -> str:
         """GATEWAY_WORKER_ID, or hostname-pid: unique per process, readable in the lease table."""

@@ -43,6 +43,19 @@ class DeletedRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookSubscription:
+    """A Business Central webhook subscription as BC lists it (`api/v2.0/subscriptions`)."""
+
+    id: str
+    resource: str
+    """`api/v2.0/companies(<id>)/customers`: the collection whose changes are notified."""
+    notification_url: str
+    client_state: str
+    expires_at: datetime
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
 class BatchResult:
     """The outcome of one operation inside a `$batch`."""
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -23,6 +24,20 @@ from tests.read_model_seed import seed_read_model as seed
 
 ERP_ROOT = "http://erp.sim"
 CRM_ROOT = "http://crm.sim"
+GATEWAY_ROOT = "http://gateway.test"
+WEBHOOK_URL = f"{GATEWAY_ROOT}/api/v1/admin/webhooks/bc"
+
+
+class LateApp:
+    """An ASGI app that forwards to `app`, set later: the ERP simulator's webhook transport must
+    exist before the gateway it calls back is built."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        assert self.app is not None, "the gateway is not built yet"
+        await self.app(scope, receive, send)
 
 
 @dataclass
@@ -66,9 +81,15 @@ async def running_gateway(
     *,
     options: SimulatorOptions | None = None,
     seed_read_model: bool = False,
+    erp_webhooks: bool = False,
     **overrides: object,
 ) -> AsyncIterator[Harness]:
+    """`erp_webhooks`: the ERP simulator's webhook handshakes and notifications reach this gateway
+    in-process at WEBHOOK_URL (set GATEWAY_WEBHOOK_URL to it for subscriptions)."""
     options = options or SimulatorOptions(customers=20, items=20)
+    late = LateApp()
+    if erp_webhooks:
+        options = replace(options, webhook_transport=httpx.ASGITransport(app=late))
     settings = harness_settings(database_url, options, **overrides)
     await asyncio.to_thread(migrate.upgrade, database_url)
     engine = create_engine(database_url)
@@ -82,8 +103,9 @@ async def running_gateway(
     app = create_app(
         settings, erp_transport=in_process_transport(erp_sim), crm_transport=in_process_transport(crm_sim)
     )
+    late.app = app
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") as client,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=GATEWAY_ROOT) as client,
     ):
         yield Harness(app, erp_sim, crm_sim, settings, keys, client)

@@ -19,6 +19,7 @@ from .bc.webhooks import WebhookHub
 from .hosting import ServiceRoot, SimulatorHost
 from .odata.batch_json import handle_json_batch
 from .odata.engine import ODataService, StoreRef
+from .odata.model import ServiceModel
 from .odata.store import Store
 from .options import SimulatorOptions
 from .protection import Limits, ServiceProtection
@@ -35,6 +36,11 @@ def _company_id(erp: dict[str, list[dict[str, Any]]]) -> str:
     if not companies:
         raise ValueError("ERP demo data has no company")
     return str(companies[0]["id"])
+
+
+def _subscribable(model: ServiceModel) -> set[str]:
+    """The entity sets webhooks can watch: stored, company-scoped collections (as in BC)."""
+    return {s.name for s in model.sets if s.company_scoped and not s.computed}
 
 
 def build_erp_store(options: SimulatorOptions, erp: dict[str, list[dict[str, Any]]]) -> Store:
@@ -132,7 +138,10 @@ def create_erp_simulator(options: SimulatorOptions) -> Starlette:
         store_ref=store_ref,
         api_root=f"{prefix}/api/v2.0",
         companies={company},
-        sets={s.name for s in api_model().sets if s.company_scoped and not s.computed},
+        sets={
+            "v2.0": _subscribable(api_model()),
+            "bcgateway/integration/v1.0": _subscribable(integration_model()),
+        },
         delay_seconds=options.webhook_delay_seconds,
         transport=options.webhook_transport,
         collection_threshold=options.webhook_collection_threshold,

@@ -18,21 +18,32 @@ from gateway.store.jobs import list_jobs
 from gateway.sync import catalog
 from gateway.sync.engine import SyncEngine
 from gateway.sync.full import FullSync
+from gateway.sync.model import MappingDirection, TableMapping
 from gateway.sync.scheduler import Runner, Scheduled, Scheduler, ScheduleSource
+from gateway.sync.subscriptions import SubscriptionManager
 from gateway.upstream.crm import CrmConnector
 from gateway.upstream.erp import ErpConnector
 
 log = logging.getLogger(__name__)
 
 
-def catalog_schedule(sessions: SessionFactory) -> ScheduleSource:
-    """The enabled mappings of the store, one entry per direction, with each mapping's interval."""
+def catalog_schedule(sessions: SessionFactory, *, crm_poll_seconds: float | None = None) -> ScheduleSource:
+    """The enabled mappings of the store, one entry per direction, with each mapping's interval.
+
+    `crm_poll_seconds` caps the interval of crm_to_erp directions: Dataverse has no webhooks here, so
+    its change-tracking poll is what makes CRM changes travel fast (an idle poll is one request)."""
+
+    def interval(mapping: TableMapping, direction: str) -> float:
+        seconds = float(mapping.interval_seconds)
+        if crm_poll_seconds is not None and direction == MappingDirection.CRM_TO_ERP.value:
+            return min(seconds, crm_poll_seconds)
+        return seconds
 
     async def scheduled() -> list[Scheduled]:
         async with sessions() as session:
             mappings = await catalog.load_mappings(session)
         return [
-            Scheduled(m.name, direction, float(m.interval_seconds))
+            Scheduled(m.name, direction, interval(m, direction))
             for m in mappings
             if m.enabled
             for direction in m.directions()
@@ -52,7 +63,7 @@ def build_scheduler(
         sessions=sessions,
         runner=runner,
         worker_id=settings.resolved_worker_id(),
-        schedule=schedule or catalog_schedule(sessions),
+        schedule=schedule or catalog_schedule(sessions, crm_poll_seconds=settings.crm_poll_seconds),
         interval_default=settings.sync_interval_seconds,
         lease_ttl=settings.lease_ttl_seconds,
         poll_seconds=settings.scheduler_poll_seconds,
@@ -65,6 +76,27 @@ async def ensure_mappings(sessions: SessionFactory) -> None:
     created = await catalog.ensure_default_mappings(sessions)
     if created:
         log.info("created the default mappings %s", ", ".join(created))
+
+
+def subscription_manager(
+    settings: Settings, *, sessions: SessionFactory, erp: ErpConnector, worker_id: str
+) -> SubscriptionManager | None:
+    """The BC subscription manager, or None (said once in the log) when webhooks are not configured."""
+    configured = settings.webhook_subscription()
+    if configured is None:
+        log.info(
+            "no BC webhook subscriptions: GATEWAY_WEBHOOK_URL and GATEWAY_WEBHOOK_CLIENT_STATE must both "
+            "be set; ERP changes are found by polling every mapping's interval"
+        )
+        return None
+    url, client_state = configured
+    return SubscriptionManager(
+        sessions=sessions,
+        erp=erp,
+        notification_url=url,
+        client_state=client_state,
+        holder=f"{worker_id}/subscriptions",
+    )
 
 
 async def _never_synced(sessions: SessionFactory) -> bool:
@@ -84,11 +116,15 @@ async def sync_worker(
     """Serve the scheduler in a background task while the block runs; stop it gracefully on exit.
 
     With `initial_full_sync`, a store that has never run a job first gets a full synchronization
-    (demo: the API shows unified data at once), then the schedule starts.
+    (demo: the API shows unified data at once), then the schedule starts. With GATEWAY_WEBHOOK_URL
+    and GATEWAY_WEBHOOK_CLIENT_STATE set, the BC webhook subscriptions are kept too (one process of
+    all that run a worker does it, under its lease).
     """
     await ensure_mappings(sessions)
     engine = SyncEngine(sessions=sessions, erp=erp, crm=crm)
     scheduler = build_scheduler(settings, sessions=sessions, runner=engine)
+    manager = subscription_manager(settings, sessions=sessions, erp=erp, worker_id=scheduler.worker_id)
+    keeper = asyncio.create_task(manager.serve(), name="bc subscriptions") if manager else None
 
     async def serve() -> None:
         if initial_full_sync and await _never_synced(sessions):
@@ -103,6 +139,10 @@ async def sync_worker(
     try:
         yield scheduler
     finally:
+        if keeper is not None:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
         scheduler.stop()
         try:
             await asyncio.wait_for(asyncio.shield(task), timeout=scheduler.stop_grace_seconds + 5)
@@ -115,4 +155,4 @@ async def sync_worker(
         await scheduler.aclose()
 
 
-__all__ = ["build_scheduler", "catalog_schedule", "ensure_mappings", "sync_worker"]
+__all__ = ["build_scheduler", "catalog_schedule", "ensure_mappings", "subscription_manager", "sync_worker"]

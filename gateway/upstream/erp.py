@@ -9,11 +9,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from gateway.domain import Availability, BatchResult, Company, Customer, Item, UpstreamRecord
+from gateway.domain import (
+    Availability,
+    BatchResult,
+    Company,
+    Customer,
+    Item,
+    UpstreamRecord,
+    WebhookSubscription,
+)
 from gateway.errors import ConfigurationError, UpstreamProtocolError
 from gateway.upstream.batch import BatchFormat, BatchOperation
 from gateway.upstream.client import ODataClient, Page
-from gateway.upstream.odata import Key, Query, entity_path, in_filter
+from gateway.upstream.odata import Key, Query, entity_path, in_filter, odata_literal
 from gateway.upstream.records import as_bool, as_datetime, as_decimal, as_str, to_record
 from gateway.upstream.writes import Write, WriteKind
 
@@ -242,6 +250,77 @@ class ErpConnector:
         if write.kind is WriteKind.DELETE:
             return BatchOperation("DELETE", url, headers={"If-Match": write.etag or "*"})
         raise ValueError("Business Central has no upsert: read, then create or update")
+
+    # ------------------------------------------------------------------ webhook subscriptions
+    # BC keeps subscriptions per environment at `api/v2.0/subscriptions`; creating or renewing one
+    # makes BC call the notification URL with `?validationToken=` first (the handshake).
+
+    async def subscription_resource(self, entity_set: str, *, api: ErpApi = "v2.0") -> str:
+        """The `resource` of a subscription to `entity_set`: `/api/v2.0/companies(<id>)/customers`."""
+        return "/api/" + await self.collection_path(entity_set, api=api)
+
+    async def subscriptions(self) -> list[WebhookSubscription]:
+        """Every subscription of the environment (ours and anybody else's)."""
+        return [subscription_from_row(row) for row in await self._all_rows(SUBSCRIPTIONS)]
+
+    async def create_subscription(
+        self, *, resource: str, notification_url: str, client_state: str
+    ) -> WebhookSubscription:
+        """POST; BC answers 400 (UpstreamBadRequest) when the handshake with the URL fails."""
+        body = {"notificationUrl": notification_url, "resource": resource, "clientState": client_state}
+        response = await self.client.request("POST", SUBSCRIPTIONS, json_body=body)
+        return self._subscription(response.body, response.etag)
+
+    async def renew_subscription(
+        self, subscription: WebhookSubscription, *, notification_url: str, client_state: str
+    ) -> WebhookSubscription:
+        """PATCH with If-Match (BC's renewal: another handshake, the expiry pushed out by 3 days).
+        A subscription BC removed meanwhile raises UpstreamNotFound; a stale ETag PreconditionFailed."""
+        body = {
+            "notificationUrl": notification_url,
+            "resource": subscription.resource,
+            "clientState": client_state,
+        }
+        response = await self.client.request(
+            "PATCH",
+            _subscription_path(subscription.id),
+            json_body=body,
+            headers={"If-Match": subscription.etag},
+        )
+        return self._subscription(response.body, response.etag)
+
+    async def delete_subscription(self, subscription: WebhookSubscription) -> None:
+        await self.client.request(
+            "DELETE", _subscription_path(subscription.id), headers={"If-Match": subscription.etag}
+        )
+
+    def _subscription(self, body: object, etag: str | None) -> WebhookSubscription:
+        if not isinstance(body, dict):
+            raise UpstreamProtocolError("subscriptions: a write answered without the entity", service=SERVICE)
+        return subscription_from_row(
+            body if etag is None or body.get("@odata.etag") else {**body, "@odata.etag": etag}
+        )
+
+
+SUBSCRIPTIONS = "v2.0/subscriptions"
+
+
+def _subscription_path(subscription_id: str) -> str:
+    return f"{SUBSCRIPTIONS}({odata_literal(subscription_id)})"
+
+
+def subscription_from_row(row: Mapping[str, Any]) -> WebhookSubscription:
+    expires = as_datetime(row.get("expirationDateTime"))
+    if expires is None or not as_str(row.get("subscriptionId")):
+        raise UpstreamProtocolError("a subscription without id or expirationDateTime", service=SERVICE)
+    return WebhookSubscription(
+        id=as_str(row.get("subscriptionId")),
+        resource=as_str(row.get("resource")),
+        notification_url=as_str(row.get("notificationUrl")),
+        client_state=as_str(row.get("clientState")),
+        expires_at=expires,
+        etag=as_str(row.get("@odata.etag")) or "*",
+    )
 
 
 def choose_company(companies: Sequence[Company], hint: str) -> Company:

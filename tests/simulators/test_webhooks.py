@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from gateway.simulators import SimulatorOptions, create_erp_simulator
 
-from .conftest import BC_API, BC_SCOPE, authed_client, options
+from .conftest import BC_API, BC_INT, BC_SCOPE, authed_client, options
 from .fixtures import COMPANY, CUST_1, ITEM_1
 
 ROOT = f"companies({COMPANY})"
@@ -208,3 +208,31 @@ async def test_background_delivery_after_the_delay(receiver: Receiver) -> None:
         assert [v["changeType"] for v in receiver.notifications[0]["value"]] == ["updated"]
         await client.delete(f"subscriptions('{subscription['subscriptionId']}')", headers={"If-Match": "*"})
         await asyncio.sleep(0.2)  # the delivery loop ends once no subscription is left
+
+
+async def test_a_custom_api_page_can_be_subscribed_too(receiver: Receiver) -> None:
+    """BC webhooks work on API pages of custom APIs (ours: bcgateway/integration/v1.0) as on v2.0."""
+    app = create_erp_simulator(
+        options(webhook_delay_seconds=0, webhook_transport=httpx.ASGITransport(app=receiver.app()))
+    )
+    resource = f"/api/bcgateway/integration/v1.0/{ROOT}/priceListLines"
+    async with (
+        await authed_client(app, BC_SCOPE, BC_API) as client,
+        await authed_client(app, BC_SCOPE, BC_INT) as integration,
+    ):
+        created = await _subscribe(client, resource)
+        assert created.status_code == 201, created.text
+        assert created.json()["resource"] == resource.lstrip("/")
+        # A set of the other API under this API's path is refused.
+        assert (
+            await _subscribe(client, f"/api/bcgateway/integration/v1.0/{ROOT}/customers")
+        ).status_code == 400
+        lines = (await integration.get(f"{ROOT}/priceListLines")).json()["value"]
+        await integration.patch(
+            f"{ROOT}/priceListLines({lines[0]['id']})", json={"unitPrice": 9.5}, headers={"If-Match": "*"}
+        )
+        assert await _deliver(client) == {"sent": 1, "failed": 0, "removed": 0}
+    [notice] = receiver.notifications
+    assert [(v["changeType"], v["resource"]) for v in notice["value"]] == [
+        ("updated", f"{resource.lstrip('/')}({lines[0]['id']})")
+    ]

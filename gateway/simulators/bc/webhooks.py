@@ -78,7 +78,7 @@ class WebhookHub:
         store_ref: Any,
         api_root: str,
         companies: set[str],
-        sets: set[str],
+        sets: dict[str, set[str]],
         delay_seconds: float,
         transport: httpx.AsyncBaseTransport | None,
         collection_threshold: int = 1_000,
@@ -86,7 +86,7 @@ class WebhookHub:
         self.store_ref = store_ref
         self.api_root = api_root  # "/v2.0/{tenant}/{environment}/api/v2.0"
         self.companies = companies
-        self.sets = sets
+        self.sets = sets  # API path below /api/ ("v2.0", "bcgateway/integration/v1.0") -> entity sets
         self.delay_seconds = delay_seconds
         self.transport = transport
         self.collection_threshold = collection_threshold
@@ -114,19 +114,22 @@ class WebhookHub:
     # -- HTTP: api/v2.0/subscriptions -----------------------------------------------------------
 
     def _resource(self, text: str) -> tuple[str, str, str]:
-        """'/api/v2.0/companies(<id>)/customers' (absolute URLs too) -> (resource, company, set)."""
+        """'/api/v2.0/companies(<id>)/customers' (absolute URLs too; custom API pages such as
+        'api/bcgateway/integration/v1.0/companies(<id>)/priceListLines' as well, as in BC)
+        -> (resource, company, set)."""
         path = text.split("://", 1)[-1]
-        marker = "api/v2.0/"
-        if marker not in path:
-            raise ValueError("resource must be an api/v2.0 collection")
-        rest = path.split(marker, 1)[1].strip("/")
+        markers = [api for api in self.sets if f"api/{api}/" in path]
+        if not markers:
+            raise ValueError("resource must be a collection of " + " or ".join(f"api/{a}" for a in self.sets))
+        api = max(markers, key=len)
+        rest = path.split(f"api/{api}/", 1)[1].strip("/")
         head, _, set_name = rest.partition("/")
         if not head.startswith("companies(") or not head.endswith(")") or "/" in set_name:
-            raise ValueError("resource must look like api/v2.0/companies(<id>)/<entitySet>")
+            raise ValueError(f"resource must look like api/{api}/companies(<id>)/<entitySet>")
         company = str(uuid.UUID(head[len("companies(") : -1]))
-        if company not in self.companies or set_name not in self.sets:
+        if company not in self.companies or set_name not in self.sets[api]:
             raise ValueError(f"unknown company or entity set in resource '{text}'")
-        return f"api/v2.0/companies({company})/{set_name}", company, set_name
+        return f"api/{api}/companies({company})/{set_name}", company, set_name
 
     async def _handshake(self, url: str) -> bool:
         token = secrets.token_urlsafe(16)

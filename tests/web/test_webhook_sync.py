@@ -1,0 +1,136 @@
+"""Near-real-time ERP → CRM: the gateway subscribes to BC webhooks on start (the handshake answered
+by its own receiver), and an ERP change reaches the CRM through a notification while the mapping's
+polling interval is a day, so only the webhook can explain the run."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from gateway.domain import Role
+from gateway.simulators import SimulatorOptions
+from gateway.store import migrate
+from gateway.store.engine import create_engine, session_factory
+from gateway.store.jobs import list_jobs
+from gateway.store.leases import get_lease
+from gateway.store.types import utcnow
+from gateway.sync.catalog import ensure_default_mappings, update_mapping
+from tests.gateway_harness import WEBHOOK_URL, Harness, running_gateway
+
+SECRET = "webhook-test-state"
+LEASE = "CUSTOMER:erp_to_crm"
+DAY = 86_400
+
+
+async def _sim(app: Any, method: str, path: str, body: Any = None) -> Any:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim") as client:
+        response = await client.request(method, path, json=body)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+
+async def _token(app: Any, scope: str) -> str:
+    """A bearer token from the simulator's own token endpoint, as any other client would get one."""
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": "gateway-demo",
+        "client_secret": "demo-secret",
+        "scope": scope,
+    }
+    return str((await _sim_form(app, "/demo/oauth2/v2.0/token", form))["access_token"])
+
+
+async def _sim_form(app: Any, path: str, form: dict[str, str]) -> Any:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim") as client:
+        response = await client.post(path, data=form)
+        response.raise_for_status()
+        return response.json()
+
+
+async def _erp_customer(gw: Harness) -> dict[str, Any]:
+    info = await _sim(gw.erp_sim, "GET", "/_sim/info")
+    token = await _token(gw.erp_sim, info["scope"])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=gw.erp_sim),
+        base_url=f"http://sim{info['apiPath']}companies({info['companyId']})/",
+        headers={"Authorization": f"Bearer {token}"},
+    ) as client:
+        rows = (await client.get("customers", params={"$top": "1"})).json()["value"]
+        patched = await client.patch(
+            f"customers({rows[0]['id']})", json={"phoneNumber": "+32 9 555 01 01"}, headers={"If-Match": "*"}
+        )
+        assert patched.status_code == 200, patched.text
+        return dict(patched.json())
+
+
+async def _crm_phone(gw: Harness, erp_id: str) -> str | None:
+    couplings = await gw.client.get(
+        "/api/v1/admin/couplings",
+        params={"mapping": "CUSTOMER", "record": erp_id},
+        headers=gw.auth(Role.ADMIN),
+    )
+    [coupling] = couplings.json()["items"]
+    token = await _token(gw.crm_sim, "http://crm.sim/.default")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=gw.crm_sim), headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        account = await client.get(f"http://sim/api/data/v9.2/accounts({coupling['crmId']})")
+        return account.json().get("telephone1")  # type: ignore[no-any-return]
+
+
+async def test_an_erp_change_reaches_the_crm_through_a_webhook_while_polling_is_a_day_away(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/gw.db"
+    # CUSTOMER polls once a day: a run of it within this test is a webhook's doing.
+    await asyncio.to_thread(migrate.upgrade, url)
+    engine = create_engine(url)
+    try:
+        await ensure_default_mappings(session_factory(engine))
+        await update_mapping(session_factory(engine), "CUSTOMER", {"intervalSeconds": DAY})
+    finally:
+        await engine.dispose()
+    async with running_gateway(
+        url,
+        options=SimulatorOptions(customers=20, items=20, webhook_delay_seconds=0),
+        erp_webhooks=True,
+        demo=True,
+        webhook_url=WEBHOOK_URL,
+        webhook_client_state=SECRET,
+        scheduler_poll_seconds=0.05,
+    ) as gw:
+        scheduler = gw.app.state.scheduler
+        async with asyncio.timeout(180):
+            # The first start's full sync, then one run of each mapping-direction; subscriptions meanwhile.
+            while scheduler.stats.by_lease.get(LEASE, 0) < 1 or LEASE in scheduler.running:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            while len((await _sim(gw.erp_sim, "GET", "/_sim/webhooks"))["subscriptions"]) < 6:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        state = await _sim(gw.erp_sim, "GET", "/_sim/webhooks")
+        assert {s["notificationUrl"] for s in state["subscriptions"]} == {WEBHOOK_URL}
+        assert state["counters"]["handshakes"] == 6  # each answered by the gateway on the first try
+
+        customer = await _erp_customer(gw)
+        assert await _crm_phone(gw, customer["id"]) != "+32 9 555 01 01"
+        runs = scheduler.stats.by_lease[LEASE]
+        delivered = await _sim(gw.erp_sim, "POST", "/_sim/webhooks")  # BC's delay, elapsed now
+        assert delivered["sent"] >= 1 and delivered["removed"] == 0
+        async with asyncio.timeout(120):
+            while await _crm_phone(gw, customer["id"]) != "+32 9 555 01 01":  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        assert scheduler.stats.by_lease[LEASE] > runs
+        engine = create_engine(url)
+        try:
+            async with session_factory(engine)() as session:
+                lease = await get_lease(session, name=LEASE)
+                jobs = await list_jobs(session, mapping="CUSTOMER", limit=50)
+        finally:
+            await engine.dispose()
+        # The schedule never made it due: the wake request did.
+        assert lease is not None and lease.due_at is not None
+        assert lease.requested_at is not None and lease.due_at > utcnow() + timedelta(hours=23)
+        assert any(j.direction == "erp_to_crm" and j.modified >= 1 for j in jobs)
