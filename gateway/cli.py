@@ -65,6 +65,18 @@ def main() -> None:
 @click.option("--seed", type=int, default=42, show_default=True, help="Demo data seed.")
 @click.option("--customers", type=click.IntRange(20), default=60, show_default=True, help="Demo customers.")
 @click.option("--items", type=click.IntRange(20), default=40, show_default=True, help="Demo items.")
+@click.option(
+    "--erp-url",
+    default=None,
+    metavar="URL",
+    help="Demo: use the ERP simulator running at URL (`gateway simulate erp`), start none.",
+)
+@click.option(
+    "--crm-url",
+    default=None,
+    metavar="URL",
+    help="Demo: use the CRM simulator running at URL (`gateway simulate crm`), start none.",
+)
 @_friendly_errors
 def run(
     demo: bool,
@@ -75,12 +87,15 @@ def run(
     seed: int,
     customers: int,
     items: int,
+    erp_url: str | None,
+    crm_url: str | None,
 ) -> None:
     """Run the gateway (API and admin endpoints)."""
     from gateway.app import create_app
     from gateway.serving import Served, check_port_free, serve_all
     from gateway.store import migrate
 
+    _check_demo_options(demo, erp_url=erp_url, crm_url=crm_url, erp_port=erp_port, crm_port=crm_port)
     base = load_settings()
     host = host or base.host
     port = base.port if port is None else port
@@ -99,8 +114,10 @@ def run(
     erp_port = port + 1 if erp_port is None else erp_port
     crm_port = port + 2 if crm_port is None else crm_port
     check_port_free(host, port, "GATEWAY_PORT")
-    check_port_free(host, erp_port, "--erp-port")
-    check_port_free(host, crm_port, "--crm-port")
+    if erp_url is None:
+        check_port_free(host, erp_port, "--erp-port")
+    if crm_url is None:
+        check_port_free(host, crm_port, "--crm-port")
     plan = plan_demo(
         host=host,
         port=port,
@@ -109,18 +126,54 @@ def run(
         seed=seed,
         customers=customers,
         items=items,
+        erp_url=erp_url,
+        crm_url=crm_url,
     )
     _setup_logging(plan.settings.log_level)
     migrate.upgrade(plan.settings.database_url)
     keys = asyncio.run(prepare_keys(plan.settings.database_url))
     click.echo(banner(plan, keys))
+    simulators = [
+        Served(name, app, host, sim_port)
+        for name, app, sim_port in (("erp", plan.erp_app, erp_port), ("crm", plan.crm_app, crm_port))
+        if app is not None
+    ]
     asyncio.run(
         serve_all(
             Served("gateway", create_app(plan.settings), host, port),
-            [Served("erp", plan.erp_app, host, erp_port), Served("crm", plan.crm_app, host, crm_port)],
+            simulators,
             log_level=plan.settings.log_level,
         )
     )
+
+
+def _check_demo_options(
+    demo: bool, *, erp_url: str | None, crm_url: str | None, erp_port: int | None, crm_port: int | None
+) -> None:
+    """--erp-url/--crm-url belong to the demo and replace the simulator it would start on that port;
+    with both given, the data options describe nothing this process serves."""
+    for option, url, port_option, sim_port in (
+        ("--erp-url", erp_url, "--erp-port", erp_port),
+        ("--crm-url", crm_url, "--crm-port", crm_port),
+    ):
+        if url is None:
+            continue
+        if not demo:
+            setting = "GATEWAY_ERP_BASE_URL" if option == "--erp-url" else "GATEWAY_CRM_BASE_URL"
+            raise ConfigurationError(option, f"only with --demo (otherwise set {setting})")
+        if not url.startswith(("http://", "https://")):
+            raise ConfigurationError(option, "must be an http:// or https:// URL")
+        if sim_port is not None:
+            raise ConfigurationError(option, f"cannot be combined with {port_option}")
+    if erp_url and crm_url:
+        context = click.get_current_context()
+        for name in ("seed", "customers", "items"):
+            if context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+                raise ConfigurationError(
+                    f"--{name}",
+                    "describes the demo data of simulators this process starts; with"
+                    " --erp-url and --crm-url give it to `gateway simulate`",
+                )
 
 
 # ------------------------------------------------------------------------------------------- worker

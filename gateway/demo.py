@@ -1,5 +1,8 @@
 """Demo mode: both simulators with demo data on loopback, the gateway configured to use them,
-SQLite under ./var/, the in-process cache, and one fresh API key per role."""
+SQLite under ./var/, the in-process cache, and one fresh API key per role.
+
+Either simulator may instead run in a process of its own (`gateway simulate erp|crm`, whose
+defaults are the demo's tenant and credentials): the plan then points at its URL and serves none."""
 
 from __future__ import annotations
 
@@ -33,17 +36,27 @@ DEMO_CRM_POLL_SECONDS = 2.0
 @dataclass(frozen=True, slots=True)
 class DemoPlan:
     settings: Settings
-    erp_app: ASGIApp
-    crm_app: ASGIApp
+    erp_app: ASGIApp | None  # None: the ERP simulator runs elsewhere (settings.erp_base_url)
+    crm_app: ASGIApp | None
     erp_port: int
     crm_port: int
 
 
 def plan_demo(
-    *, host: str, port: int, erp_port: int, crm_port: int, seed: int, customers: int, items: int
+    *,
+    host: str,
+    port: int,
+    erp_port: int,
+    crm_port: int,
+    seed: int,
+    customers: int,
+    items: int,
+    erp_url: str | None = None,
+    crm_url: str | None = None,
 ) -> DemoPlan:
-    """Settings pointing at simulators on `erp_port` and `crm_port`; GATEWAY_* variables that the
-    demo does not set itself (database, cache, log level) still apply."""
+    """Settings pointing at simulators on `erp_port` and `crm_port` (served by this process), or at
+    `erp_url` / `crm_url` (simulators already running elsewhere); GATEWAY_* variables that the demo
+    does not set itself (database, cache, log level) still apply."""
     options = SimulatorOptions(
         seed=seed,
         customers=customers,
@@ -54,8 +67,8 @@ def plan_demo(
         client_secret=DEMO_CLIENT_SECRET,
         webhook_delay_seconds=DEMO_WEBHOOK_DELAY_SECONDS,
     )
-    erp_root = f"http://{host}:{erp_port}"
-    crm_root = f"http://{host}:{crm_port}"
+    erp_root = (erp_url or f"http://{host}:{erp_port}").rstrip("/")
+    crm_root = (crm_url or f"http://{host}:{crm_port}").rstrip("/")
     settings = load_settings(
         demo=True,
         host=host,
@@ -79,8 +92,8 @@ def plan_demo(
     )
     return DemoPlan(
         settings=settings,
-        erp_app=create_erp_simulator(options),
-        crm_app=create_crm_simulator(options),
+        erp_app=None if erp_url else create_erp_simulator(options),
+        crm_app=None if crm_url else create_crm_simulator(options),
         erp_port=erp_port,
         crm_port=crm_port,
     )

@@ -1,4 +1,5 @@
-"""`gateway run --demo` as a real process on free loopback ports, for tests that drive it like a user."""
+"""`gateway run --demo` as a real process on free loopback ports, for tests that drive it like a user;
+`gateway simulate erp|crm` likewise, for a demo pointed at simulators in processes of their own."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+SIMULATE = [sys.executable, "-m", "gateway.cli", "simulate"]
 
 
 def free_port() -> int:
@@ -31,30 +33,67 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def _stop(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
+
+
+@contextmanager
+def running_simulator(kind: str, *, customers: int = 20, items: int = 20) -> Iterator[str]:
+    """`gateway simulate erp|crm` with the demo's defaults; yields its base URL once it answers."""
+    port = free_port()
+    process = subprocess.Popen(
+        [*SIMULATE, kind, "--port", str(port), "--customers", str(customers), "--items", str(items)],
+        env={k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")},
+        stdout=subprocess.DEVNULL,  # its banner is not needed: the base URL is known
+        text=True,
+        cwd=ROOT,
+    )
+    root = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert process.poll() is None, f"gateway simulate {kind} exited with {process.returncode}"
+            assert time.monotonic() < deadline, f"gateway simulate {kind} did not answer in 90 s"
+            try:
+                if httpx.get(f"{root}/_sim/stats", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield root
+    finally:
+        _stop(process)
+
+
 @contextmanager
 def running_demo(
-    tmp_path: Path, *, customers: int = 20, items: int = 20, **env: str
+    tmp_path: Path,
+    *,
+    customers: int = 20,
+    items: int = 20,
+    erp_url: str | None = None,
+    crm_url: str | None = None,
+    **env: str,
 ) -> Iterator[tuple[str, dict[str, str], list[str]]]:
-    """Yields the gateway's base URL, the printed key per role, and the lines printed so far."""
+    """Yields the gateway's base URL, the printed key per role, and the lines printed so far.
+    With `erp_url` and `crm_url` the demo uses those simulators and starts none."""
     port, erp_port, crm_port = free_port(), free_port(), free_port()
+    external = erp_url is not None and crm_url is not None
+    if external:
+        simulators = ["--erp-url", str(erp_url), "--crm-url", str(crm_url)]
+        erp_api, crm_api = f"{erp_url}/v2.0/", f"{crm_url}/api/data/v9.2/"
+    else:
+        simulators = ["--erp-port", str(erp_port), "--crm-port", str(crm_port)]
+        simulators += ["--customers", str(customers), "--items", str(items)]
+        erp_api, crm_api = f"127.0.0.1:{erp_port}/v2.0/", f"127.0.0.1:{crm_port}/api/data/v9.2/"
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gateway.cli",
-            "run",
-            "--demo",
-            "--port",
-            str(port),
-            "--erp-port",
-            str(erp_port),
-            "--crm-port",
-            str(crm_port),
-            "--customers",
-            str(customers),
-            "--items",
-            str(items),
-        ],
+        [sys.executable, "-m", "gateway.cli", "run", "--demo", "--port", str(port), *simulators],
         env=clean_env(tmp_path, GATEWAY_LOG_LEVEL="WARNING", **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -84,13 +123,7 @@ def running_demo(
                 time.sleep(0.1)
         text = "".join(output)
         assert f"{base}/graphql" in text
-        assert f"127.0.0.1:{erp_port}/v2.0/" in text and f"127.0.0.1:{crm_port}/api/data/v9.2/" in text
+        assert erp_api in text and crm_api in text
         yield base, keys, output
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        process.stdout.close()
+        _stop(process)

@@ -8,13 +8,14 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.demo_process import running_demo
+from tests.demo_process import running_demo, running_simulator
 
 ROOT = Path(__file__).resolve().parents[1]
 GATEWAY = [sys.executable, "-m", "gateway.cli"]
@@ -108,3 +109,71 @@ def test_demo_serves_graphql_with_a_key_and_401_without(demo: tuple[str, dict[st
     assert data["erp"]["reachable"] and data["crm"]["reachable"]
     ready = httpx.get(f"{base}/readyz", timeout=10)
     assert ready.status_code == 200, ready.text
+
+
+def test_demo_options_for_external_simulators_are_checked_before_starting(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    cases = {
+        ("run", "--erp-url", "http://127.0.0.1:9"): "--erp-url: only with --demo (otherwise set"
+        " GATEWAY_ERP_BASE_URL)",
+        ("run", "--demo", "--crm-url", "ftp://127.0.0.1:9"): "--crm-url: must be an http:// or https:// URL",
+        ("run", "--demo", "--erp-url", "http://127.0.0.1:9", "--erp-port", "9"): "--erp-url: cannot be"
+        " combined with --erp-port",
+        (
+            "run",
+            "--demo",
+            "--erp-url",
+            "http://127.0.0.1:9",
+            "--crm-url",
+            "http://127.0.0.1:9",
+            "--items",
+            "50",
+        ): ("--items: describes the demo data of simulators this process starts"),
+    }
+    for args, message in cases.items():
+        result = _run(list(args), env)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"gateway: configuration error: {message}"), (
+            args,
+            result.stderr,
+        )
+
+
+def _wait_for_first_full_sync(base: str, admin_key: str, *, timeout: float = 120) -> None:
+    headers = {"Authorization": f"Bearer {admin_key}"}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = httpx.get(f"{base}/api/v1/admin/sync/full", headers=headers, timeout=10).json()
+        jobs = {line["mapping"]: line["jobs"] for line in status["lines"]}
+        statuses = [job["status"] for job in jobs.get("CUSTOMER", {}).values()]
+        all_jobs = [job["status"] for line in jobs.values() for job in line.values()]
+        if statuses and "blank" not in statuses and "in process" not in all_jobs:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the first full sync did not finish in {timeout:.0f}s: {status}")
+
+
+def test_demo_runs_against_simulators_in_their_own_processes(tmp_path: Path) -> None:
+    with (
+        running_simulator("erp") as erp_url,
+        running_simulator("crm") as crm_url,
+        running_demo(tmp_path, erp_url=erp_url, crm_url=crm_url) as (base, keys, _output),
+    ):
+        _wait_for_first_full_sync(base, keys["admin"])
+        query = "{customers(first: 100) {edges {node {number}}}}"
+        answer = httpx.post(
+            f"{base}/graphql",
+            json={"query": query},
+            headers={"Authorization": f"Bearer {keys['admin']}"},
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        numbers = [e["node"]["number"] for e in answer.json()["data"]["customers"]["edges"]]
+        # the simulators' 20 ERP customers, all synced, besides CRM-only accounts (no number yet)
+        assert len([n for n in numbers if n]) >= 20, numbers
+        # The first full sync read both simulators over HTTP: the demo started none of its own.
+        erp = httpx.get(f"{erp_url}/_sim/stats", timeout=10).json()
+        crm = httpx.get(f"{crm_url}/_sim/stats", timeout=10).json()
+        assert erp["byEntitySet"].get("customers", 0) >= 1 and erp["tokensIssued"] >= 1, erp
+        assert crm["byEntitySet"].get("accounts", 0) >= 1 and crm["tokensIssued"] >= 1, crm
