@@ -1,5 +1,7 @@
-"""`gateway run --demo` as a child process for bench/api.py: free loopback ports, the printed API
-keys, waiting for its first full sync, and the simulators' `/_sim` latency and request counts.
+"""The demo gateway for bench/api.py in three child processes: `gateway simulate erp` and
+`gateway simulate crm` (each its own process and event loop) and `gateway run --demo --erp-url
+--crm-url` pointed at them; free loopback ports, the printed API keys, waiting for the demo's first
+full sync, pausing the sync schedule, and the simulators' `/_sim` latency and request counts.
 """
 
 from __future__ import annotations
@@ -11,16 +13,21 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from gateway.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ENVIRONMENT, DEMO_TENANT
+
 ROOT = Path(__file__).resolve().parents[1]
 # The mappings a read scenario depends on: customers (with salesperson, currency, price list),
 # items and their price list lines (quotes).
 NEEDED_MAPPINGS = ("SALESPEOPLE", "CURRENCY", "PRICE LIST", "CUSTOMER", "ITEM-PRODUCT", "PRICE LIST LINE")
+SIMULATORS = ("erp", "crm")
+ERP_SCOPE = "https://api.businesscentral.dynamics.com/.default"
 
 
 def free_port() -> int:
@@ -30,19 +37,58 @@ def free_port() -> int:
 
 
 @dataclass
+class _Child:
+    """A child process whose output goes to a file: nobody reads a pipe after start-up, and a full
+    pipe would block the child's event loop on its next log line (it did, at 2,000 customers)."""
+
+    name: str
+    process: subprocess.Popen[str]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def check_alive(self) -> None:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # uvicorn shuts down cleanly
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _spawn(name: str, args: list[str], *, env: dict[str, str], log_path: Path) -> _Child:
+    with log_path.open("w") as log:
+        process = subprocess.Popen(  # the interpreter running us, with fixed arguments
+            [sys.executable, "-m", "gateway.cli", *args],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+    return _Child(name=name, process=process, log_path=log_path)
+
+
+@dataclass
 class DemoGateway:
-    """The demo gateway and its two simulators, all served by one child process."""
+    """The demo gateway and its two simulators, each in a child process of its own."""
 
     customers: int
     items: int
     work_dir: Path
     seed: int = 42
     port: int = field(default_factory=free_port)
-    erp_port: int = field(default_factory=free_port)
-    crm_port: int = field(default_factory=free_port)
+    simulator_ports: dict[str, int] = field(default_factory=lambda: {k: free_port() for k in SIMULATORS})
     keys: dict[str, str] = field(default_factory=dict)
     output: list[str] = field(default_factory=list)
-    _process: subprocess.Popen[str] | None = None
+    _children: list[_Child] = field(default_factory=list)
 
     @property
     def base(self) -> str:
@@ -50,51 +96,76 @@ class DemoGateway:
 
     @property
     def simulator_roots(self) -> dict[str, str]:
-        return {"erp": f"http://127.0.0.1:{self.erp_port}", "crm": f"http://127.0.0.1:{self.crm_port}"}
+        return {kind: f"http://127.0.0.1:{port}" for kind, port in self.simulator_ports.items()}
 
-    def start(self, *, timeout: float = 120.0) -> None:
-        """Start the process and read its banner until every role's key is printed."""
+    @property
+    def pids(self) -> dict[str, int]:
+        return {child.name: child.process.pid for child in self._children}
+
+    def gateway_cpu_seconds(self) -> float | None:
+        """CPU time the gateway process has used so far (not the simulators')."""
+        gateway = next((c for c in self._children if c.name == "gateway run --demo"), None)
+        return None if gateway is None else cpu_seconds(gateway.process.pid)
+
+    def start(self, *, timeout: float = 900.0) -> None:
+        """Start both simulators (they generate the same demo data from the same seed), wait until
+        they answer, then start the gateway against them and read its banner for every role's key."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+        data = ["--seed", str(self.seed), "--customers", str(self.customers), "--items", str(self.items)]
+        for kind, port in self.simulator_ports.items():
+            self._children.append(
+                _spawn(
+                    f"gateway simulate {kind}",
+                    ["simulate", kind, "--port", str(port), *data],
+                    env=env,
+                    log_path=self.work_dir / f"simulate-{kind}.log",
+                )
+            )
+        deadline = time.monotonic() + timeout
+        for child, root in zip(self._children, self.simulator_roots.values(), strict=True):
+            while not _answers(f"{root}/_sim/stats"):
+                child.check_alive()
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{child.name} did not answer in {timeout:.0f}s")
+                time.sleep(0.5)
         env.update(
             GATEWAY_DATABASE_URL=f"sqlite+aiosqlite:///{self.work_dir}/demo.db",
             GATEWAY_LOG_LEVEL="WARNING",
-            # After the first full sync nothing else may call upstream: the counts are the read path's.
-            GATEWAY_SYNC_INTERVAL_SECONDS="86400",
             # A warmed availability answer stays fresh for the whole run (a "hit" is a real hit).
             GATEWAY_AVAILABILITY_FRESH_SECONDS="3600",
             GATEWAY_AVAILABILITY_MAX_STALE_SECONDS="7200",
         )
-        argv = [sys.executable, "-m", "gateway.cli", "run", "--demo", "--port", str(self.port)]
-        argv += ["--erp-port", str(self.erp_port), "--crm-port", str(self.crm_port), "--seed", str(self.seed)]
-        argv += ["--customers", str(self.customers), "--items", str(self.items)]
-        # Output goes to a file, not a pipe: nobody reads a pipe after the banner, and a full pipe
-        # would block the gateway's event loop on its next log line (it did, at 2,000 customers).
-        log_path = self.work_dir / "gateway.log"
-        with log_path.open("w") as log:
-            self._process = subprocess.Popen(  # the interpreter running us, with fixed arguments
-                argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True
-            )
-        deadline = time.monotonic() + timeout
+        roots = self.simulator_roots
+        gateway = _spawn(
+            "gateway run --demo",
+            ["run", "--demo", "--port", str(self.port), "--erp-url", roots["erp"], "--crm-url", roots["crm"]],
+            env=env,
+            log_path=self.work_dir / "gateway.log",
+        )
+        self._children.append(gateway)
         while len(self.keys) < 3:
-            if time.monotonic() > deadline or self._process.poll() is not None:
-                raise RuntimeError("gateway run --demo did not print its keys:\n" + "".join(self.output))
+            gateway.check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeError("gateway run --demo did not print its keys:\n" + gateway.log())
             time.sleep(0.2)
-            self.output = log_path.read_text(errors="replace").splitlines(keepends=True)
+            self.output = gateway.log().splitlines(keepends=True)
             for line in self.output:
                 match = re.match(r"\s+(admin|sales|app)\s+(\S+)$", line)
                 if match:
                     self.keys[match.group(1)] = match.group(2)
 
+    def _admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys['admin']}"}
+
     def wait_synced(self, *, timeout: float) -> float:
         """Poll GET /api/v1/admin/sync/full until the first full sync has finished every mapping the
         reads need (no job in process, each finished with success or error); returns the seconds waited."""
         started = time.monotonic()
-        headers = {"Authorization": f"Bearer {self.keys['admin']}"}
         while True:
-            if self._process is not None and self._process.poll() is not None:
-                raise RuntimeError("gateway run --demo exited:\n" + "".join(self.output))
+            for child in self._children:
+                child.check_alive()
             try:
-                status = httpx.get(f"{self.base}/api/v1/admin/sync/full", headers=headers, timeout=10)
+                status = httpx.get(f"{self.base}/api/v1/admin/sync/full", headers=self._admin(), timeout=10)
                 if status.status_code == 200 and _synced(status.json()):
                     return time.monotonic() - started
             except httpx.TransportError:
@@ -103,9 +174,28 @@ class DemoGateway:
                 raise TimeoutError(f"the first full sync did not finish in {timeout:.0f}s")
             time.sleep(1.0)
 
-    def wait_quiet(self, *, quiet_seconds: float = 3.0, timeout: float = 120.0) -> None:
-        """Wait until neither simulator counts a request for `quiet_seconds`: the full sync's last
-        follow-ups (they came after its status showed finished) must not land in a measured row."""
+    def pause_schedule(self) -> list[str]:
+        """Disable every mapping (PATCH /api/v1/admin/mappings/{name} {"enabled": false}).
+
+        The demo's in-process scheduler runs each mapping-direction every `intervalSeconds` of its
+        mapping (30 s by default; GATEWAY_SYNC_INTERVAL_SECONDS applies only to mappings without an
+        interval, and the default mappings all have one). Those incremental runs call upstream and
+        are no part of the read path; a disabled mapping leaves the schedule on the scheduler's next
+        tick (a run already going finishes). Returns the mappings disabled."""
+        listing = httpx.get(f"{self.base}/api/v1/admin/mappings", headers=self._admin(), timeout=30)
+        names = [m["name"] for m in listing.raise_for_status().json()["items"] if m["enabled"]]
+        for name in names:
+            httpx.patch(
+                f"{self.base}/api/v1/admin/mappings/{name}",
+                json={"enabled": False},
+                headers=self._admin(),
+                timeout=30,
+            ).raise_for_status()
+        return names
+
+    def wait_quiet(self, *, quiet_seconds: float = 3.0, timeout: float = 300.0) -> None:
+        """Wait until neither simulator counts a request for `quiet_seconds`: a sync run still going
+        when the schedule was paused must not land in a measured row."""
         deadline = time.monotonic() + timeout
         last, since = self.upstream_requests(), time.monotonic()
         while time.monotonic() - since < quiet_seconds:
@@ -116,29 +206,89 @@ class DemoGateway:
             if now != last:
                 last, since = now, time.monotonic()
 
+    def erp_stocked_items(self) -> set[str]:
+        """The item numbers the ERP simulator holds availability rows for (its seeded stock), asked
+        of it directly before the measurement. An item the sync created in the ERP from a Sales-only
+        product has none: its availability answer is rightly empty, so it makes no scenario."""
+        root = self.simulator_roots["erp"]
+        company = httpx.get(f"{root}/_sim/info", timeout=10).raise_for_status().json()["companyId"]
+        token = httpx.post(
+            f"{root}/{DEMO_TENANT}/oauth2/v2.0/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": DEMO_CLIENT_ID,
+                "client_secret": DEMO_CLIENT_SECRET,
+                "scope": ERP_SCOPE,
+            },
+            timeout=10,
+        )
+        headers = {"Authorization": f"Bearer {token.raise_for_status().json()['access_token']}"}
+        url: str | None = (
+            f"{root}/v2.0/{DEMO_TENANT}/{DEMO_ENVIRONMENT}/api/bcgateway/integration/v1.0/companies({company})/itemAvailabilities"
+            "?$select=itemNumber"
+        )
+        numbers: set[str] = set()
+        while url:
+            page = httpx.get(url, headers=headers, timeout=120).raise_for_status().json()
+            numbers.update(row["itemNumber"] for row in page["value"])
+            url = page.get("@odata.nextLink")
+        return numbers
+
     def set_latency(self, ms: float) -> None:
         for root in self.simulator_roots.values():
             httpx.post(f"{root}/_sim/latency", json={"ms": ms}, timeout=10).raise_for_status()
 
+    def upstream_snapshot(self) -> Counter[str]:
+        """Both simulators' request counters, by simulator, method, entity set and status
+        (`erp GET items 200`), plus the tokens each issued (`erp token`)."""
+        counts: Counter[str] = Counter()
+        for kind, root in self.simulator_roots.items():
+            counts.update(simulator_snapshot(root, prefix=kind))
+        return counts
+
     def upstream_requests(self) -> int:
-        """Requests both simulators have counted so far (tokens and every entity set)."""
-        return sum(simulator_requests(root) for root in self.simulator_roots.values())
+        return upstream_total(self.upstream_snapshot())
 
     def stop(self) -> None:
-        if self._process is None:
-            return
-        if self._process.poll() is None:
-            self._process.send_signal(signal.SIGINT)
-            try:
-                self._process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        for child in reversed(self._children):  # the gateway first, then the simulators it talks to
+            child.stop()
 
 
-def simulator_requests(root: str) -> int:
-    stats: dict[str, Any] = httpx.get(f"{root}/_sim/stats", timeout=10).json()
-    return int(stats["total"])
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a running process has used so far (/proc/PID/stat), None when gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state is field 3, utime 14, stime 15
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def simulator_snapshot(root: str, *, prefix: str) -> Counter[str]:
+    """One simulator's `/_sim/stats`: every (method, entity set, status) row and the tokens issued."""
+    stats: dict[str, Any] = httpx.get(f"{root}/_sim/stats", timeout=10).raise_for_status().json()
+    counts: Counter[str] = Counter()
+    for row in stats["requests"]:
+        counts[f"{prefix} {row['method']} {row['entitySet']} {row['status']}"] += int(row["count"])
+    counts[f"{prefix} token"] = int(stats["tokensIssued"])
+    return counts
+
+
+def upstream_total(counts: Counter[str]) -> int:
+    """Every counted request, token requests included."""
+    return sum(counts.values())
+
+
+def upstream_delta(before: Counter[str], after: Counter[str]) -> dict[str, int]:
+    """What was called between two snapshots (only the rows that grew)."""
+    return {key: after[key] - before[key] for key in sorted(after) if after[key] > before[key]}
 
 
 def _synced(status: dict[str, Any]) -> bool:

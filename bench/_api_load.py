@@ -28,8 +28,13 @@ class LoadResult:
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     wrong_answers: int = 0
+    first_wrong: str | None = None  # the first wrong answer: what was asked and what came back
     seconds: float = 0.0
     upstream_requests: int = 0
+    # What was called upstream during the row: "erp GET items 200" -> count (tokens as "erp token").
+    upstream_detail: dict[str, int] = field(default_factory=dict)
+    server_cpu_seconds: float | None = None  # CPU time of the measured server process during the row
+    load_cpu_seconds: float = 0.0  # CPU time of this (the load generator's) process during the row
 
     @property
     def requests(self) -> int:
@@ -57,6 +62,9 @@ class LoadResult:
     def upstream_per_request(self) -> float:
         return self.upstream_requests / self.requests if self.requests else math.nan
 
+    def cpu_ms_per_request(self, seconds: float | None) -> float:
+        return seconds / self.requests * 1000 if seconds is not None and self.requests else math.nan
+
 
 async def run_load(
     *,
@@ -72,6 +80,7 @@ async def run_load(
     passed (a request already started still finishes and counts)."""
     result = LoadResult(scenario=scenario, target=target, concurrency=concurrency)
     next_index = 0
+    cpu_started = time.process_time()
     started = time.perf_counter()
     deadline = started + max_seconds
 
@@ -91,7 +100,14 @@ async def run_load(
             result.statuses[str(response.status_code)] += 1
             if response.status_code == 200 and not correct:
                 result.wrong_answers += 1
+            if not correct and result.first_wrong is None:
+                request = response.request
+                result.first_wrong = (
+                    f"{request.method} {request.url} {request.content[:200]!r}"
+                    f" -> {response.status_code} {response.text[:300]}"
+                )
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     result.seconds = time.perf_counter() - started
+    result.load_cpu_seconds = time.process_time() - cpu_started
     return result

@@ -17,6 +17,7 @@ import contextlib
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ import httpx
 if __package__ in (None, ""):  # run as a script: make `bench`, `gateway` and `tests` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._api_gateway import DemoGateway, simulator_requests
+from bench._api_gateway import DemoGateway, simulator_snapshot, upstream_delta
 from bench._api_load import LoadResult, Send, run_load
 from bench.read_throughput import machine
 
@@ -79,11 +80,15 @@ class BenchRun:
     results: list[LoadResult] = field(default_factory=list)
     sync_seconds: float = 0.0
     mesh_error: str | None = None
+    paused_mappings: list[str] = field(default_factory=list)
     info: dict[str, str] = field(default_factory=dict)
 
     def failures(self) -> list[str]:
         problems = [
-            f"{r.target} {r.scenario} x{r.concurrency}: {dict(r.statuses)}" for r in self.results if not r.ok
+            f"{r.target} {r.scenario} x{r.concurrency}: {dict(r.statuses)}, {r.wrong_answers} wrong;"
+            f" first: {r.first_wrong}"
+            for r in self.results
+            if not r.ok
         ]
         problems += [
             f"{r.scenario} x{r.concurrency}: {r.upstream_requests} upstream requests"
@@ -96,13 +101,18 @@ class BenchRun:
 # ------------------------------------------------------------------------------------ fixtures
 
 
-async def _fixtures(client: httpx.AsyncClient, config: BenchConfig) -> Fixtures:
+async def _fixtures(client: httpx.AsyncClient, config: BenchConfig, stocked: set[str]) -> Fixtures:
+    """Customers and items read from the gateway; items only those the ERP holds stock rows for."""
     numbers: list[str] = []
     after: str | None = None
     while True:
         params = {"first": "200", **({"after": after} if after else {})}
         page = (await client.get("/api/v1/items", params=params)).raise_for_status().json()
-        numbers += [i["number"] for i in page["items"] if i["type"] == "Inventory" and not i["blocked"]]
+        numbers += [
+            i["number"]
+            for i in page["items"]
+            if i["type"] == "Inventory" and not i["blocked"] and i["number"] in stocked
+        ]
         after = page["pageInfo"]["endCursor"]
         if not page["pageInfo"]["hasNextPage"]:
             break
@@ -111,7 +121,7 @@ async def _fixtures(client: httpx.AsyncClient, config: BenchConfig) -> Fixtures:
     customer = next(e["node"]["number"] for e in edges if e["node"]["number"])
     batch = numbers[1 : 1 + config.batch_items]
     if len(numbers) < 2 + config.batch_items:
-        raise RuntimeError(f"{len(numbers)} inventory items: too few for a batch of {config.batch_items}")
+        raise RuntimeError(f"{len(numbers)} stocked items: too few for a batch of {config.batch_items}")
     return Fixtures(
         customer=customer,
         items=numbers,
@@ -170,7 +180,7 @@ def _miss_requests(fx: Fixtures, config: BenchConfig) -> int:
     return min(config.requests, len(fx.miss_pool) // len(config.concurrencies))
 
 
-async def _measure_gateway(gateway: DemoGateway, config: BenchConfig) -> list[LoadResult]:
+async def _measure_gateway(gateway: DemoGateway, config: BenchConfig, stocked: set[str]) -> list[LoadResult]:
     limits = httpx.Limits(
         max_connections=max(config.concurrencies), max_keepalive_connections=max(config.concurrencies)
     )
@@ -178,7 +188,7 @@ async def _measure_gateway(gateway: DemoGateway, config: BenchConfig) -> list[Lo
     headers = {"Authorization": f"Bearer {gateway.keys['admin']}"}
     results: list[LoadResult] = []
     async with httpx.AsyncClient(base_url=gateway.base, headers=headers, limits=limits, timeout=60) as client:
-        fx = await _fixtures(client, config)
+        fx = await _fixtures(client, config, stocked)
         scenarios = _scenarios(fx, config)
         for name, send in scenarios.items():
             if name != "availability 1 (miss)":
@@ -190,7 +200,7 @@ async def _measure_gateway(gateway: DemoGateway, config: BenchConfig) -> list[Lo
                         )
             count = _miss_requests(fx, config) if name == "availability 1 (miss)" else config.requests
             for concurrency in config.concurrencies:
-                before = gateway.upstream_requests()
+                before, cpu_before = gateway.upstream_snapshot(), gateway.gateway_cpu_seconds()
                 result = await run_load(
                     scenario=name,
                     target="gateway",
@@ -200,9 +210,17 @@ async def _measure_gateway(gateway: DemoGateway, config: BenchConfig) -> list[Lo
                     requests=count,
                     max_seconds=config.max_seconds,
                 )
-                result.upstream_requests = gateway.upstream_requests() - before
+                cpu_after = gateway.gateway_cpu_seconds()
+                if cpu_before is not None and cpu_after is not None:
+                    result.server_cpu_seconds = cpu_after - cpu_before
+                _count_upstream(result, before, gateway.upstream_snapshot())
                 results.append(result)
     return results
+
+
+def _count_upstream(result: LoadResult, before: Counter[str], after: Counter[str]) -> None:
+    result.upstream_detail = upstream_delta(before, after)
+    result.upstream_requests = sum(result.upstream_detail.values())
 
 
 async def _measure_mesh(graphql_url: str, simulator_root: str, config: BenchConfig) -> list[LoadResult]:
@@ -224,7 +242,7 @@ async def _measure_mesh(graphql_url: str, simulator_root: str, config: BenchConf
             if not correct:
                 raise RuntimeError(f"Mesh warm-up answered {response.status_code}: {response.text[:500]}")
         for concurrency in config.concurrencies:
-            before = simulator_requests(simulator_root)
+            before = simulator_snapshot(simulator_root, prefix="erp")
             result = await run_load(
                 scenario="graphql customers",
                 target="mesh",
@@ -234,7 +252,7 @@ async def _measure_mesh(graphql_url: str, simulator_root: str, config: BenchConf
                 requests=config.requests,
                 max_seconds=config.max_seconds,
             )
-            result.upstream_requests = simulator_requests(simulator_root) - before
+            _count_upstream(result, before, simulator_snapshot(simulator_root, prefix="erp"))
             results.append(result)
     return results
 
@@ -250,8 +268,9 @@ def _start_mesh(config: BenchConfig, log_dir: Path) -> Any:
 
 
 def run_benchmark(config: BenchConfig) -> BenchRun:
-    """Start the demo gateway (and Mesh over its own ERP simulator, at the same time), wait for the
-    gateway's first full sync, set the upstream latency, then measure every scenario."""
+    """Start the demo gateway and its simulators (and Mesh over its own ERP simulator, at the same
+    time), wait for the gateway's first full sync, pause its sync schedule, set the upstream latency,
+    then measure every scenario."""
     run = BenchRun(config=config, info=machine())
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp, ThreadPoolExecutor(max_workers=1) as pool:
         work = Path(tmp)
@@ -261,9 +280,11 @@ def run_benchmark(config: BenchConfig) -> BenchRun:
         try:
             gateway.start()
             run.sync_seconds = gateway.wait_synced(timeout=config.sync_timeout_seconds)
+            run.paused_mappings = gateway.pause_schedule()
             gateway.wait_quiet()
+            stocked = gateway.erp_stocked_items()
             gateway.set_latency(config.latency_ms)
-            run.results += asyncio.run(_measure_gateway(gateway, config))
+            run.results += asyncio.run(_measure_gateway(gateway, config, stocked))
             if mesh_future is not None:
                 try:
                     stack = mesh_future.result()
@@ -295,8 +316,13 @@ def format_report(run: BenchRun) -> str:
         f" {config.latency_ms:g} ms upstream latency on every simulator request",
         f"machine: {info['cpus']} CPUs, {info['cpu']}, Python {info['python']}, {info['date']}",
         f"load average (1/5/15 min) at start {info['load']}, at end {machine()['load']}",
-        f"first full sync (before the latency was set): {run.sync_seconds:.0f}s;"
-        f" up to {config.requests} requests or {config.max_seconds:g}s per row, after 3 warm-up requests",
+        "processes: gateway run --demo --erp-url --crm-url | gateway simulate erp | gateway simulate crm"
+        " | this load generator"
+        + (" | Mesh (mesh dev + its own gateway simulate erp)" if config.mesh else ""),
+        f"first full sync (before the latency was set): {run.sync_seconds:.0f}s; then the sync schedule"
+        f" paused ({len(run.paused_mappings)} mappings disabled) and the simulators quiet for 3s",
+        f"up to {config.requests} requests or {config.max_seconds:g}s per row, after 3 warm-up requests;"
+        " cpu = CPU ms per request of the server process (gw) and of the load generator (load)",
         "",
     ]
     header = (
@@ -308,6 +334,8 @@ def format_report(run: BenchRun) -> str:
         "p99 ms",
         "req/s",
         "upstream/req",
+        "gw cpu",
+        "load cpu",
         "check",
     )
     rows = [header]
@@ -322,18 +350,32 @@ def format_report(run: BenchRun) -> str:
                 f"{r.percentile_ms(99):.1f}",
                 f"{r.requests_per_second:,.0f}",
                 f"{r.upstream_per_request:.2f}",
+                "-" if r.server_cpu_seconds is None else f"{r.cpu_ms_per_request(r.server_cpu_seconds):.1f}",
+                f"{r.cpu_ms_per_request(r.load_cpu_seconds):.1f}",
                 "ok" if r.ok else "FAIL " + ",".join(f"{k}x{v}" for k, v in r.statuses.items()),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
         cells = [
-            c.rjust(w) if 2 <= i <= 7 else c.ljust(w)
+            c.rjust(w) if 2 <= i <= 9 else c.ljust(w)
             for i, (c, w) in enumerate(zip(row, widths, strict=True))
         ]
         lines.append("  ".join(cells).rstrip())
-    lines += ["", *_comparison(run), *_goals(run)]
+    lines += ["", *_upstream_detail(run), *_comparison(run), *_goals(run)]
     return "\n".join(lines)
+
+
+def _upstream_detail(run: BenchRun) -> list[str]:
+    """Per row, what the simulators counted (simulator, method, entity set, status; tokens issued)."""
+    called = [r for r in run.results if r.upstream_detail]
+    if not called:
+        return ["upstream requests during the rows: none", ""]
+    lines = ["upstream requests during the rows (simulator method entity-set status: count):"]
+    for r in called:
+        what = ", ".join(f"{key}: {count}" for key, count in r.upstream_detail.items())
+        lines.append(f"  {r.target} {r.scenario} x{r.concurrency}: {what}")
+    return [*lines, ""]
 
 
 def _find(run: BenchRun, target: str, scenario: str, concurrency: int) -> LoadResult | None:
