@@ -237,6 +237,7 @@ class SyncControl:
         for d in directions:
             if d not in table.directions():
                 raise InvalidInput(f"{name} does not run {d}", field="direction")
+        self.engine.retries.forget(name)  # a run asked for retries every failed record
         async with contextlib.AsyncExitStack() as leases:
             held = await self._hold(leases, [lease_name(name, d) for d in directions])
             return [

@@ -16,6 +16,7 @@ from gateway.store.tables import (
 )
 from gateway.sync.mirroring import MirrorReader
 from gateway.sync.model import DeletionPolicy
+from gateway.sync.retries import RetryGate
 from gateway.sync.runstate import (
     Pair,
     RunState,
@@ -36,6 +37,7 @@ class EngineCore(abc.ABC):
         self.crm = crm
         self.chunk_size = chunk_size
         self.reader = MirrorReader(sessions=sessions, erp=erp, crm=crm)
+        self.retries = RetryGate()
         self._local_currency: str | None = None
 
     async def _flush(self, session: StoreSession, run: RunState) -> None:

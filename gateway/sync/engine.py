@@ -107,6 +107,7 @@ class SyncEngine(PairsPart, CreatesPart):
             for side in (Side.ERP, Side.CRM):
                 await self._read_fully(table, side, fence, read_cache)
             await self._reconcile_all(run)
+            self.retries.tried(table, run.lookups)  # every record was just tried
         except StaleLease:
             raise
         except Exception as exc:
@@ -326,8 +327,16 @@ class SyncEngine(PairsPart, CreatesPart):
     async def _reconcile_changes(self, run: RunState, source: Side, read: ReadResult) -> None:
         table = run.mapping
         async with self.sessions() as session:
-            couplings = await self._all_couplings(session, table.name)
             retry_erp, retry_crm = await sync_state.failed_record_ids(session, mapping=table.name)
+        # Failed records are retried when they change, or when what they depend on changed (see
+        # gateway.sync.retries); an idle run with nothing to retry loads nothing.
+        retrying = bool(retry_erp or retry_crm) and self.retries.due(table, run.lookups)
+        if not retrying:
+            retry_erp, retry_crm = set(), set()
+        if not (read.changed or read.deleted or retrying):
+            return
+        async with self.sessions() as session:
+            couplings = await self._all_couplings(session, table.name)
             erp_records = await mirror.load_records(
                 session, side=Side.ERP, entity_set=table.erp_entity, include_deleted=True
             )
@@ -356,6 +365,8 @@ class SyncEngine(PairsPart, CreatesPart):
             create_erp=create,
             create_crm=create,
         )
+        if retrying:
+            self.retries.tried(table, run.lookups)
 
     async def _reconcile(
         self,

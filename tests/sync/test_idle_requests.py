@@ -1,6 +1,7 @@
-"""What an incremental round costs upstream when nothing changed, counted by the simulators: one
+"""What an incremental round costs when nothing changed: upstream, counted by the simulators, one
 request per mapping-direction, except ERP PRICING (its sets' reads in one `$batch` per BC API, two)
-and SALES ORDER while a transferred order waits for its fulfilled status (the ERP orders' poll)."""
+and SALES ORDER while a transferred order waits for its fulfilled status (the ERP orders' poll);
+in the store, failed records are not processed again until they or their dependencies change."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
 from gateway.domain import Side
 from gateway.simulators import SimulatorOptions
+from gateway.store import couplings as couplings_store
 from gateway.store import mirror, sync_state
+from gateway.store.tables import ErrorStatus, JobError
 from gateway.sync import catalog
 from gateway.sync.full import FullSync
 from tests.sync.world import World, build_world
@@ -121,3 +125,57 @@ async def test_batched_pricing_reads_follow_next_links_and_reach_the_mirror(sync
     after = await _requests_of(w)
     assert summary.counts["modified"] == 0
     assert after["erp"] - before["erp"] == Counter({"POST $batch": 2})
+
+
+async def _errors(w: World, mapping: str) -> tuple[int, int]:
+    """(open errors, all error rows) of `mapping`."""
+    async with w.sessions() as session:
+        rows = (await session.exec(select(JobError).where(JobError.mapping == mapping))).all()
+    return sum(1 for e in rows if e.status == ErrorStatus.OPEN.value), len(rows)
+
+
+async def test_failed_records_are_retried_when_a_dependency_changes_or_after_a_backoff(synced: World) -> None:
+    w = synced
+    now = [1000.0]
+    w.engine.retries.clock = lambda: now[0]
+    w.engine.retries.forget("CUSTOMER")
+    open_, rows = await _errors(w, "CUSTOMER")
+    owner = "owner: salesperson RH is not coupled to a user"
+    async with w.sessions() as session:
+        reasons = {e.reason for e in (await session.exec(select(JobError))).all()}
+    assert open_ > 0 and owner in reasons
+    first = await w.engine.run(mapping="CUSTOMER", direction="erp_to_crm")  # retries once, then waits
+    assert first.counts["failed"] > 0
+    open_, rows = await _errors(w, "CUSTOMER")
+    # Nothing changed: the failed records are not processed again (no new error rows, nothing done).
+    idle = await w.engine.run(mapping="CUSTOMER", direction="erp_to_crm")
+    assert idle.counts["failed"] == idle.counts["done"] == 0
+    assert await _errors(w, "CUSTOMER") == (open_, rows)
+    # After the backoff they are tried again (and fail again: each gets a fresh error row).
+    now[0] += 301
+    again = await w.engine.run(mapping="CUSTOMER", direction="erp_to_crm")
+    assert again.counts["failed"] == first.counts["failed"]
+    assert (await _errors(w, "CUSTOMER"))[0] == open_
+    # A dependency changes (salesperson RH gets coupled to a user): retried at once, and resolved.
+    async with w.sessions.begin() as session:
+        people = await mirror.load_records(session, side=Side.ERP, entity_set="salespersonPurchasers")
+        rh = next(p for p in people.values() if p.values.get("code") == "RH")
+        coupled = {c.crm_id for c in await sync_state.mapping_couplings(session, mapping="SALESPEOPLE")}
+        users = await mirror.load_records(session, side=Side.CRM, entity_set="systemusers")
+        user = next(u for u in users.values() if u.id not in coupled)
+        await couplings_store.create_coupling(
+            session, mapping="SALESPEOPLE", erp_id=rh.id, crm_id=user.id, erp_key="RH"
+        )
+    fixed = await w.engine.run(mapping="CUSTOMER", direction="erp_to_crm")
+    assert fixed.counts["modified"] + fixed.counts["inserted"] > 0
+    async with w.sessions() as session:
+        still = (
+            await session.exec(
+                select(JobError).where(
+                    JobError.mapping == "CUSTOMER",
+                    JobError.status == ErrorStatus.OPEN.value,
+                    JobError.reason == owner,
+                )
+            )
+        ).all()
+    assert not still
