@@ -40,6 +40,7 @@ _STATUS = {
     "success": "success",
     "error": "error",
     "cancelled": "error",
+    "abandoned": "error",
 }
 
 
@@ -252,6 +253,8 @@ class SyncControl:
             every = {m.name: m for m in await catalog.load_mappings(session)}
         names = []
         for name in mapping_names:
+            if name != ERP_PRICING and name not in every:
+                raise NotFound(f"no mapping named {name!r}")
             directions = ["erp_to_crm"] if name == ERP_PRICING else every[name].directions()
             names += [lease_name(name, d) for d in directions]
         return names
@@ -445,13 +448,16 @@ class SyncControl:
                 (str(f["erpField"]), str(f["crmField"])) if isinstance(f, Mapping) else (str(f[0]), str(f[1]))
                 for f in fields
             ]
-        return await self.engine.match(
-            mapping=mapping,
-            fields=pairs,
-            case_sensitive=case_sensitive,
-            dry_run=dry_run,
-            create_if_no_match=create_if_no_match,
-        )
+        async with contextlib.AsyncExitStack() as leases:
+            if not dry_run:  # it writes couplings and records: never beside a run of the mapping
+                await self._hold(leases, await self._lease_names([mapping]))
+            return await self.engine.match(
+                mapping=mapping,
+                fields=pairs,
+                case_sensitive=case_sensitive,
+                dry_run=dry_run,
+                create_if_no_match=create_if_no_match,
+            )
 
 
 async def _coupling_of(session: Any, error: JobError) -> Coupling | None:

@@ -27,7 +27,8 @@ from gateway.store.tables import (
 from gateway.store.types import utcnow
 
 MAX_PAGE = 1000
-FINISHED = frozenset({JobStatus.SUCCESS, JobStatus.ERROR, JobStatus.CANCELLED})
+FINISHED = frozenset({JobStatus.SUCCESS, JobStatus.ERROR, JobStatus.CANCELLED, JobStatus.ABANDONED})
+UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 COUNTERS = (
     "inserted",
     "modified",
@@ -181,12 +182,12 @@ async def add_job_counts(
 async def finish_job(
     session: AsyncSession, *, job_id: str, status: JobStatus | str, message: str | None = None
 ) -> SyncJob:
-    """End a job as success, error or cancelled; sets `finished_at` (and `started_at` if it never started)."""
+    """End a job as success, error, cancelled or abandoned; sets `finished_at` (and `started_at` if it
+    never started)."""
     checked = _choice(JobStatus, status, "status")
     if checked not in FINISHED:
-        raise InvalidInput(
-            f"a finished job's status is success, error or cancelled, not {checked}", field="status"
-        )
+        allowed = ", ".join(sorted(FINISHED))
+        raise InvalidInput(f"a finished job's status is one of {allowed}, not {checked}", field="status")
     job = await get_job(session, job_id=job_id)
     now = utcnow()
     job.status = checked.value
@@ -197,6 +198,20 @@ async def finish_job(
     session.add(job)
     await session.flush()
     return job
+
+
+async def unfinished_jobs(session: AsyncSession, *, mapping: str, direction: str) -> Sequence[SyncJob]:
+    """The jobs of one mapping-direction still queued or running, oldest first."""
+    statement = (
+        select(SyncJob)
+        .where(
+            col(SyncJob.mapping) == mapping,
+            col(SyncJob.direction) == direction,
+            col(SyncJob.status).in_(UNFINISHED),
+        )
+        .order_by(col(SyncJob.created_at), col(SyncJob.id))
+    )
+    return (await session.exec(statement)).all()
 
 
 async def list_jobs(

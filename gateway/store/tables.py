@@ -51,6 +51,8 @@ class JobStatus(enum.StrEnum):
     SUCCESS = "success"
     ERROR = "error"
     CANCELLED = "cancelled"
+    ABANDONED = "abandoned"
+    """Its worker stopped mid-run (killed, or its run cancelled); another worker took the lease over."""
 
 
 class ErrorAction(enum.StrEnum):

@@ -18,9 +18,10 @@ from datetime import datetime
 
 from gateway.errors import StaleLease
 from gateway.store.engine import SessionFactory, StoreSession
-from gateway.store.leases import LeaseGrant, acquire, release, renew
+from gateway.store.leases import LeaseGrant, release, renew
 from gateway.store.types import utcnow
 from gateway.sync.fencing import Fence, LeaseFence
+from gateway.sync.orphans import take_lease
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,8 @@ async def hold_leases(
     clock: Callable[[], datetime] = utcnow,
 ) -> AsyncIterator[HeldLeases | None]:
     """Acquire every lease in `names` (in sorted order) or none: yields None when any is held
-    elsewhere. While the block runs they are renewed every `renew_every` (default ttl/3).
+    elsewhere. Jobs an earlier holder left unfinished under them are marked abandoned. While the
+    block runs they are renewed every `renew_every` (default ttl/3).
 
     `holder` must not be a scheduler's worker id: a holder may re-take its own lease, which would
     fence out that scheduler's run (use e.g. f"{worker_id}/full")."""
@@ -92,7 +94,7 @@ async def hold_leases(
     grants: list[LeaseGrant] = []
     for name in sorted(set(names)):
         async with sessions.begin() as session:
-            grant = await acquire(session, name=name, holder=holder, ttl=ttl, now=clock())
+            grant = await take_lease(session, name=name, holder=holder, ttl=ttl, now=clock())
         if grant is None:
             await _release_all(sessions, grants, holder=holder, clock=clock)
             yield None

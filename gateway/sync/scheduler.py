@@ -22,7 +22,6 @@ from gateway.errors import StaleLease
 from gateway.store.engine import SessionFactory
 from gateway.store.leases import (
     LeaseGrant,
-    acquire,
     is_due,
     is_free,
     list_leases,
@@ -32,6 +31,7 @@ from gateway.store.leases import (
 )
 from gateway.store.types import utcnow
 from gateway.sync.fencing import Fence, LeaseFence
+from gateway.sync.orphans import take_lease
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,8 @@ class Scheduler:
             if row is not None and not (is_free(row, now=now) and is_due(row, now=now)):
                 continue  # held elsewhere, or not due: skip the write a doomed acquire would cost
             async with self.sessions.begin() as session:
-                grant = await acquire(
+                # Jobs a dead (or restarted) holder left running are marked abandoned as we take over.
+                grant = await take_lease(
                     session, name=name, holder=self.worker_id, ttl=self.lease_ttl, now=now, only_if_due=True
                 )
             if grant is None:

@@ -24,13 +24,15 @@ from sqlmodel import select
 
 from gateway.config import Settings, load_settings
 from gateway.store.engine import create_engine, session_factory
-from gateway.store.tables import Coupling
+from gateway.store.tables import Coupling, SyncJob
 from gateway.sync.pricing_mirror import PRICING_SETS
 from gateway.sync.runstate import crm_id_for
 from gateway.upstream.factory import build_crm_connector, build_erp_connector
 from tests.demo_process import ROOT, free_port
 
 TENANT, ENVIRONMENT, CLIENT, SECRET = "demo", "production", "gateway-demo", "demo-secret"
+# Every worker process of the test has this id, as a restarted `gateway worker` keeps GATEWAY_WORKER_ID.
+WORKER_ID = "crash-worker"
 # Small pages give the run many page reads (each one a commit point of the mirror) on small data.
 PAGE_SIZE = 10
 # Per-request latency on the simulators: the poller sees every request before the next one lands.
@@ -193,6 +195,7 @@ class SimulatorPair:
             GATEWAY_CRM_CLIENT_ID=CLIENT,
             GATEWAY_CRM_CLIENT_SECRET=SECRET,
             GATEWAY_LOG_LEVEL="WARNING",
+            GATEWAY_WORKER_ID=WORKER_ID,
         )
         return env
 
@@ -403,6 +406,17 @@ def duplicates(rows: dict[tuple[str, str], list[dict[str, Any]]]) -> dict[tuple[
 async def upstream_snapshot(sims: SimulatorPair) -> dict[tuple[str, str], list[dict[str, Any]]]:
     await sims.unhurried()
     return await _read_all(sims)
+
+
+async def job_rows(store: Path) -> list[tuple[str, str, str, str, str | None]]:
+    """(mapping, direction, type, status, message) of every job in the store."""
+    engine = create_engine(f"sqlite+aiosqlite:///{store}")
+    try:
+        async with session_factory(engine)() as session:
+            jobs = (await session.exec(select(SyncJob))).all()
+    finally:
+        await engine.dispose()
+    return [(j.mapping, j.direction, j.type, j.status, j.message) for j in jobs]
 
 
 async def coupling_rows(store: Path) -> list[tuple[str, str, str, str | None, str]]:

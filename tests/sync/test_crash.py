@@ -13,12 +13,14 @@ import pytest
 
 from gateway.store import migrate
 from tests.sync.crash_world import (
+    WORKER_ID,
     KillPoint,
     SimulatorPair,
     Zygote,
     canonical,
     coupling_rows,
     duplicates,
+    job_rows,
     run_and_kill,
     run_to_end,
     upstream_snapshot,
@@ -136,3 +138,11 @@ async def test_a_worker_killed_mid_full_sync_and_restarted_ends_like_an_uninterr
     actual = canonical(rows)
     for key in reference.upstream:
         assert actual[key] == reference.upstream[key], (str(point), seen, key)
+    # The killed run's jobs say what happened to them; none stays "in process" on the review.
+    jobs = await job_rows(store)
+    assert [j for j in jobs if j[3] in ("queued", "running")] == [], (str(point), seen)
+    # (None when the kill fell between two mappings' jobs, e.g. on a lookup read before a job opens.)
+    abandoned = [j for j in jobs if j[3] == "abandoned"]
+    for mapping, direction, _type, _status, message in abandoned:
+        restarted = f"worker {WORKER_ID} stopped during this run and took {mapping}:{direction} back"
+        assert message is not None and message.startswith(restarted), (str(point), message)

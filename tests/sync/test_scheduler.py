@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.errors import StaleLease
+from gateway.store import jobs
 from gateway.store.engine import create_engine, session_factory
 from gateway.store.leases import get_lease, is_free
 from gateway.store.types import utcnow
@@ -400,3 +401,48 @@ async def test_stop_grace_cancels_a_run_that_does_not_finish(sessions: Sessions)
     async with sessions() as session:
         lease = await get_lease(session, name=CUSTOMER.lease)
     assert lease is not None and is_free(lease, now=utcnow())  # handed back, not left to expire
+
+
+async def test_taking_over_a_dead_workers_lease_abandons_the_jobs_it_left_running(
+    sessions: Sessions, second_sessions: Sessions
+) -> None:
+    clock = FakeClock()
+    stuck = asyncio.Event()
+    runner_a, runner_b = Runner(sessions, hold=stuck), Runner(second_sessions)
+    a = scheduler(sessions, runner_a, "a", clock, lease_ttl=15)
+    b = scheduler(second_sessions, runner_b, "b", clock, lease_ttl=15)
+    await a.tick()
+    async with sessions.begin() as session:  # the job rows a's runs opened before it was killed
+        left = {
+            (mapping, direction): (
+                await jobs.create_job(
+                    session, mapping=mapping, direction=direction, type="sync", status="running"
+                )
+            ).id
+            for mapping, direction in [
+                (CUSTOMER.mapping, CUSTOMER.direction),
+                (ITEMS.mapping, ITEMS.direction),
+            ]
+        }
+        # Another direction of the mapping, under a lease nobody took over: not ours to judge.
+        other = await jobs.create_job(
+            session, mapping="CUSTOMER", direction="crm_to_erp", type="full", status="running"
+        )
+    clock.advance(15.1)
+    assert len(await b.tick()) == 2
+    await b.drain()
+    async with sessions() as session:
+        for (mapping, direction), job_id in left.items():
+            job = await jobs.get_job(session, job_id=job_id)
+            assert job.status == "abandoned" and job.finished_at is not None
+            assert job.message == (
+                f"worker a stopped during this run; b took {mapping}:{direction} over at "
+                f"{clock.now.isoformat(timespec='seconds')}; "
+                "the next run resumes from the last committed page"
+            )
+        assert (await jobs.get_job(session, job_id=other.id)).status == "running"
+        assert [j.id for j in await jobs.list_jobs(session, status="abandoned")] != []
+    # The zombie wakes and tries to finish: its fence refuses it, the jobs stay abandoned.
+    stuck.set()
+    await a.drain()
+    assert runner_a.refused == 2 and runner_a.commits == 0

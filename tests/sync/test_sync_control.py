@@ -132,3 +132,48 @@ async def test_retrying_many_errors_of_one_mapping_runs_it_once(control: tuple[W
     assert all("run" in r for r in results)
     runs = len(await c.list_jobs(mapping="CUSTOMER", type="sync")) - jobs_before
     assert runs == 2  # one run per direction of CUSTOMER, not one per error
+
+
+async def test_a_killed_workers_full_sync_shows_abandoned_once_its_lease_is_taken_over(
+    control: tuple[World, SyncControl],
+) -> None:
+    from datetime import timedelta
+
+    from gateway.store import jobs, leases
+    from gateway.store.types import utcnow
+
+    w, c = control
+    c.lease_wait_seconds = 0.5
+
+    async def review() -> dict[str, object]:
+        lines = {line["mapping"]: line for line in (await c.full_sync_status())["lines"]}
+        result: dict[str, object] = lines["CURRENCY"]["jobs"]["erp_to_crm"]
+        return result
+
+    # worker-1 took CURRENCY for a full sync five minutes ago, opened its job, and was killed (no renewal).
+    async with w.sessions.begin() as session:
+        grant = await leases.acquire(
+            session,
+            name="CURRENCY:erp_to_crm",
+            holder="worker-1",
+            ttl=15,
+            now=utcnow() - timedelta(minutes=5),
+        )
+        job = await jobs.create_job(
+            session, mapping="CURRENCY", direction="erp_to_crm", type="full", status="running"
+        )
+    assert grant is not None
+    assert (await review())["status"] == "in process"
+    await c.run_mapping("CURRENCY")  # takes the expired lease over
+    line = await review()
+    assert (line["status"], line["jobId"]) == ("error", job.id)  # the latest full job, no longer in process
+    shown = await c.get_job(job.id)
+    assert shown["status"] == "abandoned" and shown["finishedAt"] is not None
+    assert shown["message"].startswith(
+        f"worker worker-1 stopped during this run; {c.holder} took CURRENCY:erp_to_crm"
+    )
+    assert shown["message"].endswith(
+        "start the full synchronization again to finish it: it creates no duplicates"
+    )
+    assert [j["id"] for j in await c.list_jobs(status="abandoned")] == [job.id]
+    assert await c.list_jobs(status="running") == []

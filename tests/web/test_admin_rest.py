@@ -92,6 +92,7 @@ async def test_full_sync_review_then_jobs_errors_couplings_and_match(gw: Harness
     assert to_crm["jobId"] in {j["id"] for j in jobs}
     assert {j["mapping"] for j in jobs} == {"CUSTOMER"}
     assert (await _call(gw, "GET", "/jobs?status=success&first=1")).json()["items"][0]["status"] == "success"
+    assert (await _call(gw, "GET", "/jobs?status=abandoned")).json()["items"] == []  # no worker died
     job = (await _call(gw, "GET", f"/jobs/{to_crm['jobId']}")).json()
     assert job["errors"] and all(e["jobId"] == job["id"] for e in job["errors"])
     assert (await _call(gw, "GET", "/jobs/no-such-job")).status_code == 404
