@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from gateway.domain import Side
@@ -46,6 +46,42 @@ def snapshot(mapping: TableMapping, *, erp: Mapping[str, Any], crm: Mapping[str,
     return {"erp": erp_values, "crm": crm_values}
 
 
+LATEST_WINS_TIE = Side.ERP
+"""Who wins `latest_wins` when neither edit is provably the later one: the ERP, the system of record
+(as on a first synchronization). See `later_side`."""
+
+
+def stamp_resolution(stamp: datetime) -> timedelta:
+    """How precise a modified-on stamp is, as far as the stamp shows: a sub-millisecond part means
+    microseconds (.NET writes 100 ns, parsed to µs), a fraction means milliseconds (BC's
+    `lastModifiedDateTime`), none means whole seconds (Dataverse's `modifiedon`)."""
+    if stamp.microsecond % 1000:
+        return timedelta(microseconds=1)
+    if stamp.microsecond:
+        return timedelta(milliseconds=1)
+    return timedelta(seconds=1)
+
+
+def later_side(erp_modified: datetime | None, crm_modified: datetime | None) -> Side | None:
+    """The side whose last edit is provably later, at the full precision both stamps give; None on a tie.
+
+    A stamp stands for the interval [stamp, stamp + its resolution): BC's 10:00:00.400 is a
+    millisecond, Dataverse's 10:00:00 a whole second that may end at 10:00:00.999. One edit is later
+    only when its interval starts at or after the other's ends; overlapping intervals (equal stamps,
+    or a BC edit within the second a Dataverse stamp names) are a tie. A missing stamp loses to a
+    present one; two missing stamps tie.
+    """
+    if erp_modified is None or crm_modified is None:
+        if erp_modified is None and crm_modified is None:
+            return None
+        return Side.ERP if crm_modified is None else Side.CRM
+    if crm_modified >= erp_modified + stamp_resolution(erp_modified):
+        return Side.CRM
+    if erp_modified >= crm_modified + stamp_resolution(crm_modified):
+        return Side.ERP
+    return None
+
+
 def _winner(
     policy: ConflictPolicy, erp_modified: datetime | None, crm_modified: datetime | None
 ) -> Side | None:
@@ -54,9 +90,7 @@ def _winner(
     if policy is ConflictPolicy.CRM_WINS:
         return Side.CRM
     if policy is ConflictPolicy.LATEST_WINS:
-        if erp_modified is None or crm_modified is None:
-            return Side.ERP if crm_modified is None else Side.CRM
-        return Side.CRM if crm_modified > erp_modified else Side.ERP
+        return later_side(erp_modified, crm_modified) or LATEST_WINS_TIE
     return None  # manual (merge is resolved field by field before this is asked)
 
 

@@ -4,8 +4,11 @@ across a crash, the match dry run, and the fence refusing a stale writer."""
 
 from __future__ import annotations
 
+import math
+import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -143,6 +146,49 @@ async def test_conflict_policies_pick_a_winner(synced: World, policy: str, expec
     writes = (await _writes(w, "erp"), await _writes(w, "crm"))
     await _run_both(w)
     assert (await _writes(w, "erp"), await _writes(w, "crm")) == writes
+
+
+@dataclass
+class SimClock:
+    """The simulators' clock: an hour behind ours (so every stamp is in the engine's past), or
+    frozen at a chosen instant while a test edits a record."""
+
+    frozen: float | None = None
+
+    def __call__(self) -> float:
+        return self.frozen if self.frozen is not None else time.time() - 3600
+
+
+@SQLITE
+async def test_latest_wins_takes_the_provably_later_edit_and_the_erp_on_a_tie(database_url: str) -> None:
+    """BC stamps milliseconds and Dataverse whole seconds: a CRM edit in the next second wins; a CRM
+    edit later in the same second cannot be told apart from an earlier one (a tie: the ERP wins)."""
+    clock = SimClock()
+    w = await build_world(database_url, replace(OPTIONS, clock=clock))
+    try:
+        await FullSync(w.engine).run(mappings=CUSTOMER_AND_DEPENDENCIES)
+        await _run_both(w)
+        await catalog.update_mapping(w.sessions, "CUSTOMER", {"conflictPolicy": "latest_wins"})
+        coupling = await _pair(w)
+        second = math.floor(clock()) + 2  # after every stamp the simulators gave so far
+
+        async def edit(erp_at: float, erp: str, crm_at: float, crm: str) -> None:
+            clock.frozen = second + erp_at
+            await w.erp.update("customers", coupling.erp_id, {"phoneNumber": erp}, etag="*")
+            clock.frozen = second + crm_at
+            await w.crm.update("accounts", uuid.UUID(coupling.crm_id), {"telephone1": crm}, etag="*")
+            clock.frozen = None
+
+        await edit(0.900, "ERP-1", 1.100, "CRM-1")  # BC ...:00.900, Dataverse ...:01: the CRM is later
+        await _run_both(w)
+        erp, crm = await _both(w, coupling)
+        assert erp["phoneNumber"] == crm["telephone1"] == "CRM-1"
+        await edit(2.300, "ERP-2", 2.700, "CRM-2")  # BC ...:02.300, Dataverse ...:02: a tie
+        await _run_both(w)
+        erp, crm = await _both(w, coupling)
+        assert erp["phoneNumber"] == crm["telephone1"] == "ERP-2"
+    finally:
+        await w.close()
 
 
 @SQLITE
