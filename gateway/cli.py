@@ -256,6 +256,13 @@ async def run_worker(
 @click.option("--environment", default="production", show_default=True)
 @click.option("--client-id", default="gateway-demo", show_default=True)
 @click.option("--client-secret", default="demo-secret", show_default=True)
+@click.option(
+    "--webhook-delay-seconds",
+    type=click.FloatRange(0),
+    default=30.0,
+    show_default=True,
+    help="erp: seconds before a change notification (Business Central ~30; `run --demo` uses 1).",
+)
 @_friendly_errors
 def simulate(
     service: str,
@@ -268,6 +275,7 @@ def simulate(
     environment: str,
     client_id: str,
     client_secret: str,
+    webhook_delay_seconds: float,
 ) -> None:
     """Serve the Business Central (erp) or Dataverse (crm) simulator."""
     from gateway.serving import Served, check_port_free, serve_all
@@ -283,6 +291,7 @@ def simulate(
         environment=environment,
         client_id=client_id,
         client_secret=client_secret,
+        webhook_delay_seconds=webhook_delay_seconds,
     )
     root = f"http://{host}:{port}"
     if service == "erp":

@@ -84,8 +84,8 @@ def plan_demo(
         crm_client_id=DEMO_CLIENT_ID,
         crm_client_secret=DEMO_CLIENT_SECRET,
         crm_scope=f"{crm_root}/.default",
-        # The ERP simulator runs in this process and reaches our receiver over real loopback HTTP;
-        # a fresh clientState per start authenticates its notifications.
+        # The ERP simulator (in this process, or `gateway simulate erp` with --erp-url) reaches our
+        # receiver over real loopback HTTP; a fresh clientState per start authenticates its notifications.
         webhook_url=f"http://{_reachable(host)}:{port}{WEBHOOK_PATH}",
         webhook_client_state=secrets.token_urlsafe(24),
         crm_poll_seconds=DEMO_CRM_POLL_SECONDS,

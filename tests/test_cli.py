@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -177,3 +178,18 @@ def test_demo_runs_against_simulators_in_their_own_processes(tmp_path: Path) -> 
         crm = httpx.get(f"{crm_url}/_sim/stats", timeout=10).json()
         assert erp["byEntitySet"].get("customers", 0) >= 1 and erp["tokensIssued"] >= 1, erp
         assert crm["byEntitySet"].get("accounts", 0) >= 1 and crm["tokensIssued"] >= 1, crm
+        # The demo's webhook wiring reaches the external ERP simulator too: its subscriptions were
+        # created there (the handshake called back the demo's receiver over loopback).
+        deadline = time.monotonic() + 60  # the first pass retries while the receiver starts listening
+        while not _subscriptions_created(erp) and time.monotonic() < deadline:
+            time.sleep(0.5)
+            erp = httpx.get(f"{erp_url}/_sim/stats", timeout=10).json()
+        assert _subscriptions_created(erp), erp["requests"]
+
+
+def _subscriptions_created(stats: dict[str, Any]) -> int:
+    return sum(
+        row["count"]
+        for row in stats["requests"]
+        if (row["method"], row["entitySet"], row["status"]) == ("POST", "subscriptions", 201)
+    )
