@@ -1,7 +1,7 @@
 """The demo gateway for bench/api.py in three child processes: `gateway simulate erp` and
 `gateway simulate crm` (each its own process and event loop) and `gateway run --demo --erp-url
---crm-url` pointed at them; free loopback ports, the printed API keys, waiting for the demo's first
-full sync, pausing the sync schedule, and the simulators' `/_sim` latency and request counts.
+--crm-url` pointed at them, its scheduler off; free loopback ports, the printed API keys, the full
+sync started and waited for, and the simulators' `/_sim` latency and request counts.
 """
 
 from __future__ import annotations
@@ -20,7 +20,13 @@ from typing import Any
 
 import httpx
 
-from gateway.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ENVIRONMENT, DEMO_TENANT
+from gateway.demo import (
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    DEMO_ENVIRONMENT,
+    DEMO_TENANT,
+    DEMO_WEBHOOK_DELAY_SECONDS,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 # The mappings a read scenario depends on: customers (with salesperson, currency, price list),
@@ -112,11 +118,13 @@ class DemoGateway:
         they answer, then start the gateway against them and read its banner for every role's key."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
         data = ["--seed", str(self.seed), "--customers", str(self.customers), "--items", str(self.items)]
+        # As `run --demo` sets up its own ERP simulator (no subscription exists here: no scheduler).
+        extra = {"erp": ["--webhook-delay-seconds", str(DEMO_WEBHOOK_DELAY_SECONDS)], "crm": []}
         for kind, port in self.simulator_ports.items():
             self._children.append(
                 _spawn(
                     f"gateway simulate {kind}",
-                    ["simulate", kind, "--port", str(port), *data],
+                    ["simulate", kind, "--port", str(port), *data, *extra[kind]],
                     env=env,
                     log_path=self.work_dir / f"simulate-{kind}.log",
                 )
@@ -131,6 +139,12 @@ class DemoGateway:
         env.update(
             GATEWAY_DATABASE_URL=f"sqlite+aiosqlite:///{self.work_dir}/demo.db",
             GATEWAY_LOG_LEVEL="WARNING",
+            # The measured process serves the API only, as `gateway run` beside `gateway worker`
+            # processes does: no in-process scheduler, so no incremental sync runs (each mapping-
+            # direction every 30 s), CRM change-tracking polls (2 s in demo) or BC subscription
+            # passes (one listing every 5 min) call upstream or take CPU during the measurement.
+            # The harness starts the first full sync itself (start_full_sync).
+            GATEWAY_SCHEDULER_IN_PROCESS="false",
             # A warmed availability answer stays fresh for the whole run (a "hit" is a real hit).
             GATEWAY_AVAILABILITY_FRESH_SECONDS="3600",
             GATEWAY_AVAILABILITY_MAX_STALE_SECONDS="7200",
@@ -153,13 +167,18 @@ class DemoGateway:
                 match = re.match(r"\s+(admin|sales|app)\s+(\S+)$", line)
                 if match:
                     self.keys[match.group(1)] = match.group(2)
+        while not _answers(f"{self.base}/healthz"):  # the banner comes before the server listens
+            gateway.check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeError("gateway run --demo did not answer /healthz:\n" + gateway.log())
+            time.sleep(0.2)
 
     def _admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys['admin']}"}
 
     def wait_synced(self, *, timeout: float) -> float:
-        """Poll GET /api/v1/admin/sync/full until the first full sync has finished every mapping the
-        reads need (no job in process, each finished with success or error); returns the seconds waited."""
+        """Poll GET /api/v1/admin/sync/full until the full sync has finished every mapping the reads
+        need (no job in process, each finished with success or error); returns the seconds waited."""
         started = time.monotonic()
         while True:
             for child in self._children:
@@ -174,28 +193,16 @@ class DemoGateway:
                 raise TimeoutError(f"the first full sync did not finish in {timeout:.0f}s")
             time.sleep(1.0)
 
-    def pause_schedule(self) -> list[str]:
-        """Disable every mapping (PATCH /api/v1/admin/mappings/{name} {"enabled": false}).
-
-        The demo's in-process scheduler runs each mapping-direction every `intervalSeconds` of its
-        mapping (30 s by default; GATEWAY_SYNC_INTERVAL_SECONDS applies only to mappings without an
-        interval, and the default mappings all have one). Those incremental runs call upstream and
-        are no part of the read path; a disabled mapping leaves the schedule on the scheduler's next
-        tick (a run already going finishes). Returns the mappings disabled."""
-        listing = httpx.get(f"{self.base}/api/v1/admin/mappings", headers=self._admin(), timeout=30)
-        names = [m["name"] for m in listing.raise_for_status().json()["items"] if m["enabled"]]
-        for name in names:
-            httpx.patch(
-                f"{self.base}/api/v1/admin/mappings/{name}",
-                json={"enabled": False},
-                headers=self._admin(),
-                timeout=30,
-            ).raise_for_status()
-        return names
+    def start_full_sync(self) -> None:
+        """POST /api/v1/admin/sync/full: the same full synchronization the demo runs on its first
+        start when its scheduler runs in-process (GATEWAY_SCHEDULER_IN_PROCESS, off here)."""
+        httpx.post(
+            f"{self.base}/api/v1/admin/sync/full", json={}, headers=self._admin(), timeout=60
+        ).raise_for_status()
 
     def wait_quiet(self, *, quiet_seconds: float = 3.0, timeout: float = 300.0) -> None:
-        """Wait until neither simulator counts a request for `quiet_seconds`: a sync run still going
-        when the schedule was paused must not land in a measured row."""
+        """Wait until neither simulator counts a request for `quiet_seconds`: a straggler of the
+        full sync must not land in a measured row."""
         deadline = time.monotonic() + timeout
         last, since = self.upstream_requests(), time.monotonic()
         while time.monotonic() - since < quiet_seconds:

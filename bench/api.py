@@ -80,7 +80,6 @@ class BenchRun:
     results: list[LoadResult] = field(default_factory=list)
     sync_seconds: float = 0.0
     mesh_error: str | None = None
-    paused_mappings: list[str] = field(default_factory=list)
     info: dict[str, str] = field(default_factory=dict)
 
     def failures(self) -> list[str]:
@@ -269,8 +268,7 @@ def _start_mesh(config: BenchConfig, log_dir: Path) -> Any:
 
 def run_benchmark(config: BenchConfig) -> BenchRun:
     """Start the demo gateway and its simulators (and Mesh over its own ERP simulator, at the same
-    time), wait for the gateway's first full sync, pause its sync schedule, set the upstream latency,
-    then measure every scenario."""
+    time), run the full sync and wait for it, set the upstream latency, then measure every scenario."""
     run = BenchRun(config=config, info=machine())
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp, ThreadPoolExecutor(max_workers=1) as pool:
         work = Path(tmp)
@@ -279,8 +277,8 @@ def run_benchmark(config: BenchConfig) -> BenchRun:
         stack = None
         try:
             gateway.start()
+            gateway.start_full_sync()
             run.sync_seconds = gateway.wait_synced(timeout=config.sync_timeout_seconds)
-            run.paused_mappings = gateway.pause_schedule()
             gateway.wait_quiet()
             stocked = gateway.erp_stocked_items()
             gateway.set_latency(config.latency_ms)
@@ -319,8 +317,8 @@ def format_report(run: BenchRun) -> str:
         "processes: gateway run --demo --erp-url --crm-url | gateway simulate erp | gateway simulate crm"
         " | this load generator"
         + (" | Mesh (mesh dev + its own gateway simulate erp)" if config.mesh else ""),
-        f"first full sync (before the latency was set): {run.sync_seconds:.0f}s; then the sync schedule"
-        f" paused ({len(run.paused_mappings)} mappings disabled) and the simulators quiet for 3s",
+        f"full sync (POST /api/v1/admin/sync/full; before the latency was set): {run.sync_seconds:.0f}s;"
+        " no scheduler in the gateway process (GATEWAY_SCHEDULER_IN_PROCESS=false)",
         f"up to {config.requests} requests or {config.max_seconds:g}s per row, after 3 warm-up requests;"
         " cpu = CPU ms per request of the server process (gw) and of the load generator (load)",
         "",
