@@ -6,6 +6,7 @@ defaults are the demo's tenant and credentials): the plan then points at its URL
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -13,7 +14,7 @@ from urllib.parse import quote
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
-from gateway.config import Settings, load_settings
+from gateway.config import Settings, env_name, load_settings
 from gateway.domain import Role
 from gateway.services.access import AccessService
 from gateway.simulators import SimulatorOptions, create_crm_simulator, create_erp_simulator
@@ -56,7 +57,8 @@ def plan_demo(
 ) -> DemoPlan:
     """Settings pointing at simulators on `erp_port` and `crm_port` (served by this process), or at
     `erp_url` / `crm_url` (simulators already running elsewhere); GATEWAY_* variables that the demo
-    does not set itself (database, cache, log level) still apply."""
+    does not set itself (database, cache, log level) still apply, and so do those of the webhook URL,
+    its clientState and the CRM poll interval, which the demo only defaults."""
     options = SimulatorOptions(
         seed=seed,
         customers=customers,
@@ -84,11 +86,13 @@ def plan_demo(
         crm_client_id=DEMO_CLIENT_ID,
         crm_client_secret=DEMO_CLIENT_SECRET,
         crm_scope=f"{crm_root}/.default",
-        # The ERP simulator (in this process, or `gateway simulate erp` with --erp-url) reaches our
-        # receiver over real loopback HTTP; a fresh clientState per start authenticates its notifications.
-        webhook_url=f"http://{_reachable(host)}:{port}{WEBHOOK_PATH}",
-        webhook_client_state=secrets.token_urlsafe(24),
-        crm_poll_seconds=DEMO_CRM_POLL_SECONDS,
+        **_unless_set(
+            # The ERP simulator (in this process, or `gateway simulate erp` with --erp-url) reaches our
+            # receiver over real loopback HTTP; a fresh clientState per start authenticates its notifications.
+            webhook_url=f"http://{_reachable(host)}:{port}{WEBHOOK_PATH}",
+            webhook_client_state=secrets.token_urlsafe(24),
+            crm_poll_seconds=DEMO_CRM_POLL_SECONDS,
+        ),
     )
     return DemoPlan(
         settings=settings,
@@ -97,6 +101,12 @@ def plan_demo(
         erp_port=erp_port,
         crm_port=crm_port,
     )
+
+
+def _unless_set(**values: object) -> dict[str, object]:
+    """The demo's own values, except those a GATEWAY_* variable sets (GATEWAY_WEBHOOK_URL= turns
+    webhook subscriptions off, e.g. for a benchmark that must see no background upstream call)."""
+    return {name: value for name, value in values.items() if env_name(name) not in os.environ}
 
 
 def _reachable(host: str) -> str:

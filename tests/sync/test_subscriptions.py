@@ -184,3 +184,24 @@ def test_no_manager_without_a_notification_url_and_a_client_state() -> None:
     assert load_settings(webhook_url=URL, webhook_client_state=SECRET).webhook_subscription() == (URL, SECRET)
     settings = load_settings(webhook_client_state=SECRET)
     assert subscription_manager(settings, sessions=None, erp=None, worker_id="w") is None  # type: ignore[arg-type]
+
+
+def test_the_demo_subscribes_its_own_receiver_with_a_fresh_client_state(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gateway.demo import DEMO_CRM_POLL_SECONDS, plan_demo
+
+    for name in ("GATEWAY_WEBHOOK_URL", "GATEWAY_WEBHOOK_CLIENT_STATE", "GATEWAY_CRM_POLL_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    sizes = {"erp_port": 9001, "crm_port": 9002, "seed": 1, "customers": 20, "items": 20}
+    one = plan_demo(host="0.0.0.0", port=9000, **sizes).settings
+    two = plan_demo(host="127.0.0.1", port=9000, **sizes).settings
+    assert one.webhook_url == "http://127.0.0.1:9000/api/v1/admin/webhooks/bc" == two.webhook_url
+    assert one.webhook_subscription() is not None and two.webhook_subscription() is not None
+    assert one.webhook_subscription() != two.webhook_subscription()  # a new clientState per start
+    assert one.crm_poll_seconds == DEMO_CRM_POLL_SECONDS
+    # GATEWAY_* variables win: an empty URL turns subscriptions off (benchmarks that count calls).
+    monkeypatch.setenv("GATEWAY_WEBHOOK_URL", "")
+    monkeypatch.setenv("GATEWAY_CRM_POLL_SECONDS", "600")
+    quiet = plan_demo(host="127.0.0.1", port=9000, **sizes).settings
+    assert quiet.webhook_subscription() is None and quiet.crm_poll_seconds == 600
