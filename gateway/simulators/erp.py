@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .bc import availability, webhooks
+from .bc import availability, shipping, webhooks
 from .bc.flavor import BusinessCentralFlavor
 from .bc.model import api_model, integration_model, storage_model
 from .bc.webhooks import WebhookHub
@@ -134,6 +134,19 @@ def create_erp_simulator(options: SimulatorOptions) -> Starlette:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"updated": count})
 
+    async def control_ship(request: Request) -> Response:
+        try:
+            body = json.loads(await request.body())
+            if not isinstance(body, dict):
+                raise ValueError('send {"orderNumber" or "orderId": ..., "lines": {"<sequence>": qty}}')
+            store = store_ref.store
+            result = shipping.ship(
+                store, store.metadata.tables[availability.STOCK_TABLE], body, company=company, log=hub.log
+            )
+        except ValueError as exc:  # json.JSONDecodeError is one too
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(result)
+
     hub = WebhookHub(
         store_ref=store_ref,
         api_root=f"{prefix}/api/v2.0",
@@ -161,6 +174,7 @@ def create_erp_simulator(options: SimulatorOptions) -> Starlette:
     return host.build_app(
         extra_routes=[
             Route("/_sim/stock", control_stock, methods=["POST"]),
+            Route("/_sim/ship", control_ship, methods=["POST"]),
             Route("/_sim/webhooks", control_webhooks, methods=["GET", "POST"]),
             Route(f"{api_path}/subscriptions", subscriptions, methods=methods),
             Route(f"{api_path}/subscriptions({{key}})", subscriptions, methods=methods),

@@ -78,8 +78,8 @@ async def test_an_idle_round_makes_one_request_per_mapping_direction(synced: Wor
     async with w.sessions() as session:
         transferred = [c.erp_id for c in await sync_state.mapping_couplings(session, mapping="SALES ORDER")]
     assert transferred
-    for erp_id in transferred:
-        await w.erp.update("salesOrders", erp_id, {"fullyShipped": True}, etag="*")
+    for erp_id in transferred:  # a shipment posted in BC for each
+        await w.sim("erp", "POST", "/_sim/ship", {"orderId": erp_id})
     summary = await w.engine.run(mapping="SALES ORDER", direction="crm_to_erp")
     assert summary.counts["modified"] == len(transferred)
     await w.engine.run(mapping="SALES ORDER", direction="crm_to_erp")  # sees its own status writes

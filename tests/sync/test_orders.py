@@ -53,13 +53,21 @@ async def test_submitted_orders_become_erp_orders_once_and_report_back(database_
         await FullSync(w.engine).run(mappings=["SALES ORDER"])
         assert len(await _all(w.erp, "salesOrders")) == count  # never transferred twice
 
-        # Shipped in the ERP: fulfilled in Sales.
+        # Shipped in the ERP (a shipment posted in BC): fulfilled in Sales once nothing is left to ship.
         shipped = erp_orders[submitted[0]["ordernumber"]]
-        await w.erp.update("salesOrders", shipped["id"], {"fullyShipped": True}, etag="*")
+        crm_id = uuid.UUID(submitted[0]["salesorderid"])
+        lines = await _all(w.erp, "salesOrderLines", filter=f"documentId eq {shipped['id']}")
+        first = min(lines, key=lambda x: x["sequence"])
+        partial = {str(first["sequence"]): first["quantity"] - 1 if first["quantity"] > 1 else 0}
+        await w.sim("erp", "POST", "/_sim/ship", {"orderNumber": shipped["number"], "lines": partial})
         await w.engine.run(mapping="SALES ORDER", direction="crm_to_erp")
-        assert (await w.crm.get("salesorders", uuid.UUID(submitted[0]["salesorderid"]))).values[
-            "statecode"
-        ] == 3
+        still = (await w.crm.get("salesorders", crm_id)).values
+        assert (still["statecode"], still["datefulfilled"]) == (1, None)  # partly shipped: still submitted
+        await w.sim("erp", "POST", "/_sim/ship", {"orderNumber": shipped["number"]})
+        await w.engine.run(mapping="SALES ORDER", direction="crm_to_erp")
+        done = (await w.crm.get("salesorders", crm_id)).values
+        assert (done["statecode"], done["statuscode"]) == (3, 100001)  # Fulfilled, Complete (DOMAIN §3)
+        assert done["datefulfilled"]
 
         # An order of an account that is no customer: the error names the missing coupling.
         prospect = next(a for a in await _all(w.crm, "accounts") if a["customertypecode"] != 3)

@@ -160,7 +160,8 @@ def api_sets() -> tuple[EntitySet, ...]:
             *_d("discountAmount"),
             *_b("discountAppliedBeforeTax"),
             *_d("totalAmountExcludingTax", "totalTaxAmount", "totalAmountIncludingTax"),
-            *_b("fullyShipped"),
+            # Read-only, as in BC: posting a shipment changes it (POST /_sim/ship, bc/shipping.py).
+            Prop("fullyShipped", "Edm.Boolean", read_only=True),
             *_s("status", "phoneNumber", "email"),
             children=(Child("salesOrderLines", "salesOrderLines", "documentId"),),
             unique=(("number",),),
@@ -180,7 +181,8 @@ def api_sets() -> tuple[EntitySet, ...]:
             Prop("taxCode"),
             *_d("taxPercent", "totalTaxAmount", "amountIncludingTax", "netAmount"),
             Prop("shipmentDate", "Edm.Date"),
-            *_d("shippedQuantity", "invoicedQuantity", "invoiceQuantity", "shipQuantity"),
+            Prop("shippedQuantity", "Edm.Decimal", read_only=True),
+            *_d("invoicedQuantity", "invoiceQuantity", "shipQuantity"),
             *_g("itemVariantId", "locationId"),
         ),
     )
