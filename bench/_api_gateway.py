@@ -13,7 +13,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,10 +109,15 @@ class DemoGateway:
     def pids(self) -> dict[str, int]:
         return {child.name: child.process.pid for child in self._children}
 
-    def gateway_cpu_seconds(self) -> float | None:
-        """CPU time the gateway process has used so far (not the simulators')."""
-        gateway = next((c for c in self._children if c.name == "gateway run --demo"), None)
-        return None if gateway is None else cpu_seconds(gateway.process.pid)
+    @property
+    def server_pids(self) -> list[int]:
+        """The gateway's process (the one measured)."""
+        return [c.process.pid for c in self._children if c.name == "gateway run --demo"]
+
+    @property
+    def upstream_pids(self) -> list[int]:
+        """The simulators' processes."""
+        return [c.process.pid for c in self._children if c.name.startswith("gateway simulate")]
 
     def start(self, *, timeout: float = 900.0) -> None:
         """Start both simulators (they generate the same demo data from the same seed), wait until
@@ -261,14 +267,31 @@ class DemoGateway:
             child.stop()
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time a running process has used so far (/proc/PID/stat), None when gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state is field 3, utime 14, stime 15
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def tree_cpu_seconds(pids: Iterable[int]) -> float:
+    """User + system CPU seconds used so far by these processes and their live descendants
+    (`mesh dev` forks a worker), read from /proc/PID/stat."""
+    clock_ticks = os.sysconf("SC_CLK_TCK")
+    used: dict[int, float] = {}
+    children: defaultdict[int, list[int]] = defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # exited meanwhile
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state, ppid, ... utime, stime
+        pid = int(entry.name)
+        used[pid] = (int(fields[11]) + int(fields[12])) / clock_ticks
+        children[int(fields[1])].append(pid)
+    total, todo, seen = 0.0, list(pids), set()
+    while todo:
+        pid = todo.pop()
+        if pid not in seen:
+            seen.add(pid)
+            total += used.get(pid, 0.0)
+            todo += children[pid]
+    return total
 
 
 def _answers(url: str) -> bool:

@@ -33,7 +33,8 @@ class LoadResult:
     upstream_requests: int = 0
     # What was called upstream during the row: "erp GET items 200" -> count (tokens as "erp token").
     upstream_detail: dict[str, int] = field(default_factory=dict)
-    server_cpu_seconds: float | None = None  # CPU time of the measured server process during the row
+    server_cpu_seconds: float | None = None  # CPU time of the measured server's processes during the row
+    upstream_cpu_seconds: float | None = None  # CPU time of the simulators it read from during the row
     load_cpu_seconds: float = 0.0  # CPU time of this (the load generator's) process during the row
 
     @property

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +29,7 @@ import httpx
 if __package__ in (None, ""):  # run as a script: make `bench`, `gateway` and `tests` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._api_gateway import DemoGateway, simulator_snapshot, upstream_delta
+from bench._api_gateway import DemoGateway, simulator_snapshot, tree_cpu_seconds, upstream_delta
 from bench._api_load import LoadResult, Send, run_load
 from bench.read_throughput import machine
 
@@ -199,22 +199,31 @@ async def _measure_gateway(gateway: DemoGateway, config: BenchConfig, stocked: s
                         )
             count = _miss_requests(fx, config) if name == "availability 1 (miss)" else config.requests
             for concurrency in config.concurrencies:
-                before, cpu_before = gateway.upstream_snapshot(), gateway.gateway_cpu_seconds()
-                result = await run_load(
-                    scenario=name,
-                    target="gateway",
-                    client=client,
-                    send=send,
-                    concurrency=concurrency,
-                    requests=count,
-                    max_seconds=config.max_seconds,
-                )
-                cpu_after = gateway.gateway_cpu_seconds()
-                if cpu_before is not None and cpu_after is not None:
-                    result.server_cpu_seconds = cpu_after - cpu_before
+                before = gateway.upstream_snapshot()
+                with _cpu_meter(gateway.server_pids, gateway.upstream_pids) as cpu:
+                    result = await run_load(
+                        scenario=name,
+                        target="gateway",
+                        client=client,
+                        send=send,
+                        concurrency=concurrency,
+                        requests=count,
+                        max_seconds=config.max_seconds,
+                    )
+                result.server_cpu_seconds, result.upstream_cpu_seconds = cpu
                 _count_upstream(result, before, gateway.upstream_snapshot())
                 results.append(result)
     return results
+
+
+@contextlib.contextmanager
+def _cpu_meter(server: list[int], upstream: list[int]) -> Iterator[list[float]]:
+    """CPU seconds the server's and the upstreams' process trees use inside the block: a two-item
+    list, filled when the block ends."""
+    start = [tree_cpu_seconds(server), tree_cpu_seconds(upstream)]
+    used = [0.0, 0.0]
+    yield used
+    used[:] = [tree_cpu_seconds(server) - start[0], tree_cpu_seconds(upstream) - start[1]]
 
 
 def _count_upstream(result: LoadResult, before: Counter[str], after: Counter[str]) -> None:
@@ -222,7 +231,14 @@ def _count_upstream(result: LoadResult, before: Counter[str], after: Counter[str
     result.upstream_requests = sum(result.upstream_detail.values())
 
 
-async def _measure_mesh(graphql_url: str, simulator_root: str, config: BenchConfig) -> list[LoadResult]:
+async def _measure_mesh(
+    graphql_url: str,
+    simulator_root: str,
+    config: BenchConfig,
+    *,
+    server_pids: list[int],
+    upstream_pids: list[int],
+) -> list[LoadResult]:
     limits = httpx.Limits(
         max_connections=max(config.concurrencies), max_keepalive_connections=max(config.concurrencies)
     )
@@ -242,15 +258,17 @@ async def _measure_mesh(graphql_url: str, simulator_root: str, config: BenchConf
                 raise RuntimeError(f"Mesh warm-up answered {response.status_code}: {response.text[:500]}")
         for concurrency in config.concurrencies:
             before = simulator_snapshot(simulator_root, prefix="erp")
-            result = await run_load(
-                scenario="graphql customers",
-                target="mesh",
-                client=client,
-                send=send,
-                concurrency=concurrency,
-                requests=config.requests,
-                max_seconds=config.max_seconds,
-            )
+            with _cpu_meter(server_pids, upstream_pids) as cpu:
+                result = await run_load(
+                    scenario="graphql customers",
+                    target="mesh",
+                    client=client,
+                    send=send,
+                    concurrency=concurrency,
+                    requests=config.requests,
+                    max_seconds=config.max_seconds,
+                )
+            result.server_cpu_seconds, result.upstream_cpu_seconds = cpu
             _count_upstream(result, before, simulator_snapshot(simulator_root, prefix="erp"))
             results.append(result)
     return results
@@ -293,7 +311,15 @@ def run_benchmark(config: BenchConfig) -> BenchRun:
                     httpx.post(
                         f"{root}/_sim/latency", json={"ms": config.latency_ms}, timeout=10
                     ).raise_for_status()
-                    run.results += asyncio.run(_measure_mesh(stack.mesh.graphql_url, root, config))
+                    run.results += asyncio.run(
+                        _measure_mesh(
+                            stack.mesh.graphql_url,
+                            root,
+                            config,
+                            server_pids=[stack.mesh.child.process.pid],
+                            upstream_pids=[stack.simulator.child.process.pid],
+                        )
+                    )
         finally:
             gateway.stop()
             if mesh_future is not None and stack is None:
@@ -320,7 +346,8 @@ def format_report(run: BenchRun) -> str:
         f"full sync (POST /api/v1/admin/sync/full; before the latency was set): {run.sync_seconds:.0f}s;"
         " no scheduler in the gateway process (GATEWAY_SCHEDULER_IN_PROCESS=false)",
         f"up to {config.requests} requests or {config.max_seconds:g}s per row, after 3 warm-up requests;"
-        " cpu = CPU ms per request of the server process (gw) and of the load generator (load)",
+        " cpu: CPU ms per request used by the server's processes (gateway, or Mesh's mesh dev), by the"
+        " simulators it reads (upstream) and by this load generator (load)",
         "",
     ]
     header = (
@@ -332,7 +359,8 @@ def format_report(run: BenchRun) -> str:
         "p99 ms",
         "req/s",
         "upstream/req",
-        "gw cpu",
+        "cpu",
+        "upstream cpu",
         "load cpu",
         "check",
     )
@@ -348,7 +376,8 @@ def format_report(run: BenchRun) -> str:
                 f"{r.percentile_ms(99):.1f}",
                 f"{r.requests_per_second:,.0f}",
                 f"{r.upstream_per_request:.2f}",
-                "-" if r.server_cpu_seconds is None else f"{r.cpu_ms_per_request(r.server_cpu_seconds):.1f}",
+                f"{r.cpu_ms_per_request(r.server_cpu_seconds):.1f}",
+                f"{r.cpu_ms_per_request(r.upstream_cpu_seconds):.1f}",
                 f"{r.cpu_ms_per_request(r.load_cpu_seconds):.1f}",
                 "ok" if r.ok else "FAIL " + ",".join(f"{k}x{v}" for k, v in r.statuses.items()),
             )
@@ -356,7 +385,7 @@ def format_report(run: BenchRun) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
         cells = [
-            c.rjust(w) if 2 <= i <= 9 else c.ljust(w)
+            c.rjust(w) if 2 <= i <= 10 else c.ljust(w)
             for i, (c, w) in enumerate(zip(row, widths, strict=True))
         ]
         lines.append("  ".join(cells).rstrip())
