@@ -40,7 +40,10 @@ from gateway.upstream.writes import Write
 
 class CreatesPart(EngineCore):
     async def _create_in_crm(self, run: RunState, records: list[MirrorRecord]) -> None:
-        """Upsert by a deterministic id: repeating it after a crash updates, never duplicates."""
+        """Upsert by a deterministic id: repeating it after a crash updates, never duplicates.
+
+        Every record is mapped first, then the writes go in slices of `chunk_size`, each sent and
+        committed before the next: records that cannot be mapped leave no gap in a batch."""
         table = run.mapping
         writes: list[tuple[MirrorRecord, str, Write]] = []
         for record in records:
@@ -65,6 +68,12 @@ class CreatesPart(EngineCore):
                     Write.upsert(table.crm_entity, uuid.UUID(crm_id), crm_payload(table, values)),
                 )
             )
+        run.count("done", len(records) - len(writes))  # the failed ones
+        for start in range(0, max(1, len(writes)), self.chunk_size):
+            await self._upsert_in_crm(run, writes[start : start + self.chunk_size])
+
+    async def _upsert_in_crm(self, run: RunState, writes: list[tuple[MirrorRecord, str, Write]]) -> None:
+        table = run.mapping
         results = await self._send(run, Side.CRM, [w for _, _, w in writes])
         created: list[tuple[MirrorRecord, UpstreamRecord]] = []
         for (record, crm_id, write), result in zip(writes, results, strict=True):
@@ -99,7 +108,7 @@ class CreatesPart(EngineCore):
                 )
                 run.resolved.add((record.id, None))
             run.count("inserted", len(created), direction="erp_to_crm")
-            run.count("done", len(records))
+            run.count("done", len(writes))
             await self._flush(session, run)
             await run.fence.check(session)
 

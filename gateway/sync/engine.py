@@ -434,9 +434,8 @@ class SyncEngine(PairsPart, CreatesPart):
         new_pairs += result.pairs
         await self._couple_new(run, new_pairs, erp_records, crm_records)
         if create_crm and creatable(table, Side.ERP) and table.direction.allows(Side.ERP):
-            ids = result.unmatched_erp
-            for start in range(0, len(ids), self.chunk_size):
-                await self._create_in_crm(run, [erp_records[i] for i in ids[start : start + self.chunk_size]])
+            # All at once: _create_in_crm sends and commits them in slices of chunk_size writes.
+            await self._create_in_crm(run, [erp_records[i] for i in result.unmatched_erp])
         if create_erp and table.direction.allows(Side.CRM):
             ids = result.unmatched_crm
             for start in range(0, len(ids), self.chunk_size):
