@@ -95,7 +95,11 @@ def create_app(
             app.state.settings = settings
             app.state.engine = engine  # for operators' tools and tests that count statements
             app.state.services = Services(
-                access=AccessService(sessions=session_factory(engine)),
+                access=AccessService(
+                    sessions=sessions,
+                    read_sessions=read_session_factory(engine),
+                    cache_seconds=settings.api_key_cache_seconds,
+                ),
                 status=status,
                 readiness=ReadinessService(store=store_probe, cache=cache_probe, status=status),
                 availability=availability,

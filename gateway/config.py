@@ -72,6 +72,7 @@ class Settings(BaseSettings):
 
     # --- who sees what (issue §6)
     sales_scope: Literal["all", "own"] = "all"
+    api_key_cache_seconds: float = Field(default=5.0, ge=0, le=300)
 
     # --- the syncer's scheduler and workers (issue 3 §7)
     sync_interval_seconds: float = Field(default=30.0, ge=0)

@@ -1,12 +1,15 @@
 """API keys and callers: who may call the gateway, and with which role.
 
 Keys are stored hashed by `gateway.store.api_keys`; this service turns a presented key into a
-`Principal`, and issues or revokes keys for the CLI.
+`Principal`, and issues or revokes keys for the CLI. A verified key is remembered for
+`cache_seconds` (GATEWAY_API_KEY_CACHE_SECONDS), so a request costs no store lookup: a key revoked
+by another process is refused within that delay, one revoked through this service at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -33,24 +36,82 @@ class KeyInfo:
     revoked: bool
 
 
+class VerifiedKeys:
+    """Principals of keys found valid in the store, each until `seconds` after its lookup.
+
+    Keyed by the key's hash (no plaintext kept); unknown keys are not remembered, so a new key
+    works at once and guessing cannot fill the memory. At most `max_entries`: past that, expired
+    entries go first, then the oldest.
+    """
+
+    def __init__(
+        self, *, seconds: float, clock: Callable[[], float] = time.monotonic, max_entries: int = 10_000
+    ) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._max = max_entries
+        self._entries: dict[str, tuple[Principal, float]] = {}
+
+    def get(self, key_hash: str) -> Principal | None:
+        entry = self._entries.get(key_hash)
+        if entry is None:
+            return None
+        if self._clock() >= entry[1]:
+            del self._entries[key_hash]
+            return None
+        return entry[0]
+
+    def put(self, key_hash: str, principal: Principal) -> None:
+        if self.seconds <= 0:
+            return
+        now = self._clock()
+        if len(self._entries) >= self._max:
+            for stale in [h for h, (_, until) in self._entries.items() if until <= now]:
+                del self._entries[stale]
+            while len(self._entries) >= self._max:
+                del self._entries[next(iter(self._entries))]
+        self._entries[key_hash] = (principal, now + self.seconds)
+
+    def forget(self, key_id: str) -> None:
+        for stale in [h for h, (p, _) in self._entries.items() if p.key_id == key_id]:
+            del self._entries[stale]
+
+
 class AccessService:
-    def __init__(self, *, sessions: SessionFactory) -> None:
+    def __init__(
+        self,
+        *,
+        sessions: SessionFactory,
+        read_sessions: SessionFactory | None = None,
+        cache_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._sessions = sessions
+        # Lookups only read: on SQLite a read session takes no write lock, so authenticating never
+        # queues behind a sync transaction.
+        self._read_sessions = read_sessions or sessions
+        self._verified = VerifiedKeys(seconds=cache_seconds, clock=clock)
 
     async def authenticate(self, plaintext: str) -> Principal | None:
         """The caller a key belongs to, or None for an unknown or revoked key."""
-        if not plaintext or len(plaintext) > 512:
+        if not plaintext or len(plaintext) > 512 or not plaintext.startswith(api_keys.KEY_PREFIX):
             return None
-        async with self._sessions() as session:
+        key_hash = api_keys.hash_key(plaintext)
+        principal = self._verified.get(key_hash)
+        if principal is not None:
+            return principal
+        async with self._read_sessions() as session:
             key = await api_keys.find_api_key(session, plaintext=plaintext)
         if key is None:
             return None
-        return Principal(
+        principal = Principal(
             key_id=str(key.id),
             role=Role(key.role),
             name=key.name or "",
             salesperson_code=key.salesperson_code,
         )
+        self._verified.put(key_hash, principal)
+        return principal
 
     async def issue(
         self, *, role: str, salesperson_code: str | None = None, name: str | None = None
@@ -93,3 +154,4 @@ class AccessService:
         async with self._sessions() as session:
             await api_keys.revoke_api_key(session, key_id=key_id)
             await session.commit()
+        self._verified.forget(key_id)
