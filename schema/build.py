@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
+from schema.document_cache import CachedDocuments, Documents
 from schema.extensions import CostLimit, IntrospectionGate, MaskUnexpectedErrors
 from schema.mutation import Mutation
 from schema.query import Query
@@ -15,16 +16,23 @@ MAX_TOKENS = 2_000
 
 
 def build_schema() -> strawberry.Schema:
+    # The limit rules are made once: the same rule classes on every request are what lets a
+    # validation result be reused (the limiters would make new classes per instance).
+    limits = [
+        *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+        CostLimit,
+    ]
+    documents = Documents()
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         extensions=[
             # factories, so that every request gets fresh extension instances
-            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-            lambda: AddValidationRules([CostLimit]),
+            lambda: AddValidationRules(limits),
             IntrospectionGate,
             MaskUnexpectedErrors,
+            lambda: CachedDocuments(documents),  # last: the others' rules and options are its keys
         ],
     )
