@@ -281,7 +281,8 @@ def _start_mesh(config: BenchConfig, log_dir: Path) -> Any:
     from tests.mesh.mesh_server import start_stack
 
     args = ("--customers", str(config.customers), "--items", str(config.items), "--seed", str(config.seed))
-    return start_stack("erp", log_dir=log_dir, simulator_args=args)
+    # Its simulator generates the same demo data as the gateway's two, at the same time: allow for it.
+    return start_stack("erp", log_dir=log_dir, simulator_args=args, simulator_timeout=900)
 
 
 def run_benchmark(config: BenchConfig) -> BenchRun:

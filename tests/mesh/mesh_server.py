@@ -102,8 +102,8 @@ def _spawn(argv: list[str], *, cwd: Path, env: dict[str, str], log_path: Path, p
     return ChildProcess(process=process, port=port, log_path=log_path)
 
 
-def _wait(child: ChildProcess, ready: Any, what: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+def _wait(child: ChildProcess, ready: Any, what: str, timeout: float = START_TIMEOUT_SECONDS) -> None:
+    deadline = time.monotonic() + timeout
     while not ready():
         if child.process.poll() is not None or time.monotonic() > deadline:
             child.stop()
@@ -145,8 +145,11 @@ class Simulator:
         return result
 
 
-def start_simulator(kind: Kind, *, log_dir: Path, extra_args: tuple[str, ...] = ()) -> Simulator:
-    """Run `gateway simulate KIND --port P` (the venv's console script) and wait for its base URL."""
+def start_simulator(
+    kind: Kind, *, log_dir: Path, extra_args: tuple[str, ...] = (), timeout: float = START_TIMEOUT_SECONDS
+) -> Simulator:
+    """Run `gateway simulate KIND --port P` (the venv's console script) and wait for its base URL
+    (`timeout`: generating large demo data takes a while, e.g. for bench/api.py)."""
     gateway = Path(sys.executable).parent / "gateway"
     port = free_port()
     log_path = log_dir / f"simulate-{kind}.log"
@@ -161,7 +164,7 @@ def start_simulator(kind: Kind, *, log_dir: Path, extra_args: tuple[str, ...] = 
     def printed_base_url() -> bool:
         return "base URL: " in child.log() and port_open("127.0.0.1", port)
 
-    _wait(child, printed_base_url, f"gateway simulate {kind}")
+    _wait(child, printed_base_url, f"gateway simulate {kind}", timeout)
     line = next(ln for ln in child.log().splitlines() if ln.startswith("base URL: "))
     return Simulator(kind=kind, child=child, root=line.removeprefix("base URL: ").strip())
 
@@ -232,14 +235,20 @@ class MeshStack:
         self.simulator.child.stop()
 
 
-def start_stack(kind: Kind, *, log_dir: Path, simulator_args: tuple[str, ...] = ()) -> MeshStack:
+def start_stack(
+    kind: Kind,
+    *,
+    log_dir: Path,
+    simulator_args: tuple[str, ...] = (),
+    simulator_timeout: float = START_TIMEOUT_SECONDS,
+) -> MeshStack:
     """Start `gateway simulate KIND` and Mesh over it (stop it with .stop()). Raises MeshUnavailable.
 
     On the ERP Mesh is pointed at the company-scoped root `…/api/v2.0/companies(<id>)/` (customers,
     items, … live there) and reads $metadata from the service root, where BC serves it.
     """
     ensure_installed()
-    simulator = start_simulator(kind, log_dir=log_dir, extra_args=simulator_args)
+    simulator = start_simulator(kind, log_dir=log_dir, extra_args=simulator_args, timeout=simulator_timeout)
     try:
         token = simulator.token()
         metadata_url = f"{simulator.service_root}$metadata"
