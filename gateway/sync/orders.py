@@ -6,13 +6,14 @@ the fulfilled status flow back."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from gateway.domain import Side, UpstreamRecord
+from gateway.domain import BatchResult, Side, UpstreamRecord
 from gateway.errors import MissingDependency, RecordError
 from gateway.store import couplings as couplings_store
 from gateway.store import intents, mirror, sync_state
@@ -22,13 +23,18 @@ from gateway.sync.model import MappingDirection, TableMapping
 from gateway.upstream.odata import in_filter
 from gateway.upstream.writes import Write
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from gateway.sync.engine import SyncEngine
     from gateway.sync.mirroring import ReadResult
     from gateway.sync.runstate import RunState
 
-SUBMITTED, FULFILLED = 1, 3
-FULFILLED_STATUS = 100001
+ACTIVE, SUBMITTED = 0, 1
+OPEN = (ACTIVE, SUBMITTED)
+"""CRM order states that may still become fulfilled (not canceled, fulfilled or invoiced)."""
+FULFILLED_STATUS = 100001  # statuscode Complete
+FULFILL_ACTION = "FulfillSalesOrder"
 
 
 def order_lines_table() -> TableMapping:
@@ -153,7 +159,7 @@ async def _read_changes(engine: SyncEngine, run: RunState) -> None:
     async with engine.sessions() as session:
         coupled = [c.crm_id for c in await sync_state.mapping_couplings(session, mapping=table.name)]
         orders = await mirror.load_records(session, side=Side.CRM, entity_set=table.crm_entity, ids=coupled)
-    if any(o.values.get("statecode") != FULFILLED for o in orders.values()):
+    if any(o.values.get("statecode") in OPEN for o in orders.values()):
         await reader.changes(mapping=table, side=Side.ERP, fence=run.fence, generation=uuid.uuid4().hex)
 
 
@@ -247,7 +253,13 @@ async def _transfer(
         await run.fence.check(session)
 
 
-def _number_note(erp: UpstreamRecord) -> str:
+def _describe(result: BatchResult | BaseException) -> str:
+    if isinstance(result, BaseException):
+        return f"{type(result).__name__}: {result}"
+    return f"{result.status} {result.error_code or ''} {result.error_message or ''}".strip()
+
+
+def _number_note(erp: UpstreamRecord | MirrorRecord) -> str:
     return f"Business Central order {erp.values.get('number')}"
 
 
@@ -258,30 +270,34 @@ async def _report_back(
     erp_orders: Mapping[str, MirrorRecord],
     couplings: Mapping[str, Any],
 ) -> None:
-    """Shipped ERP orders mark their CRM orders fulfilled."""
+    """Shipped ERP orders mark their open CRM orders fulfilled: the shipping date is written first,
+    then Dataverse's FulfillSalesOrder action closes the order as Fulfilled / Complete (an update may
+    not set that state, and a fulfilled order takes no more updates)."""
     table = run.mapping
     writes: list[Write] = []
+    numbers: list[str] = []
     for crm_id, coupling in couplings.items():
         crm, erp = orders.get(crm_id), erp_orders.get(coupling.erp_id)
         if crm is None or erp is None:
             continue
-        if erp.values.get("fullyShipped") and crm.values.get("statecode") != FULFILLED:
+        if erp.values.get("fullyShipped") and crm.values.get("statecode") in OPEN:
+            shipped = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
             writes.append(
-                Write.update(
-                    table.crm_entity,
-                    uuid.UUID(crm_id),
-                    {
-                        "statecode": FULFILLED,
-                        "statuscode": FULFILLED_STATUS,
-                        "datefulfilled": datetime.now(UTC)
-                        .isoformat(timespec="seconds")
-                        .replace("+00:00", "Z"),
-                    },
-                    etag="*",
-                )
+                Write.update(table.crm_entity, uuid.UUID(crm_id), {"datefulfilled": shipped}, etag="*")
             )
+            close = {
+                "subject": f"{_number_note(erp)} shipped",
+                "salesorderid@odata.bind": f"/{table.crm_entity}({crm_id})",
+            }
+            writes.append(Write.action(FULFILL_ACTION, {"OrderClose": close, "Status": FULFILLED_STATUS}))
+            numbers.append(str(crm.values.get("ordernumber") or crm_id))
     results = await engine._send(run, Side.CRM, writes)
-    modified = sum(1 for r in results if not isinstance(r, BaseException) and r.status < 300)
+    modified = 0
+    for number, result in zip(numbers, results[1::2], strict=True):  # the actions' results
+        if not isinstance(result, BaseException) and result.status < 300:
+            modified += 1
+        else:  # the next run tries again: the ERP order stays shipped and the CRM order open
+            log.warning("order %s could not be marked fulfilled: %s", number, _describe(result))
     if modified:
         async with engine.sessions.begin() as session:
             run.count("modified", modified)

@@ -212,6 +212,8 @@ def _operation(write: Write) -> BatchOperation:
     # return=representation: the result then carries the written row (new id, ETag) in its body.
     if write.kind is WriteKind.CREATE:
         return BatchOperation("POST", write.entity_set, body=write.values, headers=REPRESENTATION)
+    if write.kind is WriteKind.ACTION:  # answers 204 (or the action's result); no entity
+        return BatchOperation("POST", write.entity_set, body=write.values)
     url = entity_path(write.entity_set, write.key)
     if write.kind is WriteKind.UPSERT:
         return BatchOperation("PATCH", url, body=write.values, headers=REPRESENTATION)

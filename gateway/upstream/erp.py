@@ -240,6 +240,8 @@ class ErpConnector:
         )
 
     def _operation(self, company_id: str, write: Write) -> BatchOperation:
+        if write.kind is WriteKind.ACTION:
+            raise ValueError("the ERP connector sends no unbound actions")
         if write.kind is WriteKind.CREATE:
             return BatchOperation(
                 "POST", self._relative(company_id, write.entity_set, None), body=write.values

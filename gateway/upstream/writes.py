@@ -1,5 +1,6 @@
 """A write to an upstream entity set, as the sync engine states it: create, update (with an ETag),
-upsert by key or alternate key, delete. Connectors turn a list of these into `$batch` operations."""
+upsert by key or alternate key, delete, or an unbound action (Dataverse's FulfillSalesOrder).
+Connectors turn a list of these into `$batch` operations."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class WriteKind(enum.StrEnum):
     UPDATE = "update"
     UPSERT = "upsert"
     DELETE = "delete"
+    ACTION = "action"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +46,15 @@ class Write:
     def delete(cls, entity_set: str, key: Key, *, etag: str | None = None) -> Write:
         return cls(WriteKind.DELETE, entity_set, key=key, etag=etag)
 
+    @classmethod
+    def action(cls, name: str, parameters: Mapping[str, Any]) -> Write:
+        """POST `name` (an unbound action at the service root) with `parameters` as its body."""
+        return cls(WriteKind.ACTION, name, values=parameters)
+
     def __post_init__(self) -> None:
-        if self.kind is not WriteKind.CREATE and self.key is None:
+        if self.kind not in (WriteKind.CREATE, WriteKind.ACTION) and self.key is None:
             raise ValueError(f"a {self.kind} needs a key")
-        if self.kind in (WriteKind.CREATE, WriteKind.UPDATE, WriteKind.UPSERT) and self.values is None:
+        if self.kind is not WriteKind.DELETE and self.values is None:
             raise ValueError(f"a {self.kind} needs values")
         if self.kind is WriteKind.UPDATE and not self.etag:
             raise ValueError("an update needs an ETag (or '*')")

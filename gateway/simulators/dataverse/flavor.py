@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from gateway.simulators.dataverse import orders
 from gateway.simulators.odata.errors import ODataError
 from gateway.simulators.odata.flavor import Flavor
 from gateway.simulators.odata.model import EntitySet
@@ -84,7 +85,13 @@ class DataverseFlavor(Flavor):
             if values.get("statuscode") is None:
                 values["statuscode"] = 1
 
+    def check_update(self, entity_set: EntitySet, existing: dict[str, Any], values: dict[str, Any]) -> None:
+        if entity_set.name == "salesorders":
+            orders.refuse_state_writes(values)
+
     def function(self, segment: Segment, request: ODataRequest, store: Store) -> ODataResponse | None:
+        if segment.name == "FulfillSalesOrder":
+            return orders.fulfill_sales_order(request, store)
         if segment.name != "WhoAmI":
             return None
         if request.method.upper() != "GET":
@@ -101,4 +108,4 @@ class DataverseFlavor(Flavor):
         )
 
     def metadata_extra(self) -> str:
-        return WHOAMI_CSDL
+        return WHOAMI_CSDL + orders.FULFILL_CSDL

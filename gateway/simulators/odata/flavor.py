@@ -60,6 +60,9 @@ class Flavor:
         client sent."""
         values[VERSION_COLUMN] = store.next_version()
 
+    def check_update(self, entity_set: EntitySet, existing: dict[str, Any], values: dict[str, Any]) -> None:
+        """Refuse an update the service refuses (raise ODataError); ``values`` are the sent fields."""
+
     def resolve_scope(self, segments: list[Segment], store: Store) -> tuple[Scope, list[Segment]]:
         return Scope(), segments
 

@@ -214,6 +214,7 @@ class Writer:
         if self.request.header("if-none-match") == "*":
             raise ODataError(412, "PreconditionFailed", "A record with matching key values already exists.")
         self._check_etag(existing, if_match)
+        self.flavor.check_update(self.entity_set, existing, values)
         key_name = self.entity_set.single_key
         if key_name in values and values[key_name] != existing[key_name]:
             raise ODataError(400, "BadRequest", f"The key property '{key_name}' cannot be changed.")
