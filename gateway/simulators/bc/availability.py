@@ -51,6 +51,13 @@ LEFT JOIN ({_LINES_SQL}) o
        ON o.company = s.{COMPANY_COLUMN} AND o.itemNumber = s.itemNumber AND o.locationCode = s.locationCode
 """  # noqa: S608
 
+# The view's joins by item number: without these, each order line scanned every unit of measure of
+# the company, and one item's availability took ~5 s at 20,000 customers / 5,000 items (~25 ms with).
+_INDEXES = (
+    "CREATE INDEX ix_sim_availability_units ON itemUnitsOfMeasure (itemNumber, code)",
+    "CREATE INDEX ix_sim_availability_items ON items (number)",
+)
+
 
 def install(store: Store) -> sa.Table:
     """Create the stock table and the availability view inside the store."""
@@ -68,6 +75,8 @@ def install(store: Store) -> sa.Table:
     with store.transaction() as conn:
         stock.create(conn)
         conn.exec_driver_sql(_VIEW_SQL)
+        for statement in _INDEXES:
+            conn.exec_driver_sql(statement)
     return stock
 
 
