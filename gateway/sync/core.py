@@ -110,6 +110,15 @@ class EngineCore(abc.ABC):
         """Send writes in batches (gateway.sync.pairs)."""
 
     @abc.abstractmethod
+    async def _created_in_crm(
+        self,
+        run: RunState,
+        writes: list[tuple[MirrorRecord, str, Write]],
+        results: list[BatchResult | BaseException],
+    ) -> None:
+        """Mirror and couple the records CRM upserts created (gateway.sync.creates)."""
+
+    @abc.abstractmethod
     async def _deleted(
         self, run: RunState, pairs: list[Pair], *, policy: DeletionPolicy | None = None
     ) -> None:

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.domain import Side, UpstreamRecord
+from gateway.domain import BatchResult, Side, UpstreamRecord
 from gateway.errors import RecordError, UpstreamError
 from gateway.store import couplings as couplings_store
 from gateway.store import intents, mirror
@@ -44,6 +44,16 @@ class CreatesPart(EngineCore):
 
         Every record is mapped first, then the writes go in slices of `chunk_size`, each sent and
         committed before the next: records that cannot be mapped leave no gap in a batch."""
+        await self._send_crm_creates(run, self._plan_crm_creates(run, records))
+
+    async def _send_crm_creates(self, run: RunState, writes: list[tuple[MirrorRecord, str, Write]]) -> None:
+        for start in range(0, max(1, len(writes)), self.chunk_size):
+            await self._upsert_in_crm(run, writes[start : start + self.chunk_size])
+
+    def _plan_crm_creates(
+        self, run: RunState, records: list[MirrorRecord]
+    ) -> list[tuple[MirrorRecord, str, Write]]:
+        """The upserts creating `records` in the CRM; those that cannot be mapped fail here."""
         table = run.mapping
         writes: list[tuple[MirrorRecord, str, Write]] = []
         for record in records:
@@ -69,12 +79,20 @@ class CreatesPart(EngineCore):
                 )
             )
         run.count("done", len(records) - len(writes))  # the failed ones
-        for start in range(0, max(1, len(writes)), self.chunk_size):
-            await self._upsert_in_crm(run, writes[start : start + self.chunk_size])
+        return writes
 
     async def _upsert_in_crm(self, run: RunState, writes: list[tuple[MirrorRecord, str, Write]]) -> None:
-        table = run.mapping
         results = await self._send(run, Side.CRM, [w for _, _, w in writes])
+        await self._created_in_crm(run, writes, results)
+
+    async def _created_in_crm(
+        self,
+        run: RunState,
+        writes: list[tuple[MirrorRecord, str, Write]],
+        results: list[BatchResult | BaseException],
+    ) -> None:
+        """Mirror and couple the records those upserts created (one transaction)."""
+        table = run.mapping
         created: list[tuple[MirrorRecord, UpstreamRecord]] = []
         for (record, crm_id, write), result in zip(writes, results, strict=True):
             if isinstance(result, BaseException) or result.status >= 300:

@@ -11,6 +11,7 @@ from gateway.domain import BatchResult, Side, UpstreamRecord
 from gateway.errors import GatewayError, MissingDependency, RecordError, UpstreamError
 from gateway.store import couplings as couplings_store
 from gateway.store import mirror
+from gateway.store.sync_tables import MirrorRecord
 from gateway.store.tables import (
     CouplingState,
     ErrorAction,
@@ -262,10 +263,18 @@ class PairsPart(EngineCore):
     async def _send(
         self, run: RunState, side: Side, writes: list[Write]
     ) -> list[BatchResult | BaseException]:
-        """Batches chunked to the service's limit; a batch that fails as a whole fails its records."""
+        """Batches chunked to the service's limit; a batch that fails as a whole fails its records.
+
+        CRM creates planned for later in the run (`run.crm_filler`) take the room left in the last
+        batch; they are mirrored and coupled here, and only `writes`' results are returned."""
         if not writes:
             return []
         size = 100 if side is Side.ERP else 1000
+        filler: list[tuple[MirrorRecord, str, Write]] = []
+        if side is Side.CRM and run.crm_filler:
+            room = -len(writes) % size
+            filler, run.crm_filler[:room] = run.crm_filler[:room], []
+            writes = [*writes, *(w for _, _, w in filler)]
         results: list[BatchResult | BaseException] = []
         for start in range(0, len(writes), size):
             chunk = writes[start : start + size]
@@ -283,6 +292,10 @@ class PairsPart(EngineCore):
                 results.append(
                     found if found is not None else RecordError("the batch answered nothing for this write")
                 )
+        if filler:
+            own = len(writes) - len(filler)
+            await self._created_in_crm(run, filler, results[own:])
+            return results[:own]
         return results
 
     async def _mirror(self, run: RunState, records: Mapping[Side, list[UpstreamRecord]]) -> None:

@@ -88,6 +88,9 @@ class RunState:
     resolved: set[tuple[str | None, str | None]] = field(default_factory=set)
     open_ids: set[str] = field(default_factory=set)
     """Records with open errors when the run started: only these need resolving on success."""
+    crm_filler: list[tuple[MirrorRecord, str, Write]] = field(default_factory=list)
+    """CRM creates (record, CRM id, upsert) planned for later in the run: until then they fill the
+    room left in the last `$batch` of the run's other CRM writes (see PairsPart._send)."""
 
     def count(self, name: str, amount: int = 1, *, direction: str | None = None) -> None:
         job = self.jobs.get(direction or self.primary) or self.jobs[self.primary]

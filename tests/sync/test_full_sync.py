@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from gateway.simulators import SimulatorOptions
 from gateway.store.sync_tables import MirrorRecord
-from gateway.store.tables import Coupling, ErrorStatus, JobError
+from gateway.store.tables import Coupling, ErrorStatus, JobError, SyncJob
 from gateway.sync.engine import crm_id_for
 from gateway.sync.full import FullSync
 from gateway.sync.pricing_mirror import PRICING_SETS
@@ -212,3 +212,23 @@ async def test_full_sync_with_ten_percent_faults_ends_in_the_same_state(
     finally:
         await clean.close()
         await faulty.close()
+
+
+async def test_a_runs_crm_writes_share_batches_across_its_phases(world: World) -> None:
+    """The new pairs' updates, the creates and the follow-ups of ERP creates all write accounts:
+    fewer than 1,000 writes in all, so one CRM `$batch` (creates fill the others' room)."""
+    await FullSync(world.engine).run(mappings=["SALESPEOPLE", "CURRENCY", "PRICE LIST"])
+    before = await world.stats("crm")
+    summary = await world.engine.full(mapping="CUSTOMER")
+    after = await world.stats("crm")
+    jobs = {}
+    async with world.sessions() as session:
+        for job_id in summary.job_ids:
+            job = await session.get(SyncJob, job_id)
+            assert job is not None
+            jobs[job.direction] = job
+    # All three phases wrote to the CRM: updates of matched pairs, creates, and follow-ups.
+    assert jobs["erp_to_crm"].inserted > 0 and jobs["erp_to_crm"].modified > 0
+    assert jobs["crm_to_erp"].inserted > 0
+    batches = after["byMethod"].get("POST", 0) - before["byMethod"].get("POST", 0)
+    assert batches == 1
