@@ -19,6 +19,7 @@ from gateway.sync import catalog
 from gateway.sync.engine import SyncEngine
 from gateway.sync.full import FullSync
 from gateway.sync.model import MappingDirection, TableMapping
+from gateway.sync.pricing_mirror import ERP_PRICING
 from gateway.sync.scheduler import Runner, Scheduled, Scheduler, ScheduleSource
 from gateway.sync.subscriptions import SubscriptionManager
 from gateway.upstream.crm import CrmConnector
@@ -28,7 +29,8 @@ log = logging.getLogger(__name__)
 
 
 def catalog_schedule(sessions: SessionFactory, *, crm_poll_seconds: float | None = None) -> ScheduleSource:
-    """The enabled mappings of the store, one entry per direction, with each mapping's interval.
+    """The ERP pricing mirror and the enabled mappings of the store, one entry per direction, with
+    each mapping's interval.
 
     `crm_poll_seconds` caps the interval of crm_to_erp directions: Dataverse has no webhooks here, so
     its change-tracking poll is what makes CRM changes travel fast (an idle poll is one request)."""
@@ -42,7 +44,9 @@ def catalog_schedule(sessions: SessionFactory, *, crm_poll_seconds: float | None
     async def scheduled() -> list[Scheduled]:
         async with sessions() as session:
             mappings = await catalog.load_mappings(session)
-        return [
+        # The ERP-only pricing mirror first: the API's quotes read it, and no mapping row stands for it
+        # (None: the scheduler's default interval, GATEWAY_SYNC_INTERVAL_SECONDS).
+        return [Scheduled(ERP_PRICING, "erp_to_crm", None)] + [
             Scheduled(m.name, direction, interval(m, direction))
             for m in mappings
             if m.enabled

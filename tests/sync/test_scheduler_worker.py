@@ -62,12 +62,14 @@ async def test_one_worker_runs_every_enabled_mapping_direction_once(
     )
     scheduled = await _scheduled(database_url)
     assert len(scheduled) >= 9  # every default mapping, bidirectional ones twice
+    assert "ERP PRICING:erp_to_crm" in scheduled  # the quotes' pricing mirror follows BC between full syncs
     assert scheduler.stats.started == len(scheduled) and scheduler.stats.lost == 0
     jobs, leases = await _state(database_url)
     assert set(leases) == scheduled
     assert all(holder == "worker-a" and free for holder, _, free in leases.values())
     assert {generation for _, generation, _ in leases.values()} == {1}
     assert set(jobs) <= scheduled and jobs  # every run that got as far as a job row left one
+    assert "ERP PRICING:erp_to_crm" in jobs
 
 
 async def test_two_workers_split_the_schedule_without_running_anything_twice(
