@@ -11,7 +11,8 @@ requests go through httpx.ASGITransport one after another (no HTTP server, no co
 row also counts the SQL statements and upstream requests per request. "CPU ms" is the process's CPU
 time per request (all threads; in-process this includes the test client), steadier than wall time on
 a shared machine. With --uvicorn the gateway runs in a child process behind uvicorn on loopback and
-the requests come from this process at each --concurrency ("CPU ms" is then the client's alone).
+the requests come from this process at each --concurrency ("CPU ms" is then the client's alone,
+"server CPU" the gateway process's, from /proc, per request).
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class Row:
     seconds: float = 0.0
     wrong: int = 0
     cpu_seconds: float = 0.0
+    server_cpu_seconds: float | None = None
     statements: float | None = None
     upstream: float | None = None
 
@@ -98,6 +100,8 @@ class Row:
 
     def line(self) -> str:
         extra = f" {self.cpu_seconds / len(self.latencies) * 1000:7.2f}"
+        if self.server_cpu_seconds is not None:
+            extra += f" {self.server_cpu_seconds / len(self.latencies) * 1000:10.2f}"
         if self.statements is not None:
             extra += f"  {self.statements:7.2f}  {self.upstream:11.2f}"
         return (
@@ -189,6 +193,12 @@ async def profile(client: httpx.AsyncClient, send: Send, args: argparse.Namespac
 # ------------------------------------------------------------------------------- uvicorn
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -240,7 +250,7 @@ async def through_uvicorn(spec: StoreSpec, args: argparse.Namespace) -> None:
             fx = await fixtures(client)
             print(f"uvicorn (loop={args.loop}, http={args.http}) in a child process, loopback,", end=" ")
             print(f"{args.requests} requests per row")
-            print(HEADER)
+            print(HEADER + f" {'server CPU':>10}")
             for name, send in scenarios(fx).items():
                 if args.scenario and name not in args.scenario:
                     continue
@@ -248,7 +258,9 @@ async def through_uvicorn(spec: StoreSpec, args: argparse.Namespace) -> None:
                     for _ in range(args.warmup):
                         await send(client)
                     row = Row(name, concurrency)
+                    server_cpu = _cpu_seconds(child.pid)
                     await drive(client, send, row, args.requests)
+                    row.server_cpu_seconds = _cpu_seconds(child.pid) - server_cpu
                     print(row.line(), flush=True)
     finally:
         child.terminate()
