@@ -199,6 +199,12 @@ class DemoGateway:
                 raise TimeoutError(f"the first full sync did not finish in {timeout:.0f}s")
             time.sleep(1.0)
 
+    def full_sync_status(self) -> dict[str, Any]:
+        """GET /api/v1/admin/sync/full: per mapping, each direction's latest full job and the records."""
+        status = httpx.get(f"{self.base}/api/v1/admin/sync/full", headers=self._admin(), timeout=60)
+        result: dict[str, Any] = status.raise_for_status().json()
+        return result
+
     def start_full_sync(self) -> None:
         """POST /api/v1/admin/sync/full: the same full synchronization the demo runs on its first
         start when its scheduler runs in-process (GATEWAY_SCHEDULER_IN_PROCESS, off here)."""

@@ -79,6 +79,7 @@ class BenchRun:
     config: BenchConfig
     results: list[LoadResult] = field(default_factory=list)
     sync_seconds: float = 0.0
+    sync_status: dict[str, Any] = field(default_factory=dict)  # GET /api/v1/admin/sync/full after it
     mesh_error: str | None = None
     info: dict[str, str] = field(default_factory=dict)
 
@@ -115,9 +116,7 @@ async def _fixtures(client: httpx.AsyncClient, config: BenchConfig, stocked: set
         after = page["pageInfo"]["endCursor"]
         if not page["pageInfo"]["hasNextPage"]:
             break
-    answer = await client.post("/graphql", json={"query": CUSTOMERS_QUERY, "variables": {"first": 200}})
-    edges = answer.raise_for_status().json()["data"]["customers"]["edges"]
-    customer = next(e["node"]["number"] for e in edges if e["node"]["number"])
+    customer = await _first_numbered_customer(client)
     batch = numbers[1 : 1 + config.batch_items]
     if len(numbers) < 2 + config.batch_items:
         raise RuntimeError(f"{len(numbers)} stocked items: too few for a batch of {config.batch_items}")
@@ -128,6 +127,20 @@ async def _fixtures(client: httpx.AsyncClient, config: BenchConfig, stocked: set
         batch=batch,
         miss_pool=numbers[1 + config.batch_items :],
     )
+
+
+async def _first_numbered_customer(client: httpx.AsyncClient) -> str:
+    """The first customer that has an ERP number (CRM-only accounts have none yet)."""
+    after: str | None = None
+    while True:
+        params = {"first": "200", **({"after": after} if after else {})}
+        page = (await client.get("/api/v1/customers", params=params)).raise_for_status().json()
+        numbered = [c["number"] for c in page["items"] if c.get("number")]
+        if numbered:
+            return str(numbered[0])
+        after = page["pageInfo"]["endCursor"]
+        if not page["pageInfo"]["hasNextPage"]:
+            raise RuntimeError("no customer with a number: did the CUSTOMER sync fail? (see the sync line)")
 
 
 # ----------------------------------------------------------------------------------- scenarios
@@ -180,9 +193,7 @@ def _miss_requests(fx: Fixtures, config: BenchConfig) -> int:
 
 
 async def _measure_gateway(gateway: DemoGateway, config: BenchConfig, stocked: set[str]) -> list[LoadResult]:
-    limits = httpx.Limits(
-        max_connections=max(config.concurrencies), max_keepalive_connections=max(config.concurrencies)
-    )
+    limits = _limits(config)
     # The admin key: app keys may not quote, sales keys see only their own customers.
     headers = {"Authorization": f"Bearer {gateway.keys['admin']}"}
     results: list[LoadResult] = []
@@ -226,6 +237,15 @@ def _cpu_meter(server: list[int], upstream: list[int]) -> Iterator[list[float]]:
     used[:] = [tree_cpu_seconds(server) - start[0], tree_cpu_seconds(upstream) - start[1]]
 
 
+def _limits(config: BenchConfig) -> httpx.Limits:
+    """A pool as large as the largest concurrency. Idle connections are dropped after 2 s, before
+    the server drops them (uvicorn and Node close idle keep-alive connections after 5 s): a request
+    sent on a connection the server is closing fails with RemoteProtocolError, as one did between
+    two rows at 5,000 customers."""
+    size = max(config.concurrencies)
+    return httpx.Limits(max_connections=size, max_keepalive_connections=size, keepalive_expiry=2.0)
+
+
 def _count_upstream(result: LoadResult, before: Counter[str], after: Counter[str]) -> None:
     result.upstream_detail = upstream_delta(before, after)
     result.upstream_requests = sum(result.upstream_detail.values())
@@ -239,9 +259,7 @@ async def _measure_mesh(
     server_pids: list[int],
     upstream_pids: list[int],
 ) -> list[LoadResult]:
-    limits = httpx.Limits(
-        max_connections=max(config.concurrencies), max_keepalive_connections=max(config.concurrencies)
-    )
+    limits = _limits(config)
     payload = {"query": MESH_QUERY, "variables": {"top": PAGE}}
 
     async def send(client: httpx.AsyncClient, index: int) -> tuple[httpx.Response, bool]:
@@ -298,6 +316,10 @@ def run_benchmark(config: BenchConfig) -> BenchRun:
             gateway.start()
             gateway.start_full_sync()
             run.sync_seconds = gateway.wait_synced(timeout=config.sync_timeout_seconds)
+            run.sync_status = gateway.full_sync_status()
+            print(
+                f"full sync finished in {run.sync_seconds:.0f}s: {_sync_summary(run.sync_status)}", flush=True
+            )
             gateway.wait_quiet()
             stocked = gateway.erp_stocked_items()
             gateway.set_latency(config.latency_ms)
@@ -346,6 +368,7 @@ def format_report(run: BenchRun) -> str:
         + (" | Mesh (mesh dev + its own gateway simulate erp)" if config.mesh else ""),
         f"full sync (POST /api/v1/admin/sync/full; before the latency was set): {run.sync_seconds:.0f}s;"
         " no scheduler in the gateway process (GATEWAY_SCHEDULER_IN_PROCESS=false)",
+        f"full sync jobs (status done/total, records erp/crm): {_sync_summary(run.sync_status)}",
         f"up to {config.requests} requests or {config.max_seconds:g}s per row, after 3 warm-up requests;"
         " cpu: CPU ms per request used by the server's processes (gateway, or Mesh's mesh dev), by the"
         " simulators it reads (upstream) and by this load generator (load)",
@@ -392,6 +415,18 @@ def format_report(run: BenchRun) -> str:
         lines.append("  ".join(cells).rstrip())
     lines += ["", *_upstream_detail(run), *_comparison(run), *_goals(run)]
     return "\n".join(lines)
+
+
+def _sync_summary(status: dict[str, Any]) -> str:
+    parts = []
+    for line in status.get("lines", []):
+        jobs = ", ".join(
+            f"{direction} {job['status']} {job['done']}/{job['total']}"
+            for direction, job in line["jobs"].items()
+        )
+        records = line["records"]
+        parts.append(f"{line['mapping']} ({jobs}; {records['erp']}/{records['crm']})")
+    return "; ".join(parts) or "unknown"
 
 
 def _upstream_detail(run: BenchRun) -> list[str]:
