@@ -165,12 +165,19 @@ class Scheduler:
             return []
         items = {item.lease: item for item in await self._schedule()}
         now = self.clock()
-        woken = {name: kind for name, kind in self._woken.items() if name in items}
-        async with self.sessions.begin() as session:
-            for name in woken:
-                await request_run(session, name=name, now=now)
-            rows = {lease.name: lease for lease in await list_leases(session, names=list(items))}
-        self._woken.clear()  # served, or for a mapping no longer scheduled (disabled)
+        # Taken in one step: a wake arriving while this tick awaits the store stays for the next tick
+        # (clearing after the awaits lost such wakes: a webhook's change then waited for the interval).
+        asked, self._woken = self._woken, {}
+        woken = {name: kind for name, kind in asked.items() if name in items}  # else: no longer scheduled
+        try:
+            async with self.sessions.begin() as session:
+                for name in woken:
+                    await request_run(session, name=name, now=now)
+                rows = {lease.name: lease for lease in await list_leases(session, names=list(items))}
+        except Exception:
+            for name, kind in woken.items():  # not recorded: ask again next tick
+                self._woken.setdefault(name, kind)
+            raise
         started: list[str] = []
         for name, item in items.items():
             if name in self._runs:
@@ -313,6 +320,8 @@ class Scheduler:
         next_renew = loop.time() + self.renew_every
         stop_deadline: float | None = None
         while True:
+            # Cleared before the tick, not after it: a wake (or a finished run) during the tick loops again.
+            self._wake_event.clear()
             if self._stopping:
                 if stop_deadline is None:
                     stop_deadline = loop.time() + self.stop_grace_seconds
@@ -330,7 +339,6 @@ class Scheduler:
                 await self.renew()
                 next_renew = loop.time() + self.renew_every
             timeout = max(0.0, min(self.poll_seconds, next_renew - loop.time()))
-            self._wake_event.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self._wake_event.wait()
