@@ -20,8 +20,8 @@ from typing import Any
 from gateway.domain import Side
 from gateway.errors import Busy, InvalidInput, NotFound
 from gateway.store import couplings as couplings_store
+from gateway.store import deletion_hints, mirror
 from gateway.store import jobs as jobs_store
-from gateway.store import mirror
 from gateway.store.engine import SessionFactory
 from gateway.store.tables import Coupling, ErrorAction, ErrorStatus, JobError, JobType, SyncJob
 from gateway.sync import catalog
@@ -156,6 +156,12 @@ class SyncControl:
 
     async def patch_mapping(self, name: str, changes: Mapping[str, Any]) -> dict[str, Any]:
         return mapping_to_dict(await catalog.update_mapping(self.sessions, name, changes))
+
+    async def note_erp_deletions(self, *, mapping: str, erp_ids: Sequence[str]) -> None:
+        """BC said these ERP records of `mapping`'s entity set were deleted: its next erp_to_crm run
+        confirms each with BC and applies the deletion policy (gateway.store.deletion_hints)."""
+        async with self.sessions.begin() as session:
+            await deletion_hints.add_hints(session, mapping=mapping, erp_ids=erp_ids)
 
     async def reset_mappings(self) -> list[dict[str, Any]]:
         return [mapping_to_dict(m) for m in await catalog.reset_mappings(self.sessions)]

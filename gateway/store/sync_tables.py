@@ -94,3 +94,15 @@ class SyncIntent(SQLModel, table=True):
     crm_id: str = Field(primary_key=True)
     erp_number: str = Field(nullable=False)
     created_at: datetime = _utc(nullable=False)
+
+
+class SyncDeletionHint(SQLModel, table=True):
+    """A BC webhook said this ERP record of a mapping's entity set was deleted. The mapping's next
+    erp_to_crm run checks it (an incremental read by `lastModifiedDateTime` never sees deletions)
+    and, when BC confirms with a 404, applies the deletion policy; then the hint goes."""
+
+    __tablename__ = "sync_deletion_hint"
+
+    mapping: str = Field(primary_key=True)
+    erp_id: str = Field(primary_key=True)
+    noticed_at: datetime = _utc(nullable=False)

@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from gateway.domain import DeletedRecord, Side, UpstreamRecord
-from gateway.store import mirror, watermarks
+from gateway.errors import UpstreamNotFound
+from gateway.store import deletion_hints, mirror, watermarks
 from gateway.store.couplings import normalize_id
 from gateway.store.engine import SessionFactory
 from gateway.store.types import utcnow
@@ -281,8 +282,9 @@ class MirrorReader:
         fence: Fence,
     ) -> ReadResult:
         """Commit each page of an ERP poll (rows modified after the watermark, up to the signpost),
-        moving the watermark with it."""
+        moving the watermark with it; deletions a BC webhook announced come first."""
         result = ReadResult()
+        await self._hinted_deletions(mapping, fence, result)
         direction = READ_DIRECTION[Side.ERP]
         async for page in pages:
             stamps = [r.modified_at for r in page if r.modified_at is not None]
@@ -298,6 +300,27 @@ class MirrorReader:
                 watermark=(mapping.name, direction, max(stamps) if stamps else None, signpost, None),
             )
         return result
+
+    async def _hinted_deletions(self, mapping: TableMapping, fence: Fence, result: ReadResult) -> None:
+        """ERP deletions a BC webhook announced for this mapping: each is confirmed by BC (a GET
+        answering 404: a notice is never trusted alone), marked deleted in the mirror, and put in the
+        run's scope, so the deletion policy applies now rather than at the next full sync."""
+        async with self.sessions() as session:
+            hinted = await deletion_hints.hinted_ids(session, mapping=mapping.name)
+        if not hinted:
+            return
+        gone: list[str] = []
+        for erp_id in hinted:
+            try:
+                await self.erp.get(mapping.erp_entity, erp_id, api=erp_api(mapping), select=["id"])
+            except UpstreamNotFound:
+                gone.append(erp_id)
+        async with self.sessions.begin() as session:
+            await mirror.mark_deleted(session, side=Side.ERP, entity_set=mapping.erp_entity, ids=gone)
+            await deletion_hints.drop_hints(session, mapping=mapping.name, erp_ids=hinted)
+            await fence.check(session)
+        # Every confirmed one, also those another mapping of the same entity set marked deleted first.
+        result.deleted.update(gone)
 
     async def refetch(
         self, *, mapping: TableMapping, side: Side, record_id: str, fence: Fence

@@ -48,6 +48,15 @@ def entity_set_of(resource: str) -> str | None:
     return name or None
 
 
+def entity_id_of(resource: str) -> str | None:
+    """'api/v2.0/companies(<id>)/customers(<id>)' -> the customer's id ('…/customers' -> None)."""
+    last = resource.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    if "(" not in last or not last.endswith(")"):
+        return None
+    key = last.split("(", 1)[1][:-1].strip("'")
+    return key or None
+
+
 def _params() -> tuple[Any, ...]:
     return next(op.parameters for op in OPERATIONS if op.path == WEBHOOK_PATH)
 
@@ -70,6 +79,13 @@ async def receive_bc(request: Request) -> Response:
     assert config is not None
     services: Services = request.app.state.services
     sets = {name for n in notifications if (name := entity_set_of(str(n["resource"]))) is not None}
+    # A deleted ERP record is never seen by an incremental read (it asks for modified rows): each
+    # woken mapping of its set is told, and its run checks with BC and applies the deletion policy.
+    deleted: dict[str, list[str]] = {}
+    for n in notifications:
+        name, key = entity_set_of(str(n["resource"])), entity_id_of(str(n["resource"]))
+        if n.get("changeType") == "deleted" and name is not None and key is not None:
+            deleted.setdefault(name, []).append(key)
     woken: list[dict[str, str]] = []
     if sets and services.sync is not None:
         for mapping in await services.sync.list_mappings():
@@ -78,6 +94,10 @@ async def receive_bc(request: Request) -> Response:
                 and mapping["erpEntity"] in sets
                 and mapping["direction"] in ("erp_to_crm", "bidirectional")
             ):
+                if mapping["erpEntity"] in deleted:
+                    await services.sync.note_erp_deletions(
+                        mapping=mapping["name"], erp_ids=deleted[mapping["erpEntity"]]
+                    )
                 await config.wake(mapping["name"], "erp_to_crm")
                 woken.append({"mapping": mapping["name"], "direction": "erp_to_crm"})
     log.info("BC notification: %d change(s) in %s; woke %s", len(notifications), sorted(sets), woken)

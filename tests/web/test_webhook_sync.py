@@ -1,10 +1,13 @@
 """Near-real-time ERP → CRM: the gateway subscribes to BC webhooks on start (the handshake answered
-by its own receiver), and an ERP change reaches the CRM through a notification while the mapping's
-polling interval is a day, so only the webhook can explain the run."""
+by its own receiver), and an ERP change (or deletion, under the mapping's deletion policy) reaches the
+CRM through a notification while the mapping's polling interval is a day, so only the webhook can
+explain the run."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -51,7 +54,8 @@ async def _sim_form(app: Any, path: str, form: dict[str, str]) -> Any:
         return response.json()
 
 
-async def _erp_customer(gw: Harness) -> dict[str, Any]:
+async def _erp_customer(gw: Harness, *, delete: bool = False) -> dict[str, Any]:
+    """The first ERP customer, given a new phone number (or deleted), through BC's API."""
     info = await _sim(gw.erp_sim, "GET", "/_sim/info")
     token = await _token(gw.erp_sim, info["scope"])
     async with httpx.AsyncClient(
@@ -60,6 +64,10 @@ async def _erp_customer(gw: Harness) -> dict[str, Any]:
         headers={"Authorization": f"Bearer {token}"},
     ) as client:
         rows = (await client.get("customers", params={"$top": "1"})).json()["value"]
+        if delete:
+            gone = await client.delete(f"customers({rows[0]['id']})", headers={"If-Match": "*"})
+            assert gone.status_code == 204, gone.text
+            return dict(rows[0])
         patched = await client.patch(
             f"customers({rows[0]['id']})", json={"phoneNumber": "+32 9 555 01 01"}, headers={"If-Match": "*"}
         )
@@ -67,31 +75,42 @@ async def _erp_customer(gw: Harness) -> dict[str, Any]:
         return dict(patched.json())
 
 
-async def _crm_phone(gw: Harness, erp_id: str) -> str | None:
+async def _crm_id(gw: Harness, erp_id: str) -> str:
     couplings = await gw.client.get(
         "/api/v1/admin/couplings",
         params={"mapping": "CUSTOMER", "record": erp_id},
         headers=gw.auth(Role.ADMIN),
     )
     [coupling] = couplings.json()["items"]
+    return str(coupling["crmId"])
+
+
+async def _crm_account(gw: Harness, crm_id: str) -> dict[str, Any] | None:
     token = await _token(gw.crm_sim, "http://crm.sim/.default")
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=gw.crm_sim), headers={"Authorization": f"Bearer {token}"}
     ) as client:
-        account = await client.get(f"http://sim/api/data/v9.2/accounts({coupling['crmId']})")
-        return account.json().get("telephone1")  # type: ignore[no-any-return]
+        account = await client.get(f"http://sim/api/data/v9.2/accounts({crm_id})")
+    return None if account.status_code == 404 else dict(account.json())
 
 
-async def test_an_erp_change_reaches_the_crm_through_a_webhook_while_polling_is_a_day_away(
-    tmp_path: Path,
-) -> None:
+async def _crm_phone(gw: Harness, erp_id: str) -> str | None:
+    account = await _crm_account(gw, await _crm_id(gw, erp_id))
+    return None if account is None else account.get("telephone1")
+
+
+@asynccontextmanager
+async def _gateway(tmp_path: Path, **customer_mapping: Any) -> AsyncIterator[Harness]:
+    """The demo-like gateway whose CUSTOMER mapping polls once a day (a run of it within a test is a
+    webhook's doing), after its first full sync, its first runs and its BC subscriptions."""
     url = f"sqlite+aiosqlite:///{tmp_path}/gw.db"
-    # CUSTOMER polls once a day: a run of it within this test is a webhook's doing.
     await asyncio.to_thread(migrate.upgrade, url)
     engine = create_engine(url)
     try:
         await ensure_default_mappings(session_factory(engine))
-        await update_mapping(session_factory(engine), "CUSTOMER", {"intervalSeconds": DAY})
+        await update_mapping(
+            session_factory(engine), "CUSTOMER", {"intervalSeconds": DAY, **customer_mapping}
+        )
     finally:
         await engine.dispose()
     async with running_gateway(
@@ -105,11 +124,29 @@ async def test_an_erp_change_reaches_the_crm_through_a_webhook_while_polling_is_
     ) as gw:
         scheduler = gw.app.state.scheduler
         async with asyncio.timeout(180):
-            # The first start's full sync, then one run of each mapping-direction; subscriptions meanwhile.
             while scheduler.stats.by_lease.get(LEASE, 0) < 1 or LEASE in scheduler.running:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
             while len((await _sim(gw.erp_sim, "GET", "/_sim/webhooks"))["subscriptions"]) < 6:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
+        yield gw
+
+
+async def _store(gw: Harness) -> tuple[Any, list[Any]]:
+    engine = create_engine(gw.settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            lease = await get_lease(session, name=LEASE)
+            jobs = await list_jobs(session, mapping="CUSTOMER", limit=50)
+    finally:
+        await engine.dispose()
+    return lease, list(jobs)
+
+
+async def test_an_erp_change_reaches_the_crm_through_a_webhook_while_polling_is_a_day_away(
+    tmp_path: Path,
+) -> None:
+    async with _gateway(tmp_path) as gw:
+        scheduler = gw.app.state.scheduler
         state = await _sim(gw.erp_sim, "GET", "/_sim/webhooks")
         assert {s["notificationUrl"] for s in state["subscriptions"]} == {WEBHOOK_URL}
         assert state["counters"]["handshakes"] == 6  # each answered by the gateway on the first try
@@ -122,15 +159,37 @@ async def test_an_erp_change_reaches_the_crm_through_a_webhook_while_polling_is_
         async with asyncio.timeout(120):
             while await _crm_phone(gw, customer["id"]) != "+32 9 555 01 01":  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
+            while LEASE in scheduler.running:  # noqa: ASYNC110  (its job row is final once it ends)
+                await asyncio.sleep(0.05)
         assert scheduler.stats.by_lease[LEASE] > runs
-        engine = create_engine(url)
-        try:
-            async with session_factory(engine)() as session:
-                lease = await get_lease(session, name=LEASE)
-                jobs = await list_jobs(session, mapping="CUSTOMER", limit=50)
-        finally:
-            await engine.dispose()
+        lease, jobs = await _store(gw)
         # The schedule never made it due: the wake request did.
         assert lease is not None and lease.due_at is not None
         assert lease.requested_at is not None and lease.due_at > utcnow() + timedelta(hours=23)
         assert any(j.direction == "erp_to_crm" and j.modified >= 1 for j in jobs)
+
+
+async def test_an_erp_deletion_notified_by_webhook_follows_the_deletion_policy_at_once(
+    tmp_path: Path,
+) -> None:
+    async with _gateway(tmp_path, deletionPolicy="propagate") as gw:
+        scheduler = gw.app.state.scheduler
+        customer = await _erp_customer(gw, delete=True)
+        crm_id = await _crm_id(gw, customer["id"])
+        runs = scheduler.stats.by_lease[LEASE]
+        await _sim(gw.erp_sim, "POST", "/_sim/webhooks")
+        async with asyncio.timeout(120):  # the woken run has started and finished
+            while scheduler.stats.by_lease[LEASE] == runs or LEASE in scheduler.running:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        assert await _crm_account(gw, crm_id) is None
+        couplings = await gw.client.get(
+            "/api/v1/admin/couplings",
+            params={"mapping": "CUSTOMER", "record": customer["id"]},
+            headers=gw.auth(Role.ADMIN),
+        )
+        assert couplings.json()["items"] == []
+        lease, jobs = await _store(gw)
+        assert (
+            lease is not None and lease.due_at is not None and lease.due_at > utcnow() + timedelta(hours=23)
+        )
+        assert sum(j.deleted for j in jobs) == 1  # the CRM account, by the woken erp_to_crm run
