@@ -1,11 +1,16 @@
 """Queries the sync engine needs beyond single couplings and jobs: every coupling of a mapping at
-once, the records with open errors (retried first), and closing a record's open errors."""
+once (full runs), only those an incremental run touches and the records no coupling holds, the
+records with open errors (retried first), and closing a record's open errors."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from gateway.domain import Side
+from gateway.store.sync_tables import MirrorRecord
 from gateway.store.tables import Coupling, CouplingState, ErrorStatus, JobError
 from gateway.store.types import utcnow
 
@@ -13,6 +18,43 @@ from gateway.store.types import utcnow
 async def mapping_couplings(session: AsyncSession, *, mapping: str) -> list[Coupling]:
     """Every coupling of one mapping (one query; the engine holds them for a run)."""
     return list((await session.exec(select(Coupling).where(col(Coupling.mapping) == mapping))).all())
+
+
+_CHUNK = 500
+
+
+async def couplings_touching(
+    session: AsyncSession, *, mapping: str, erp_ids: Iterable[str], crm_ids: Iterable[str]
+) -> list[Coupling]:
+    """The couplings of `mapping` that hold any of these ERP or CRM ids (chunked IN lists)."""
+    found: dict[int | None, Coupling] = {}
+    for column, ids in (
+        (col(Coupling.erp_id), sorted(set(erp_ids))),
+        (col(Coupling.crm_id), sorted(set(crm_ids))),
+    ):
+        for start in range(0, len(ids), _CHUNK):
+            statement = select(Coupling).where(
+                col(Coupling.mapping) == mapping, column.in_(ids[start : start + _CHUNK])
+            )
+            for coupling in (await session.exec(statement)).all():
+                found[coupling.id] = coupling
+    return list(found.values())
+
+
+async def uncoupled_records(
+    session: AsyncSession, *, mapping: str, side: Side, entity_set: str
+) -> dict[str, MirrorRecord]:
+    """The live mirror rows of one entity set that no coupling of `mapping` holds on `side` (the
+    candidates of match-based coupling and creates), in one anti-join."""
+    coupled_id = col(Coupling.erp_id) if Side(side) is Side.ERP else col(Coupling.crm_id)
+    holder = select(Coupling.id).where(col(Coupling.mapping) == mapping, coupled_id == col(MirrorRecord.id))
+    statement = select(MirrorRecord).where(
+        col(MirrorRecord.side) == Side(side).value,
+        col(MirrorRecord.entity_set) == entity_set,
+        col(MirrorRecord.deleted).is_(False),
+        ~holder.exists(),
+    )
+    return {row.id: row for row in (await session.exec(statement)).all()}
 
 
 async def failed_record_ids(session: AsyncSession, *, mapping: str) -> tuple[set[str], set[str]]:

@@ -335,22 +335,34 @@ class SyncEngine(PairsPart, CreatesPart):
             retry_erp, retry_crm = set(), set()
         if not (read.changed or read.deleted or retrying):
             return
-        async with self.sessions() as session:
-            couplings = await self._all_couplings(session, table.name)
-            erp_records = await mirror.load_records(
-                session, side=Side.ERP, entity_set=table.erp_entity, include_deleted=True
-            )
-            price_lists = (
-                await derived.customer_price_lists(session) if derived.needs_derivation(table) else None
-            )
-            crm_records = await mirror.load_records(
-                session, side=Side.CRM, entity_set=table.crm_entity, include_deleted=True
-            )
-        if price_lists is not None:
-            derived.derive(erp_records, price_lists)  # outside the session: never flushed to the mirror
         changed = read.changed | read.deleted
         erp_scope = set(retry_erp) | (changed if source is Side.ERP else set())
         crm_scope = set(retry_crm) | (changed if source is Side.CRM else set())
+        # Only what this run can touch, so its memory follows the changes, not the mapping's size:
+        # the couplings of the records in scope, their records on both sides, and the uncoupled
+        # records (match and create candidates). Coupled records out of scope are never loaded.
+        async with self.sessions() as session:
+            couplings = await sync_state.couplings_touching(
+                session, mapping=table.name, erp_ids=erp_scope, crm_ids=crm_scope
+            )
+            records: dict[Side, dict[str, MirrorRecord]] = {}
+            for side, entity, scope, partners in (
+                (Side.ERP, table.erp_entity, erp_scope, {c.erp_id for c in couplings}),
+                (Side.CRM, table.crm_entity, crm_scope, {c.crm_id for c in couplings}),
+            ):
+                free = await sync_state.uncoupled_records(
+                    session, mapping=table.name, side=side, entity_set=entity
+                )
+                wanted = (scope | partners) - free.keys()
+                records[side] = free | await mirror.load_records(
+                    session, side=side, entity_set=entity, ids=wanted, include_deleted=True
+                )
+            price_lists = (
+                await derived.customer_price_lists(session) if derived.needs_derivation(table) else None
+            )
+        erp_records, crm_records = records[Side.ERP], records[Side.CRM]
+        if price_lists is not None:
+            derived.derive(erp_records, price_lists)  # outside the session: never flushed to the mirror
         async with self.sessions.begin() as session:
             for job_id in run.jobs.values():
                 await jobs.update_job(session, job_id=job_id, total=len(erp_scope) + len(crm_scope))

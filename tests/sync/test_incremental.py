@@ -7,15 +7,20 @@ from __future__ import annotations
 import math
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
+from gateway.domain import Side
 from gateway.errors import StaleLease, UpstreamNotFound
 from gateway.simulators import SimulatorOptions
+from gateway.store import sync_state
+from gateway.store.sync_tables import MirrorRecord
 from gateway.store.tables import Coupling, CouplingState, ErrorAction, ErrorStatus, JobError
 from gateway.sync import catalog
 from gateway.sync import engine as engine_module
@@ -113,6 +118,48 @@ async def test_an_edit_made_with_the_integration_account_syncs_and_does_not_echo
     await w.erp.update("customers", coupling.erp_id, {"city": "Lyon"}, etag="*")
     assert (await w.engine.run(mapping="CUSTOMER", direction="erp_to_crm")).counts["modified"] == 1
     assert (await _both(w, coupling))[1]["address1_city"] == "Lyon"
+
+
+async def test_an_incremental_run_loads_only_the_couplings_and_records_it_can_touch(synced: World) -> None:
+    """Memory follows the changes: one changed customer loads its coupling, its two records and the
+    uncoupled ones (match candidates), not every coupling and record of the mapping."""
+    w = synced
+    await _run_both(w)  # the full sync's own writes come back once
+    coupling = await _pair(w)
+    async with w.sessions() as session:
+        every = await sync_state.mapping_couplings(session, mapping="CUSTOMER")
+        free = {
+            entity: len(
+                await sync_state.uncoupled_records(session, mapping="CUSTOMER", side=side, entity_set=entity)
+            )
+            for side, entity in ((Side.ERP, "customers"), (Side.CRM, "accounts"))
+        }
+    loaded: Counter[str] = Counter()
+
+    def coupling_loaded(target: Coupling, _context: object) -> None:
+        loaded[f"coupling {target.mapping}"] += 1
+
+    def record_loaded(target: MirrorRecord, _context: object) -> None:
+        loaded[target.entity_set] += 1
+
+    await w.erp.update("customers", coupling.erp_id, {"phoneNumber": "+1 555 0199"}, etag="*")
+    event.listen(Coupling, "load", coupling_loaded)
+    event.listen(MirrorRecord, "load", record_loaded)
+    try:
+        summary = await w.engine.run(mapping="CUSTOMER", direction="erp_to_crm")
+    finally:
+        event.remove(Coupling, "load", coupling_loaded)
+        event.remove(MirrorRecord, "load", record_loaded)
+    assert summary.counts["modified"] == 1
+    assert (await _both(w, coupling))[1]["telephone1"] == "+1 555 0199"
+    # Once for the run, once more where the written pair's coupling is updated.
+    assert len(every) > 10 and loaded["coupling CUSTOMER"] <= 2, loaded
+    # Each record of the pair at most twice (the run's read, and mirroring the page or our write).
+    assert loaded["customers"] <= 2 + free["customers"] and loaded["accounts"] <= 2 + free["accounts"], (
+        loaded,
+        free,
+    )
+    assert free["customers"] + free["accounts"] < len(every)
 
 
 async def _edit_both(
