@@ -243,6 +243,42 @@ async def test_wake_runs_before_the_interval_and_carries_the_job_type(sessions: 
     assert await s.tick() == []  # the wake was served once
 
 
+class WakeMidTick:
+    """The store's sessions, except that the next `begin()` first delivers a wake: a webhook landing
+    while a tick awaits the store."""
+
+    def __init__(self, inner: Sessions) -> None:
+        self.inner = inner
+        self.pending: tuple[Scheduler, str, str] | None = None
+
+    def __call__(self) -> AsyncSession:
+        return self.inner()
+
+    def begin(self) -> object:
+        if self.pending is not None:
+            target, mapping, direction = self.pending
+            self.pending = None
+            target.wake(mapping, direction)
+        return self.inner.begin()
+
+
+async def test_a_wake_arriving_while_a_tick_awaits_the_store_is_served_by_the_next_tick(
+    sessions: Sessions,
+) -> None:
+    clock = FakeClock()
+    runner = Runner(sessions)
+    hooked = WakeMidTick(sessions)
+    s = scheduler(hooked, runner, "w1", clock)  # type: ignore[arg-type]
+    await s.tick()
+    await s.drain()
+    clock.advance(1)
+    hooked.pending = (s, "CUSTOMER", "erp_to_crm")
+    assert await s.tick() == []  # it had taken its wakes before this one landed
+    assert await s.tick() == ["CUSTOMER:erp_to_crm"]  # kept, not cleared with the served ones
+    await s.drain()
+    assert s.stats.by_lease["CUSTOMER:erp_to_crm"] == 2
+
+
 async def test_a_wake_from_another_process_reaches_a_free_worker(
     sessions: Sessions, second_sessions: Sessions
 ) -> None:
