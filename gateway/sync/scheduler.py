@@ -206,7 +206,12 @@ class Scheduler:
         run.task = asyncio.create_task(self._execute(run), name=f"sync {grant.name} g{grant.generation}")
         # A task cancelled before it ever ran skips _execute's cleanup; forget it here too.
         run.task.add_done_callback(lambda _task: self._forget(run))
-        log.info("%s runs %s (generation %d, %s)", self.worker_id, grant.name, grant.generation, job_type)
+        # Routine runs are DEBUG: with a 2 s change-tracking poll (the demo) INFO would be two lines a
+        # second; each run has its job row anyway.
+        level = logging.DEBUG if job_type == "sync" else logging.INFO
+        log.log(
+            level, "%s runs %s (generation %d, %s)", self.worker_id, grant.name, grant.generation, job_type
+        )
 
     async def _execute(self, run: _Run) -> None:
         item, grant = run.item, run.grant
