@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.errors import ConfigurationError
-from gateway.store.engine import SQLITE_BUSY_TIMEOUT_MS, count_queries, create_engine, is_sqlite
+from gateway.store.engine import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    count_queries,
+    create_engine,
+    is_sqlite,
+    read_session_factory,
+    session_factory,
+)
 from gateway.store.tables import SyncJob
 
 
@@ -104,3 +113,30 @@ async def test_writers_serialize_only_on_sqlite(
     from gateway.store.engine import writers_serialize
 
     assert writers_serialize(sessions) is (backend == "sqlite")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_sqlite_reads_run_on_the_loop_thread_and_writes_on_the_driver_thread(
+    engine: AsyncEngine,
+) -> None:
+    def with_thread_function(dbapi_connection: Any, _record: Any) -> None:
+        # evaluated by SQLite itself, so it names the thread the statement really runs on
+        dbapi_connection.create_function("gw_thread", 0, threading.get_ident)
+
+    await engine.dispose()  # every connection from here on is new and has the function
+    event.listen(engine.sync_engine, "connect", with_thread_function)
+    ask = text("SELECT gw_thread()")
+    loop_thread = threading.get_ident()
+    try:
+        for _ in range(3):  # both kinds of transaction, alternating on the same pooled connection
+            async with session_factory(engine)() as session:  # a writer: may wait for the lock
+                session.add(SyncJob(mapping="CUSTOMER", direction="erp_to_crm", type="sync"))
+                write_thread = (await session.exec(ask)).scalar_one()  # type: ignore[call-overload]
+                await session.commit()
+            async with read_session_factory(engine)() as session:
+                read_thread = (await session.exec(ask)).scalar_one()  # type: ignore[call-overload]
+                assert len((await session.exec(select(SyncJob))).all()) >= 1
+            assert read_thread == loop_thread
+            assert write_thread != loop_thread
+    finally:
+        event.remove(engine.sync_engine, "connect", with_thread_function)
