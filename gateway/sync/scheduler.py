@@ -77,6 +77,7 @@ class _Run:
     job_type: str
     task: asyncio.Task[None] | None = None
     lost: bool = False
+    releasing: bool = False  # the run is over and its lease being handed back: nothing to renew
 
 
 @dataclass(slots=True)
@@ -237,6 +238,7 @@ class Scheduler:
             await asyncio.shield(self._release(run))
 
     async def _release(self, run: _Run) -> None:
+        run.releasing = True
         try:
             if not run.lost:
                 await self._give_back(run)
@@ -279,7 +281,7 @@ class Scheduler:
     async def renew(self) -> None:
         """Extend every lease this worker runs under; a lease found lost cancels its run."""
         for run in list(self._runs.values()):
-            if run.lost:
+            if run.lost or run.releasing:
                 continue
             try:
                 async with self.sessions.begin() as session:
@@ -292,6 +294,8 @@ class Scheduler:
                         now=self.clock(),
                     )
             except StaleLease:
+                if run.releasing:  # it handed the lease back while we renewed: not lost, just done
+                    continue
                 # Someone else runs it now: stop wasting upstream calls (the fence refuses our writes anyway).
                 run.lost = True
                 log.warning("%s: lease %s lost; cancelling its run", self.worker_id, run.grant.name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -277,6 +278,50 @@ async def test_a_wake_arriving_while_a_tick_awaits_the_store_is_served_by_the_ne
     assert await s.tick() == ["CUSTOMER:erp_to_crm"]  # kept, not cleared with the served ones
     await s.drain()
     assert s.stats.by_lease["CUSTOMER:erp_to_crm"] == 2
+
+
+class RenewAfterNextCommit:
+    """The store's sessions, except that right after the next transaction commits the scheduler
+    renews its leases: a renewal landing between a finished run's release and its forgetting."""
+
+    def __init__(self, inner: Sessions) -> None:
+        self.inner = inner
+        self.target: Scheduler | None = None
+
+    def __call__(self) -> AsyncSession:
+        return self.inner()
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncSession]:
+        target, self.target = self.target, None
+        async with self.inner.begin() as session:
+            yield session
+        if target is not None:
+            await target.renew()
+
+
+async def test_a_renewal_during_a_finished_runs_release_does_not_call_it_lost(
+    sessions: Sessions, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock()
+    hold = asyncio.Event()
+    runner = Runner(sessions, hold=hold)
+    hooked = RenewAfterNextCommit(sessions)
+    s = Scheduler(
+        sessions=hooked,  # type: ignore[arg-type]
+        runner=runner,
+        worker_id="w1",
+        schedule=lambda: [CUSTOMER],
+        clock=clock,
+        lease_ttl=15,
+    )
+    assert await s.tick() == ["CUSTOMER:erp_to_crm"]
+    await runner.started.wait()
+    hooked.target = s  # the run's next store transaction is its release
+    hold.set()
+    await s.drain()
+    assert (s.stats.succeeded, s.stats.lost, s.stats.cancelled) == (1, 0, 0)
+    assert not [r for r in caplog.records if "lost" in r.getMessage()]
 
 
 async def test_a_wake_from_another_process_reaches_a_free_worker(
