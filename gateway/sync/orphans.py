@@ -39,7 +39,10 @@ def abandon_message(job: SyncJob, *, previous: str | None, taker: str, now: date
     if previous is None:
         what = f"the process running this job stopped before finishing it; {taker} took {lease} at {stamp}"
     elif previous == taker:
-        what = f"worker {taker} stopped during this run and took {lease} back after its restart at {stamp}"
+        what = (
+            f"worker {taker} stopped during this run (restarted, or its lease lapsed); "
+            f"it took {lease} again at {stamp}"
+        )
     else:
         what = f"worker {previous} stopped during this run; {taker} took {lease} over at {stamp}"
     return f"{what}; {NEXT_STEP.get(job.type, NEXT_STEP_DEFAULT)}"
