@@ -120,8 +120,10 @@ async def sync_orders(
     if full:
         for source, side in ((table, Side.CRM), (lines_table, Side.CRM), (table, Side.ERP)):
             await engine._read_fully(source, side, run.fence, read_cache)
-    else:
-        await _read_changes(engine, run)
+    elif not await _read_changes(engine, run) and not engine.retries.due(table, run.lookups):
+        # Nothing changed: orders that failed to transfer (or to report back) wait for a change, the
+        # retry backoff, or an admin run (gateway.sync.retries), so an idle run loads nothing more.
+        return
     async with engine.sessions() as session:
         orders = await mirror.load_records(session, side=Side.CRM, entity_set=table.crm_entity)
         details = await mirror.load_records(session, side=Side.CRM, entity_set=lines_table.crm_entity)
@@ -142,17 +144,19 @@ async def sync_orders(
     pending = [o for o in orders.values() if o.values.get("statecode") == SUBMITTED and o.id not in couplings]
     await _transfer(engine, run, pending, lines_of, lookups)
     await _report_back(engine, run, orders, erp_orders, couplings)
+    engine.retries.tried(table, run.lookups)
 
 
-async def _read_changes(engine: SyncEngine, run: RunState) -> None:
+async def _read_changes(engine: SyncEngine, run: RunState) -> bool:
     """An incremental run reads the CRM orders' changes and only what they make necessary: the
     lines' changes when an order changed (a submitted order's lines can no longer change, and the
     lines' delta link keeps every change until it is next used), and the ERP orders' changes while
     a transferred order still waits for its fulfilled status. Idle with nothing awaiting
-    fulfilment, that is one request."""
+    fulfilment, that is one request. True when anything changed."""
     table, reader = run.mapping, engine.reader
     read = await reader.changes(mapping=table, side=Side.CRM, fence=run.fence, generation=uuid.uuid4().hex)
-    if read.changed or read.deleted:
+    changed = bool(read.changed or read.deleted)
+    if changed:
         await reader.changes(
             mapping=order_lines_table(), side=Side.CRM, fence=run.fence, generation=uuid.uuid4().hex
         )
@@ -160,7 +164,9 @@ async def _read_changes(engine: SyncEngine, run: RunState) -> None:
         coupled = [c.crm_id for c in await sync_state.mapping_couplings(session, mapping=table.name)]
         orders = await mirror.load_records(session, side=Side.CRM, entity_set=table.crm_entity, ids=coupled)
     if any(o.values.get("statecode") in OPEN for o in orders.values()):
-        await reader.changes(mapping=table, side=Side.ERP, fence=run.fence, generation=uuid.uuid4().hex)
+        erp = await reader.changes(mapping=table, side=Side.ERP, fence=run.fence, generation=uuid.uuid4().hex)
+        changed = changed or bool(erp.changed or erp.deleted)
+    return changed
 
 
 async def _transfer(

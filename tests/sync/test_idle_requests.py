@@ -10,13 +10,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from gateway.domain import Side
 from gateway.simulators import SimulatorOptions
 from gateway.store import couplings as couplings_store
 from gateway.store import mirror, sync_state
-from gateway.store.tables import ErrorStatus, JobError
+from gateway.store.sync_tables import MirrorRecord
+from gateway.store.tables import Coupling, ErrorStatus, JobError
 from gateway.sync import catalog
 from gateway.sync.full import FullSync
 from tests.sync.world import World, build_world
@@ -179,3 +181,41 @@ async def test_failed_records_are_retried_when_a_dependency_changes_or_after_a_b
             )
         ).all()
     assert not still
+
+
+async def test_an_idle_sales_order_run_loads_no_lines_lookups_or_erp_orders(synced: World) -> None:
+    w = synced
+    now = [1000.0]
+    w.engine.retries.clock = lambda: now[0]
+    await w.engine.run(mapping="SALES ORDER", direction="crm_to_erp")  # reads back the full sync's writes
+    await w.engine.run(mapping="SALES ORDER", direction="crm_to_erp")
+    loaded: Counter[str] = Counter()
+
+    def coupling_loaded(target: Coupling, _context: object) -> None:
+        loaded[f"coupling {target.mapping}"] += 1
+
+    def record_loaded(target: MirrorRecord, _context: object) -> None:
+        loaded[target.entity_set] += 1
+
+    async def idle_run() -> Counter[str]:
+        loaded.clear()
+        event.listen(Coupling, "load", coupling_loaded)
+        event.listen(MirrorRecord, "load", record_loaded)
+        try:
+            summary = await w.engine.run(mapping="SALES ORDER", direction="crm_to_erp")
+        finally:
+            event.remove(Coupling, "load", coupling_loaded)
+            event.remove(MirrorRecord, "load", record_loaded)
+        assert summary.status == "success" and summary.counts["inserted"] == 0
+        return Counter(loaded)
+
+    # Only the transferred orders, to see whether one still awaits its status (it does: ERP poll).
+    idle = await idle_run()
+    async with w.sessions() as session:
+        transferred = len(await sync_state.mapping_couplings(session, mapping="SALES ORDER"))
+    assert transferred > 0
+    assert idle == Counter({"coupling SALES ORDER": transferred, "salesorders": transferred}), idle
+    # After the retry backoff the run looks at everything again (orders that failed to transfer).
+    now[0] += 301
+    again = await idle_run()
+    assert again["coupling CUSTOMER"] > 0 and again["salesorderdetails"] > 0 and again["salesOrders"] > 0
