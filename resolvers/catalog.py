@@ -6,9 +6,12 @@ Expected "not found" is null; bad arguments (page size, cursor) raise InvalidInp
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from typing import Any
 
 import strawberry
+from strawberry.types.nodes import SelectedField
 
 from gateway.domain import (
     CouplingStatus,
@@ -24,6 +27,7 @@ from gateway.domain import (
 )
 from gateway.services.catalog import DEFAULT_PAGE, CatalogFilter, CustomerLineKey, LineKey, Page
 from resolvers.context import Info
+from resolvers.loaders import ready_or_load
 from schema.enums import CatalogOrder
 from schema.inputs import CatalogFilter as CatalogFilterInput
 from schema.inputs import CustomerFilter, PriceListFilter
@@ -76,13 +80,66 @@ async def customers(
     first: int = DEFAULT_PAGE,
     after: str | None = None,
 ) -> Page[UnifiedCustomer]:
-    return await info.context.services.catalog.list_customers(
+    page = await info.context.services.catalog.list_customers(
         info.context.principal,
         filter=_customer_filter(filter),
         order_by=order_by.value,
         first=first,
         after=after,
     )
+    await _prime_customer_relations(info, page.nodes)
+    return page
+
+
+def _node_selections(info: Info) -> set[str]:
+    """Field names selected on a connection's nodes (`edges { node { … } }` or `nodes { … }`),
+    through fragments."""
+    names: set[str] = set()
+
+    def fields(selections: list[Any]) -> list[SelectedField]:
+        found: list[SelectedField] = []
+        for selection in selections:
+            if isinstance(selection, SelectedField):
+                found.append(selection)
+            else:  # a fragment spread or inline fragment
+                found.extend(fields(selection.selections))
+        return found
+
+    for connection in info.selected_fields:
+        for field in fields(connection.selections):
+            if field.name == "nodes":
+                names.update(f.name for f in fields(field.selections))
+            elif field.name == "edges":
+                for node in (f for f in fields(field.selections) if f.name == "node"):
+                    names.update(f.name for f in fields(node.selections))
+    return names
+
+
+async def _prime_customer_relations(info: Info, nodes: list[UnifiedCustomer]) -> None:
+    """Load the page's selected relations in one batch per loader now, so that each node's
+    relation resolves from the loader's cache without an await (see `ready_or_load`)."""
+    wanted = _node_selections(info) & {"salesperson", "currency", "defaultPriceList"}
+    if not wanted or not nodes:
+        return
+    loaders = info.context.loaders
+    batches: list[Awaitable[Any]] = []
+    if "salesperson" in wanted:
+        batches.append(
+            loaders.salesperson_by_code.load_many([c.salesperson_code for c in nodes if c.salesperson_code])
+        )
+        owners = [
+            c.crm_owner_id for c in nodes if not c.salesperson_code and c.crm_owner_id and c.erp_id is None
+        ]
+        batches.append(loaders.salesperson_by_crm_id.load_many(owners))
+    if "currency" in wanted:
+        batches.append(
+            loaders.currency_by_code.load_many([c.currency_code for c in nodes if c.currency_code])
+        )
+    if "defaultPriceList" in wanted:
+        listed = [c for c in nodes if c.price_group_code or c.crm_default_price_list_id]
+        batches.append(loaders.default_price_list.load_many(listed))
+    # A failure stays in the loader's cache and surfaces on each node's field, as without priming.
+    await asyncio.gather(*batches, return_exceptions=True)
 
 
 async def item(
@@ -166,21 +223,23 @@ async def total_count(root: strawberry.Parent[Page[Any]]) -> int:
 # ---------------------------------------------------------------------------------------- relations
 
 
-async def customer_salesperson(
+def customer_salesperson(
     root: strawberry.Parent[UnifiedCustomer], info: Info
-) -> UnifiedSalesperson | None:
+) -> UnifiedSalesperson | Awaitable[UnifiedSalesperson | None] | None:
     loaders = info.context.loaders
     if root.salesperson_code:
-        return await loaders.salesperson_by_code.load(root.salesperson_code)
+        return ready_or_load(loaders.salesperson_by_code, root.salesperson_code)
     if root.crm_owner_id and root.erp_id is None:  # a CRM-only account: its owner
-        return await loaders.salesperson_by_crm_id.load(root.crm_owner_id)
+        return ready_or_load(loaders.salesperson_by_crm_id, root.crm_owner_id)
     return None
 
 
-async def customer_currency(root: strawberry.Parent[UnifiedCustomer], info: Info) -> UnifiedCurrency | None:
+def customer_currency(
+    root: strawberry.Parent[UnifiedCustomer], info: Info
+) -> UnifiedCurrency | Awaitable[UnifiedCurrency | None] | None:
     if not root.currency_code:
         return None
-    return await info.context.loaders.currency_by_code.load(root.currency_code)
+    return ready_or_load(info.context.loaders.currency_by_code, root.currency_code)
 
 
 async def customer_price_group(root: strawberry.Parent[UnifiedCustomer], info: Info) -> PricingGroup | None:
@@ -189,12 +248,12 @@ async def customer_price_group(root: strawberry.Parent[UnifiedCustomer], info: I
     return await info.context.loaders.price_group_by_code.load(root.price_group_code)
 
 
-async def customer_price_list(
+def customer_price_list(
     root: strawberry.Parent[UnifiedCustomer], info: Info
-) -> UnifiedPriceList | None:
+) -> UnifiedPriceList | Awaitable[UnifiedPriceList | None] | None:
     if not root.price_group_code and not root.crm_default_price_list_id:
         return None
-    return await info.context.loaders.default_price_list.load(root)
+    return ready_or_load(info.context.loaders.default_price_list, root)
 
 
 async def customer_price_lines(

@@ -195,3 +195,21 @@ async def test_the_statement_count_is_constant_on_postgresql_too(
             assert counts[100] == counts[150] <= 7, counts
     finally:
         await databases.drop_all()
+
+
+async def test_relations_are_the_same_through_edges_nodes_and_fragments(gw: Harness) -> None:
+    plain = """{ customers(first: 60) { edges { node { number salesperson { code name } currency { code }
+      defaultPriceList { code } } } } }"""
+    shaped = """fragment Rel on Customer { salesperson { code name } ... on Customer { currency { code } } }
+    { customers(first: 60) { nodes { number ...Rel defaultPriceList { code } } } }"""
+    counts = []
+    answers = []
+    for query in (plain, shaped):
+        with count_queries(gw.app.state.engine) as counter:
+            data = await _query(gw, query)
+        counts.append(counter.count)
+        page = data["customers"]
+        answers.append([e["node"] for e in page["edges"]] if "edges" in page else page["nodes"])
+    assert answers[0] == answers[1]
+    assert any(n["salesperson"] for n in answers[0]) and any(n["defaultPriceList"] for n in answers[0])
+    assert counts[0] == counts[1] <= 6, counts  # the page, then one per relation loader used
