@@ -169,9 +169,12 @@ class SyncEngine(PairsPart, CreatesPart):
                     mappings=tables, fence=fence, generation=uuid.uuid4().hex
                 )
             for read in reads:
-                run.count("modified", len(read.changed))
+                # A full read returns every row: count those new to the mirror. A poll returns what
+                # changed in BC since the set's watermark, even if PRICE LIST LINE (say) mirrored it.
+                modified = len(read.changed if full else read.records)
+                run.count("modified", modified)
                 run.count("deleted", len(read.deleted))
-                run.count("done", len(read.changed) + len(read.deleted))
+                run.count("done", modified + len(read.deleted))
         except StaleLease:
             raise
         except Exception as exc:
@@ -333,9 +336,12 @@ class SyncEngine(PairsPart, CreatesPart):
         retrying = bool(retry_erp or retry_crm) and self.retries.due(table, run.lookups)
         if not retrying:
             retry_erp, retry_crm = set(), set()
-        if not (read.changed or read.deleted or retrying):
+        if not (read.records or read.deleted or retrying):
             return
-        changed = read.changed | read.deleted
+        # Everything this mapping-direction read, not only what was new to the mirror: another
+        # mapping reading the same entity set may have mirrored the change first. Our own writes
+        # coming back are in scope too and reconcile as unchanged.
+        changed = read.records | read.deleted
         erp_scope = set(retry_erp) | (changed if source is Side.ERP else set())
         crm_scope = set(retry_crm) | (changed if source is Side.CRM else set())
         # Only what this run can touch, so its memory follows the changes, not the mapping's size:

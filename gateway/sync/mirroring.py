@@ -35,8 +35,17 @@ def erp_api(mapping: TableMapping) -> ErpApi:
 
 @dataclass
 class ReadResult:
+    """What one read brought. The mirror is shared by the mappings of one entity set (UNIT GROUP and
+    ITEM-PRODUCT both read `items`), so `changed` (new to the mirror) depends on which of them read
+    a row first; a run's scope is `records` and `deleted`: what changed upstream since this
+    mapping-direction's own watermark or delta link."""
+
+    records: set[str] = field(default_factory=set)
+    """Every record the read returned, whether or not the mirror already held its values."""
     changed: set[str] = field(default_factory=set)
+    """Those whose values were new or changed in the mirror."""
     deleted: set[str] = field(default_factory=set)
+    """Deletions the read reported (or a full read found), also those already marked in the mirror."""
     pages: int = 0
     watermark: datetime | None = None
     signpost: datetime | None = None
@@ -93,8 +102,10 @@ class MirrorReader:
                     delta_link=delta,
                 )
             await fence.check(session)
+        result.records.update(normalize_id(r.id) for r in records if r.id)
         result.changed.update(changed)
-        result.deleted.update(gone)
+        # Reported deletions another mapping of the same set marked first are this read's too.
+        result.deleted.update(gone, (normalize_id(i) for i in deleted if i))
         result.pages += 1
 
     # ------------------------------------------------------------------------------ full reads
