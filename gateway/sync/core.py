@@ -6,7 +6,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Mapping, Sequence
 
-from gateway.domain import BatchResult, Side
+from gateway.domain import BatchResult, Side, UpstreamRecord
 from gateway.errors import GatewayError
 from gateway.store import jobs, sync_state
 from gateway.store.engine import SessionFactory, StoreSession
@@ -117,6 +117,17 @@ class EngineCore(abc.ABC):
         results: list[BatchResult | BaseException],
     ) -> None:
         """Mirror and couple the records CRM upserts created (gateway.sync.creates)."""
+
+    @abc.abstractmethod
+    async def _created_in_erp(
+        self,
+        run: RunState,
+        posted: list[tuple[MirrorRecord, str, Write]],
+        results: list[BatchResult | BaseException],
+        *,
+        found: Sequence[tuple[MirrorRecord, UpstreamRecord]] = (),
+    ) -> None:
+        """Couple the records ERP creates made, then their follow-ups (gateway.sync.creates)."""
 
     @abc.abstractmethod
     async def _deleted(

@@ -4,7 +4,7 @@ intent and a lookup by number) and applying the deletion policies of coupled rec
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway.domain import BatchResult, Side, UpstreamRecord
@@ -134,6 +134,20 @@ class CreatesPart(EngineCore):
         self, run: RunState, records: list[MirrorRecord], *, numbers: Mapping[str, str] | None = None
     ) -> None:
         """Record an intent (committed), look up numbers of intents a crash left behind, then POST."""
+        await self._post_in_erp(run, await self._plan_erp_creates(run, records, numbers=numbers))
+
+    async def _post_in_erp(self, run: RunState, to_post: list[tuple[MirrorRecord, str, Write]]) -> None:
+        """Send planned ERP creates (their intents are committed) in slices of `chunk_size`."""
+        for start in range(0, len(to_post), self.chunk_size):
+            part = to_post[start : start + self.chunk_size]
+            await self._created_in_erp(run, part, await self._send(run, Side.ERP, [w for _, _, w in part]))
+
+    async def _plan_erp_creates(
+        self, run: RunState, records: list[MirrorRecord], *, numbers: Mapping[str, str] | None = None
+    ) -> list[tuple[MirrorRecord, str, Write]]:
+        """Map `records` (those that cannot be mapped fail here), commit an intent for each, and
+        couple at once those an interrupted run had already created (found by their intent's
+        number); returns the POSTs still to send."""
         table = run.mapping
         if not table.erp_key_fields:
             for record in records:
@@ -143,7 +157,7 @@ class CreatesPart(EngineCore):
                     crm_id=record.id,
                     direction="crm_to_erp",
                 )
-            return
+            return []
         number_field = table.erp_key_fields[0]
         planned: list[tuple[MirrorRecord, str, dict[str, Any]]] = []
         for record in records:
@@ -164,11 +178,12 @@ class CreatesPart(EngineCore):
             number = (numbers or {}).get(record.id) or erp_number_for(table, record.id, record.values)
             values[number_field] = number
             planned.append((record, number, values))
+        run.count("done", len(records) - len(planned))  # the failed ones
         if not planned:
             async with self.sessions.begin() as session:
                 await self._flush(session, run)
                 await run.fence.check(session)
-            return
+            return []
         async with self.sessions.begin() as session:
             earlier = await intents.intents_for(
                 session, mapping=table.name, crm_ids=[r.id for r, _, _ in planned]
@@ -178,6 +193,7 @@ class CreatesPart(EngineCore):
                     await intents.record_intent(
                         session, mapping=table.name, crm_id=record.id, erp_number=number
                     )
+            await self._flush(session, run)
             await run.fence.check(session)
         found: dict[str, UpstreamRecord] = {}
         if earlier:
@@ -199,9 +215,24 @@ class CreatesPart(EngineCore):
                 if intent is not None:
                     values[number_field] = intent.erp_number
                 to_post.append((record, values[number_field], Write.create(table.erp_entity, values)))
-        results = await self._send(run, Side.ERP, [w for _, _, w in to_post])
+        if done:
+            await self._created_in_erp(run, [], [], found=done)
+        return to_post
+
+    async def _created_in_erp(
+        self,
+        run: RunState,
+        posted: list[tuple[MirrorRecord, str, Write]],
+        results: list[BatchResult | BaseException],
+        *,
+        found: Sequence[tuple[MirrorRecord, UpstreamRecord]] = (),
+    ) -> None:
+        """Mirror and couple the ERP records those POSTs created (and those `found` already there),
+        drop their intents, then bring the new pairs up to date (the ERP's own values flow back)."""
+        table = run.mapping
+        done = list(found)
         definitive_failures: list[str] = []
-        for (record, _number, write), result in zip(to_post, results, strict=True):
+        for (record, _number, write), result in zip(posted, results, strict=True):
             if isinstance(result, BaseException) or result.status >= 300:
                 reason = str(result) if isinstance(result, BaseException) else batch_message(Side.ERP, result)
                 if not isinstance(result, BaseException) and 400 <= result.status < 500:
@@ -239,7 +270,7 @@ class CreatesPart(EngineCore):
                 session, mapping=table.name, crm_ids=[r.id for r, _ in done] + definitive_failures
             )
             run.count("inserted", len(done), direction="crm_to_erp")
-            run.count("done", len(records))
+            run.count("done", len(posted) + len(found))
             await self._flush(session, run)
             await run.fence.check(session)
         if fresh:

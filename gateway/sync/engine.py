@@ -450,15 +450,19 @@ class SyncEngine(PairsPart, CreatesPart):
             result.unmatched_crm = [c for c in result.unmatched_crm if c in scoped_crm]
         await self._report_ambiguous(run, result, erp_records, crm_records)
         new_pairs += result.pairs
+        # Creates are planned now (ERP ones with their intents committed) and sent last: meanwhile
+        # they fill the room in the last batch of the run's other writes to the same side (the new
+        # pairs' updates, the ERP creates' follow-ups), see PairsPart._send.
         if create_crm and creatable(table, Side.ERP) and table.direction.allows(Side.ERP):
-            # Planned now, sent last: meanwhile they fill the room in the other CRM writes' last
-            # batches (the new pairs' updates, the ERP creates' follow-ups), see PairsPart._send.
             run.crm_filler = self._plan_crm_creates(run, [erp_records[i] for i in result.unmatched_erp])
-        await self._couple_new(run, new_pairs, erp_records, crm_records)
         if create_erp and table.direction.allows(Side.CRM):
             ids = result.unmatched_crm
             for start in range(0, len(ids), self.chunk_size):
-                await self._create_in_erp(run, [crm_records[i] for i in ids[start : start + self.chunk_size]])
+                chunk = [crm_records[i] for i in ids[start : start + self.chunk_size]]
+                run.erp_filler += await self._plan_erp_creates(run, chunk)
+        await self._couple_new(run, new_pairs, erp_records, crm_records)
+        posts, run.erp_filler = run.erp_filler, []
+        await self._post_in_erp(run, posts)  # their follow-ups may still take CRM creates along
         if create_crm and creatable(table, Side.ERP) and table.direction.allows(Side.ERP):
             rest, run.crm_filler = run.crm_filler, []
             await self._send_crm_creates(run, rest)  # in slices of chunk_size writes

@@ -11,7 +11,6 @@ from gateway.domain import BatchResult, Side, UpstreamRecord
 from gateway.errors import GatewayError, MissingDependency, RecordError, UpstreamError
 from gateway.store import couplings as couplings_store
 from gateway.store import mirror
-from gateway.store.sync_tables import MirrorRecord
 from gateway.store.tables import (
     CouplingState,
     ErrorAction,
@@ -265,16 +264,16 @@ class PairsPart(EngineCore):
     ) -> list[BatchResult | BaseException]:
         """Batches chunked to the service's limit; a batch that fails as a whole fails its records.
 
-        CRM creates planned for later in the run (`run.crm_filler`) take the room left in the last
-        batch; they are mirrored and coupled here, and only `writes`' results are returned."""
+        Creates planned for later in the run (`run.crm_filler`, `run.erp_filler`) take the room left
+        in the last batch; they are mirrored and coupled here, and only `writes`' results are
+        returned."""
         if not writes:
             return []
         size = 100 if side is Side.ERP else 1000
-        filler: list[tuple[MirrorRecord, str, Write]] = []
-        if side is Side.CRM and run.crm_filler:
-            room = -len(writes) % size
-            filler, run.crm_filler[:room] = run.crm_filler[:room], []
-            writes = [*writes, *(w for _, _, w in filler)]
+        waiting = run.crm_filler if side is Side.CRM else run.erp_filler
+        room = -len(writes) % size
+        filler, waiting[:room] = waiting[:room], []
+        writes = [*writes, *(w for _, _, w in filler)]
         results: list[BatchResult | BaseException] = []
         for start in range(0, len(writes), size):
             chunk = writes[start : start + size]
@@ -294,7 +293,10 @@ class PairsPart(EngineCore):
                 )
         if filler:
             own = len(writes) - len(filler)
-            await self._created_in_crm(run, filler, results[own:])
+            if side is Side.CRM:
+                await self._created_in_crm(run, filler, results[own:])
+            else:
+                await self._created_in_erp(run, filler, results[own:])
             return results[:own]
         return results
 

@@ -91,6 +91,8 @@ class RunState:
     crm_filler: list[tuple[MirrorRecord, str, Write]] = field(default_factory=list)
     """CRM creates (record, CRM id, upsert) planned for later in the run: until then they fill the
     room left in the last `$batch` of the run's other CRM writes (see PairsPart._send)."""
+    erp_filler: list[tuple[MirrorRecord, str, Write]] = field(default_factory=list)
+    """The same for ERP creates (record, number, POST) whose intents are already committed."""
 
     def count(self, name: str, amount: int = 1, *, direction: str | None = None) -> None:
         job = self.jobs.get(direction or self.primary) or self.jobs[self.primary]

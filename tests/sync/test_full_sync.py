@@ -232,3 +232,17 @@ async def test_a_runs_crm_writes_share_batches_across_its_phases(world: World) -
     assert jobs["crm_to_erp"].inserted > 0
     batches = after["byMethod"].get("POST", 0) - before["byMethod"].get("POST", 0)
     assert batches == 1
+
+
+async def test_a_runs_erp_creates_share_the_batch_of_its_erp_updates(world: World) -> None:
+    """SALESPEOPLE updates a matched salesperson and creates one the ERP lacks: one ERP `$batch`
+    (the create's intent is committed first, then it fills the updates' batch)."""
+    before = await world.stats("erp")
+    summary = await world.engine.full(mapping="SALESPEOPLE")
+    after = await world.stats("erp")
+    assert summary.counts["inserted"] >= 1 and summary.counts["modified"] >= 1, summary.counts
+    batches = after["byMethod"].get("POST", 0) - before["byMethod"].get("POST", 0)
+    assert batches == 1
+    async with world.sessions() as session:
+        couplings = (await session.exec(select(Coupling).where(Coupling.mapping == "SALESPEOPLE"))).all()
+    assert summary.counts["inserted"] + summary.counts["modified"] <= len(couplings)
