@@ -2,7 +2,9 @@
 ITEM-PRODUCT both poll BC `items`, and ERP PRICING polls `itemUnitsOfMeasure`, `priceListHeaders`
 and `priceListLines` beside ITEM UOM, PRICE LIST and PRICE LIST LINE. Whichever of them runs first
 brings the changed row into the mirror; the other must still sync it in its own run (before the
-fix it found the row already up to date and left it out until the next full sync)."""
+fix it found the row already up to date and left it out until the next full sync). The same holds
+for an item ITEM-PRODUCT creates from a CRM product: it is mirrored at once, and UNIT GROUP's poll
+must still give it a unit group."""
 
 from __future__ import annotations
 
@@ -115,3 +117,26 @@ async def test_a_pricing_edit_mirrored_by_erp_pricing_first_still_reaches_the_cr
     await _run(w, mapping)
 
     assert (await _crm(w, crm_set, coupling.crm_id))[crm_field] == new
+
+
+@SQLITE
+async def test_an_item_made_from_a_crm_product_gets_its_unit_group_in_the_next_run(synced: World) -> None:
+    """ITEM-PRODUCT creates the BC item and mirrors it at once; UNIT GROUP's next poll of `items`
+    returns it and must create its unit group (before, it waited for a full sync)."""
+    w = synced
+    product = await w.crm.create(
+        "products", {"name": "Shared-set stool", "producttypecode": 1, "statecode": 0}
+    )
+    created = await w.engine.run(mapping="ITEM-PRODUCT", direction="crm_to_erp")
+    assert created.counts["inserted"] == 1, created
+    # Its coupling waits in error: the product's unit group lookup has no unit group yet.
+    async with w.sessions() as session:
+        statement = select(Coupling).where(Coupling.mapping == "ITEM-PRODUCT", Coupling.crm_id == product.id)
+        coupling = (await session.exec(statement)).one()
+    number = (await w.erp.get("items", coupling.erp_id)).values["number"]
+
+    await _run(w, "UNIT GROUP")
+
+    groups = [c for c in await _couplings(w, "UNIT GROUP") if c.erp_id == coupling.erp_id]
+    assert len(groups) == 1, "UNIT GROUP's run left the new item without a unit group"
+    assert (await _crm(w, "uomschedules", groups[0].crm_id))["name"] == number
