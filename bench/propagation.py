@@ -242,7 +242,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 {
                     (m.get("erpApi"), m["erpEntity"])
                     for m in mappings
-                    if m["enabled"] and m["direction"] in ("erp_to_crm", "bidirectional")
+                    if m["enabled"]
+                    # SALES ORDER runs crm_to_erp, but its ERP orders' fulfilled status flows back
+                    and (m["direction"] in ("erp_to_crm", "bidirectional") or m["name"] == "SALES ORDER")
                 }
             )
             demo.wait_ready(subscriptions=expected)

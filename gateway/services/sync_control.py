@@ -20,10 +20,11 @@ from typing import Any
 from gateway.domain import Side
 from gateway.errors import Busy, InvalidInput, NotFound
 from gateway.store import couplings as couplings_store
-from gateway.store import deletion_hints, mirror
+from gateway.store import deletion_hints, erp_watch, mirror
 from gateway.store import jobs as jobs_store
 from gateway.store.engine import SessionFactory
 from gateway.store.tables import Coupling, ErrorAction, ErrorStatus, JobError, JobType, SyncJob
+from gateway.store.types import utcnow
 from gateway.sync import catalog
 from gateway.sync.engine import RunSummary, SyncEngine
 from gateway.sync.full import FullSync
@@ -162,6 +163,20 @@ class SyncControl:
         confirms each with BC and applies the deletion policy (gateway.store.deletion_hints)."""
         async with self.sessions.begin() as session:
             await deletion_hints.add_hints(session, mapping=mapping, erp_ids=erp_ids)
+
+    async def erp_notified(self, entity_sets: Sequence[str]) -> list[tuple[str, str, str]]:
+        """BC notified changes in these ERP entity sets: remember when (a run that polls a set only
+        when due sees it, gateway.sync.orders) and return the enabled (mapping, direction) pairs whose
+        runs read them towards the CRM (catalog.erp_reader), with that set, for the caller to wake."""
+        wanted = set(entity_sets)
+        async with self.sessions.begin() as session:
+            await erp_watch.record_notified(session, entity_sets=wanted, at=utcnow())
+            mappings = await catalog.load_mappings(session)
+        return [
+            (m.name, direction, m.erp_entity)
+            for m in mappings
+            if m.enabled and m.erp_entity in wanted and (direction := catalog.erp_reader(m)) is not None
+        ]
 
     async def reset_mappings(self) -> list[dict[str, Any]]:
         return [mapping_to_dict(m) for m in await catalog.reset_mappings(self.sessions)]

@@ -81,6 +81,8 @@ class SyncWatermark(SQLModel, table=True):
     watermark: datetime | None = _utc(nullable=True)
     signpost: datetime | None = _utc(nullable=True)
     delta_link: str | None = Field(default=None, nullable=True)
+    polled_at: datetime | None = _utc(nullable=True)
+    """When the last poll that only some runs make (SALES ORDER's ERP orders) started."""
     updated_at: datetime = _utc(nullable=False)
 
 
@@ -106,3 +108,15 @@ class SyncDeletionHint(SQLModel, table=True):
     mapping: str = Field(primary_key=True)
     erp_id: str = Field(primary_key=True)
     noticed_at: datetime = _utc(nullable=False)
+
+
+class SyncErpWatch(SQLModel, table=True):
+    """What we know of one ERP entity set's BC webhook subscription: when the subscription manager
+    last saw ours in place (None: it failed, or no mapping wants it any more) and when BC last
+    notified a change. A run that may skip its ERP poll while notifications cover the set reads it."""
+
+    __tablename__ = "sync_erp_watch"
+
+    entity_set: str = Field(primary_key=True)
+    verified_at: datetime | None = _utc(nullable=True)
+    notified_at: datetime | None = _utc(nullable=True)

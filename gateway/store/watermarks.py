@@ -44,3 +44,14 @@ async def set_watermark(
 
 async def clear_watermarks(session: AsyncSession, *, mapping: str) -> None:
     await session.exec(delete(SyncWatermark).where(col(SyncWatermark.mapping) == mapping))
+
+
+async def set_polled(session: AsyncSession, *, mapping: str, direction: str, at: datetime) -> None:
+    """Remember when a poll that runs only when due (see gateway.sync.orders) last started."""
+    row = await session.get(SyncWatermark, (mapping, direction))
+    if row is None:
+        row = SyncWatermark(mapping=mapping, direction=direction)
+    row.polled_at = at
+    row.updated_at = utcnow()
+    session.add(row)
+    await session.flush()

@@ -6,12 +6,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gateway.domain import Side
 from gateway.errors import InvalidInput, NotFound
 from gateway.store import mappings as rows
 from gateway.store.engine import SessionFactory, StoreSession
 from gateway.sync.defaults import default_mappings
 from gateway.sync.model import TableMapping, mapping_from_dict, mapping_to_dict, patch_mapping
 from gateway.sync.pricing_mirror import ERP_PRICING
+from gateway.sync.runstate import SALES_ORDER
+
+
+def erp_reader(mapping: TableMapping) -> str | None:
+    """The direction whose runs read `mapping`'s ERP entity set for changes bound for the CRM (so a BC
+    notification for the set wakes it): erp_to_crm where values flow out of the ERP; SALES ORDER's
+    crm_to_erp runs, which bring the ERP orders' fulfilled status back; None otherwise."""
+    if mapping.direction.allows(Side.ERP):
+        return "erp_to_crm"
+    return "crm_to_erp" if mapping.name == SALES_ORDER else None
 
 
 async def load_mappings(session: StoreSession) -> list[TableMapping]:

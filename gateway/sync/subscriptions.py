@@ -16,8 +16,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from gateway.domain import Side, WebhookSubscription
+from gateway.domain import WebhookSubscription
 from gateway.errors import GatewayError, UpstreamNotFound
+from gateway.store import erp_watch
 from gateway.store.engine import SessionFactory
 from gateway.store.leases import acquire, is_due, is_free, list_leases, release
 from gateway.store.types import utcnow
@@ -96,12 +97,17 @@ class SubscriptionManager:
 
     async def resources(self) -> list[str]:
         """The resource of every ERP entity set an enabled mapping reads towards the CRM."""
+        return list((await self._wanted()).values())
+
+    async def _wanted(self) -> dict[str, str]:
+        """Entity set -> resource, for every set an enabled mapping reads towards the CRM (including
+        SALES ORDER's ERP orders, whose fulfilled status flows back: catalog.erp_reader)."""
         async with self.sessions() as session:
             mappings = await catalog.load_mappings(session)
         wanted = dict.fromkeys(
-            (erp_api(m), m.erp_entity) for m in mappings if m.enabled and m.direction.allows(Side.ERP)
+            (erp_api(m), m.erp_entity) for m in mappings if m.enabled and catalog.erp_reader(m)
         )
-        return [await self.erp.subscription_resource(entity, api=api) for api, entity in wanted]
+        return {entity: await self.erp.subscription_resource(entity, api=api) for api, entity in wanted}
 
     async def reconcile(self, existing: list[WebhookSubscription]) -> PassResult:
         """Bring the subscriptions BC listed (`existing`) in line: create the missing ones, renew
@@ -109,7 +115,8 @@ class SubscriptionManager:
         delete ours that no mapping needs any more and duplicates. Other URLs' subscriptions stay."""
         result = PassResult()
         now = self.clock()
-        wanted = {_same(r): r for r in await self.resources()}
+        sets = await self._wanted()
+        wanted = {_same(r): r for r in sets.values()}
         ours: dict[str, list[WebhookSubscription]] = defaultdict(list)
         for subscription in existing:
             if subscription.notification_url == self.notification_url:
@@ -123,6 +130,14 @@ class SubscriptionManager:
                 await self._attempt(result, extra.resource, self._delete(result, extra))
         for key, resource in wanted.items():
             await self._attempt(result, resource, self._ensure(result, resource, current.get(key), now))
+        # Which sets BC will notify us of: a run may skip its poll of such a set (gateway.sync.orders).
+        async with self.sessions.begin() as session:
+            await erp_watch.record_verified(
+                session,
+                verified=[entity for entity, r in sets.items() if r not in result.failed],
+                lost=[entity for entity, r in sets.items() if r in result.failed],
+                at=now,
+            )
         return result
 
     async def _attempt(self, result: PassResult, resource: str, step: Awaitable[None]) -> None:

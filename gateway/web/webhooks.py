@@ -88,18 +88,13 @@ async def receive_bc(request: Request) -> Response:
             deleted.setdefault(name, []).append(key)
     woken: list[dict[str, str]] = []
     if sets and services.sync is not None:
-        for mapping in await services.sync.list_mappings():
-            if (
-                mapping["enabled"]
-                and mapping["erpEntity"] in sets
-                and mapping["direction"] in ("erp_to_crm", "bidirectional")
-            ):
-                if mapping["erpEntity"] in deleted:
-                    await services.sync.note_erp_deletions(
-                        mapping=mapping["name"], erp_ids=deleted[mapping["erpEntity"]]
-                    )
-                await config.wake(mapping["name"], "erp_to_crm")
-                woken.append({"mapping": mapping["name"], "direction": "erp_to_crm"})
+        # Every run reading a notified set towards the CRM: erp_to_crm ones, and SALES ORDER's
+        # crm_to_erp (the ERP orders' fulfilled status flows back), which polls BC only when told.
+        for name, direction, entity_set in await services.sync.erp_notified(sorted(sets)):
+            if direction == "erp_to_crm" and entity_set in deleted:
+                await services.sync.note_erp_deletions(mapping=name, erp_ids=deleted[entity_set])
+            await config.wake(name, direction)
+            woken.append({"mapping": name, "direction": direction})
     log.info("BC notification: %d change(s) in %s; woke %s", len(notifications), sorted(sets), woken)
     return JSONResponse({"accepted": len(notifications), "woken": woken}, status_code=202)
 

@@ -1,7 +1,9 @@
 """What an incremental round costs when nothing changed: upstream, counted by the simulators, one
 request per mapping-direction, except ERP PRICING (its sets' reads in one `$batch` per BC API, two)
-and SALES ORDER while a transferred order waits for its fulfilled status (the ERP orders' poll);
-in the store, failed records are not processed again until they or their dependencies change."""
+and SALES ORDER while a transferred order waits for its fulfilled status and no BC subscription
+covers the ERP orders (their poll, then made every run; with one, every ERP_POLL_FALLBACK or when BC
+notified a change); in the store, failed records are not processed again until they or their
+dependencies change."""
 
 from __future__ import annotations
 
@@ -9,18 +11,24 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import event
 from sqlmodel import select
+from starlette.applications import Starlette
 
 from gateway.domain import Side
 from gateway.simulators import SimulatorOptions
 from gateway.store import couplings as couplings_store
-from gateway.store import mirror, sync_state
+from gateway.store import erp_watch, mirror, sync_state, watermarks
 from gateway.store.sync_tables import MirrorRecord
 from gateway.store.tables import Coupling, ErrorStatus, JobError
+from gateway.store.types import utcnow
 from gateway.sync import catalog
 from gateway.sync.full import FullSync
+from gateway.sync.orders import ERP_POLL_FALLBACK
+from gateway.sync.subscriptions import SubscriptionManager
+from gateway.web.webhooks import webhook_routes
 from tests.sync.world import World, build_world
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
@@ -32,6 +40,29 @@ OPTIONS = SimulatorOptions(customers=40, items=20)
 async def synced(database_url: str) -> AsyncIterator[World]:
     w = await build_world(database_url, OPTIONS, erp_page_size=5)
     await FullSync(w.engine).run()
+    yield w
+    await w.close()
+
+
+@pytest.fixture
+async def subscribed(database_url: str) -> AsyncIterator[World]:
+    """The synced world with our BC subscriptions in place (the ERP simulator's handshakes reach our
+    real receiver route; no notification is delivered unless a test asks for it)."""
+    receiver = Starlette(routes=webhook_routes())
+    options = SimulatorOptions(
+        customers=40, items=20, webhook_delay_seconds=0, webhook_transport=httpx.ASGITransport(app=receiver)
+    )
+    w = await build_world(database_url, options, erp_page_size=5)
+    await FullSync(w.engine).run()
+    manager = SubscriptionManager(
+        sessions=w.sessions,
+        erp=w.erp,
+        notification_url="http://gateway.test/api/v1/admin/webhooks/bc",
+        client_state="idle-test-state",
+        holder="w1/subscriptions",
+    )
+    passed = await manager.run_once()
+    assert passed is not None and passed.ok and any(r.endswith("/salesOrders") for r in passed.created)
     yield w
     await w.close()
 
@@ -70,7 +101,8 @@ async def test_an_idle_round_makes_one_request_per_mapping_direction(synced: Wor
             # 11 sets: 9 in the integration API, 2 in API v2.0; each API has its own $batch.
             assert made["erp"] == Counter({"POST $batch": 2}) and not made["crm"]
         elif mapping == "SALES ORDER":
-            # Transferred orders wait for their fulfilled status: the ERP orders are polled too.
+            # Transferred orders wait for their fulfilled status and no BC subscription tells us of
+            # shipments: the ERP orders are polled too, every run.
             assert made["crm"] == Counter({"GET salesorders": 1}), made
             assert made["erp"] == Counter({"GET salesOrders": 1}), made
         else:
@@ -219,3 +251,52 @@ async def test_an_idle_sales_order_run_loads_no_lines_lookups_or_erp_orders(sync
     now[0] += 301
     again = await idle_run()
     assert again["coupling CUSTOMER"] > 0 and again["salesorderdetails"] > 0 and again["salesOrders"] > 0
+
+
+async def test_an_idle_sales_order_run_polls_bc_only_when_notified_or_after_the_fallback(
+    subscribed: World,
+) -> None:
+    w = subscribed
+    await _round(w)  # reads back the full sync's writes; the first ERP poll (none recorded yet)
+    async with w.sessions() as session:
+        transferred = [c.erp_id for c in await sync_state.mapping_couplings(session, mapping="SALES ORDER")]
+    assert transferred  # orders wait for their fulfilled status
+    idle = await _round(w)
+    assert idle[("SALES ORDER", "crm_to_erp")] == {"erp": Counter(), "crm": Counter({"GET salesorders": 1})}
+    assert all(_total(made) == 1 for (mapping, _), made in idle.items() if mapping != "ERP PRICING")
+
+    async def requests_of_a_run() -> dict[str, Counter[str]]:
+        before = await _requests_of(w)
+        summary = await w.engine.run(mapping="SALES ORDER", direction="crm_to_erp")
+        assert summary.status == "success", summary
+        after = await _requests_of(w)
+        return {side: after[side] - before[side] for side in after}
+
+    # A shipment nobody told us of waits for the fallback poll...
+    await w.sim("erp", "POST", "/_sim/ship", {"orderId": transferred[0]})
+    assert (await requests_of_a_run())["erp"] == Counter()
+    async with w.sessions.begin() as session:  # ERP_POLL_FALLBACK passed since the last poll
+        mark = await watermarks.get_watermark(session, mapping="SALES ORDER", direction="erp_to_crm")
+        assert mark is not None and mark.polled_at is not None
+        await watermarks.set_polled(
+            session, mapping="SALES ORDER", direction="erp_to_crm", at=mark.polled_at - ERP_POLL_FALLBACK
+        )
+    before = await _requests_of(w)
+    fallback = await w.engine.run(mapping="SALES ORDER", direction="crm_to_erp")
+    after = await _requests_of(w)
+    assert after["erp"] - before["erp"] == Counter({"GET salesOrders": 1})
+    assert fallback.counts["modified"] == 1  # ...which reports it back
+    await w.engine.run(mapping="SALES ORDER", direction="crm_to_erp")  # sees its own status writes
+    assert (await requests_of_a_run())["erp"] == Counter()
+
+    # A notification for the ERP orders (what the receiver records) makes the next run poll, once.
+    async with w.sessions.begin() as session:
+        await erp_watch.record_notified(session, entity_sets=["salesOrders"], at=utcnow())
+    assert (await requests_of_a_run())["erp"] == Counter({"GET salesOrders": 1})
+    assert (await requests_of_a_run())["erp"] == Counter()
+
+    # The subscription manager lost the subscription (a failed pass): polled every run again.
+    async with w.sessions.begin() as session:
+        await erp_watch.record_verified(session, verified=[], lost=["salesOrders"], at=utcnow())
+    assert (await requests_of_a_run())["erp"] == Counter({"GET salesOrders": 1})
+    assert (await requests_of_a_run())["erp"] == Counter({"GET salesOrders": 1})

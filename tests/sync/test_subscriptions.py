@@ -23,8 +23,10 @@ from tests.sync.world import World, build_world
 URL = "http://gateway.test/api/v1/admin/webhooks/bc"
 SECRET = "our-client-state"
 DAY = 86_400.0
-# The ERP entity sets the default mappings read towards the CRM (v2.0 and our integration API).
+# The ERP entity sets the default mappings read towards the CRM (v2.0 and our integration API),
+# with SALES ORDER's ERP orders (their fulfilled status flows back).
 EXPECTED_SETS = {
+    "salesOrders",
     "currencies",
     "items",
     "itemUnitsOfMeasure",

@@ -26,6 +26,7 @@ from tests.gateway_harness import WEBHOOK_URL, Harness, running_gateway
 
 SECRET = "webhook-test-state"
 LEASE = "CUSTOMER:erp_to_crm"
+ORDERS = "SALES ORDER:crm_to_erp"
 DAY = 86_400
 
 
@@ -101,8 +102,9 @@ async def _crm_phone(gw: Harness, erp_id: str) -> str | None:
 
 @asynccontextmanager
 async def _gateway(tmp_path: Path, **customer_mapping: Any) -> AsyncIterator[Harness]:
-    """The demo-like gateway whose CUSTOMER mapping polls once a day (a run of it within a test is a
-    webhook's doing), after its first full sync, its first runs and its BC subscriptions."""
+    """The demo-like gateway whose CUSTOMER and SALES ORDER mappings poll once a day (a run of them
+    within a test is a webhook's doing), after its first full sync, its first runs and its BC
+    subscriptions (7: the 6 sets read towards the CRM and SALES ORDER's ERP orders)."""
     url = f"sqlite+aiosqlite:///{tmp_path}/gw.db"
     await asyncio.to_thread(migrate.upgrade, url)
     engine = create_engine(url)
@@ -111,6 +113,7 @@ async def _gateway(tmp_path: Path, **customer_mapping: Any) -> AsyncIterator[Har
         await update_mapping(
             session_factory(engine), "CUSTOMER", {"intervalSeconds": DAY, **customer_mapping}
         )
+        await update_mapping(session_factory(engine), "SALES ORDER", {"intervalSeconds": DAY})
     finally:
         await engine.dispose()
     async with running_gateway(
@@ -124,9 +127,10 @@ async def _gateway(tmp_path: Path, **customer_mapping: Any) -> AsyncIterator[Har
     ) as gw:
         scheduler = gw.app.state.scheduler
         async with asyncio.timeout(180):
-            while scheduler.stats.by_lease.get(LEASE, 0) < 1 or LEASE in scheduler.running:  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
-            while len((await _sim(gw.erp_sim, "GET", "/_sim/webhooks"))["subscriptions"]) < 6:  # noqa: ASYNC110
+            for lease in (LEASE, ORDERS):
+                while scheduler.stats.by_lease.get(lease, 0) < 1 or lease in scheduler.running:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+            while len((await _sim(gw.erp_sim, "GET", "/_sim/webhooks"))["subscriptions"]) < 7:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
         yield gw
 
@@ -149,7 +153,7 @@ async def test_an_erp_change_reaches_the_crm_through_a_webhook_while_polling_is_
         scheduler = gw.app.state.scheduler
         state = await _sim(gw.erp_sim, "GET", "/_sim/webhooks")
         assert {s["notificationUrl"] for s in state["subscriptions"]} == {WEBHOOK_URL}
-        assert state["counters"]["handshakes"] == 6  # each answered by the gateway on the first try
+        assert state["counters"]["handshakes"] == 7  # each answered by the gateway on the first try
 
         customer = await _erp_customer(gw)
         assert await _crm_phone(gw, customer["id"]) != "+32 9 555 01 01"
@@ -193,3 +197,33 @@ async def test_an_erp_deletion_notified_by_webhook_follows_the_deletion_policy_a
             lease is not None and lease.due_at is not None and lease.due_at > utcnow() + timedelta(hours=23)
         )
         assert sum(j.deleted for j in jobs) == 1  # the CRM account, by the woken erp_to_crm run
+
+
+async def test_a_shipment_in_bc_marks_the_crm_order_fulfilled_through_a_webhook(tmp_path: Path) -> None:
+    async with _gateway(tmp_path) as gw:
+        scheduler = gw.app.state.scheduler
+        couplings = await gw.client.get(
+            "/api/v1/admin/couplings", params={"mapping": "SALES ORDER"}, headers=gw.auth(Role.ADMIN)
+        )
+        order = couplings.json()["items"][0]
+        assert (await _crm_order(gw, order["crmId"]))["statecode"] == 1  # submitted, awaiting shipment
+        runs = scheduler.stats.by_lease[ORDERS]
+        await _sim(gw.erp_sim, "POST", "/_sim/ship", {"orderId": order["erpId"]})
+        delivered = await _sim(gw.erp_sim, "POST", "/_sim/webhooks")  # BC's delay, elapsed now
+        assert delivered["sent"] >= 1 and delivered["removed"] == 0
+        async with asyncio.timeout(120):
+            while (await _crm_order(gw, order["crmId"]))["statecode"] != 3:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        done = await _crm_order(gw, order["crmId"])
+        assert (done["statecode"], done["statuscode"]) == (3, 100001) and done["datefulfilled"]
+        assert scheduler.stats.by_lease[ORDERS] > runs  # woken: its schedule is a day away
+
+
+async def _crm_order(gw: Harness, crm_id: str) -> dict[str, Any]:
+    token = await _token(gw.crm_sim, "http://crm.sim/.default")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=gw.crm_sim), headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        response = await client.get(f"http://sim/api/data/v9.2/salesorders({crm_id})")
+        response.raise_for_status()
+    return dict(response.json())
