@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -98,3 +99,29 @@ async def resolve_record_errors(
         session.add(error)
     await session.flush()
     return len(rows)
+
+
+async def coupling_versions(session: AsyncSession, *, mappings: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """Per mapping, (couplings, highest coupling id): one grouped query, nothing loaded. A coupling
+    made or removed changes it (gateway.sync.retries)."""
+    names = sorted(set(mappings))
+    if not names:
+        return {}
+    statement = (
+        select(col(Coupling.mapping), func.count(), func.max(col(Coupling.id)))
+        .where(col(Coupling.mapping).in_(names))
+        .group_by(col(Coupling.mapping))
+    )
+    found = {name: (int(count), int(top or 0)) for name, count, top in (await session.exec(statement)).all()}
+    return {name: found.get(name, (0, 0)) for name in names}
+
+
+async def mirror_version(session: AsyncSession, *, side: Side, entity_set: str) -> tuple[int, str]:
+    """(live rows, when one was last mirrored) of one mirrored entity set: one query."""
+    statement = select(func.count(), func.max(col(MirrorRecord.mirrored_at))).where(
+        col(MirrorRecord.side) == side.value,
+        col(MirrorRecord.entity_set) == entity_set,
+        col(MirrorRecord.deleted).is_(False),
+    )
+    count, last = (await session.exec(statement)).one()
+    return int(count), str(last)

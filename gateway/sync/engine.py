@@ -35,6 +35,7 @@ from gateway.sync.model import DeletionPolicy, TableMapping
 from gateway.sync.pairs import PairsPart
 from gateway.sync.pricing_mirror import ERP_PRICING, pricing_tables
 from gateway.sync.reconcile import creatable
+from gateway.sync.retries import fingerprint
 from gateway.sync.runstate import (
     COUNTERS,
     SALES_ORDER,
@@ -69,8 +70,9 @@ class SyncEngine(PairsPart, CreatesPart):
         table = await self._mapping(mapping)
         if direction not in table.directions():
             raise NotFound(f"{mapping} does not run {direction}")
-        run = await self._start(table, [direction], JobType(job_type), fence)
-        if table.name == SALES_ORDER:
+        orders_run = table.name == SALES_ORDER
+        run = await self._start(table, [direction], JobType(job_type), fence, lazy=not orders_run)
+        if orders_run:
             return await self._orders(run, full=False)
         try:
             source = Side.ERP if direction == "erp_to_crm" else Side.CRM
@@ -106,8 +108,9 @@ class SyncEngine(PairsPart, CreatesPart):
         try:
             for side in (Side.ERP, Side.CRM):
                 await self._read_fully(table, side, fence, read_cache)
+            dependencies = await self._dependencies(table)
             await self._reconcile_all(run)
-            self.retries.tried(table, run.lookups)  # every record was just tried
+            self.retries.tried(table, dependencies)  # every record was just tried
         except StaleLease:
             raise
         except Exception as exc:
@@ -195,9 +198,16 @@ class SyncEngine(PairsPart, CreatesPart):
     # ------------------------------------------------------------------------------ jobs
 
     async def _start(
-        self, table: TableMapping, directions: list[str], job_type: JobType, fence: Fence
+        self,
+        table: TableMapping,
+        directions: list[str],
+        job_type: JobType,
+        fence: Fence,
+        *,
+        lazy: bool = False,
     ) -> RunState:
-        lookups = await self._lookups(table)
+        """The run's job rows and state; its lookups now, or (`lazy`) once it has work (_need_lookups)."""
+        lookups = LookupTable() if lazy else await self._lookups(table)
         async with self.sessions.begin() as session:
             ids = {}
             for direction in directions:
@@ -217,7 +227,13 @@ class SyncEngine(PairsPart, CreatesPart):
             job_type=job_type.value,
         )
         run.open_ids = open_erp | open_crm
+        run.lookups_loaded = not lazy
         return run
+
+    async def _need_lookups(self, run: RunState) -> None:
+        if not run.lookups_loaded:
+            run.lookups = await self._lookups(run.mapping)
+            run.lookups_loaded = True
 
     async def _finish(self, run: RunState, *, failure: BaseException | None = None) -> RunSummary:
         message = None
@@ -261,6 +277,28 @@ class SyncEngine(PairsPart, CreatesPart):
         if self._local_currency is None:
             self._local_currency = (await self.erp.company()).currency_code
         return self._local_currency
+
+    async def _dependencies(self, table: TableMapping, *, also: Sequence[str] = ()) -> str:
+        """The fingerprint of what a failed record's retry depends on (gateway.sync.retries), from
+        aggregates: one query for the couplings of the lookups' mappings (and of `also`), one per
+        natural-key fallback set."""
+        wanted = {fm.lookup.mapping: fm.lookup for fm in table.fields if fm.lookup is not None and fm.enabled}
+        currency = (
+            await self.local_currency() if any(lk.empty_is_local_currency for lk in wanted.values()) else ""
+        )
+        versions: dict[str, object] = {}
+        if wanted or also:
+            async with self.sessions() as session:
+                versions.update(await sync_state.coupling_versions(session, mappings=[*wanted, *also]))
+                if any(lk.crm_fallback for lk in wanted.values()):
+                    mappings = {m.name: m for m in await catalog.load_mappings(session)}
+                    for name, lookup in wanted.items():
+                        target = mappings.get(name)
+                        if lookup.crm_fallback and target is not None:
+                            versions[f"{name} {lookup.crm_fallback}"] = await sync_state.mirror_version(
+                                session, side=Side.CRM, entity_set=target.crm_entity
+                            )
+        return fingerprint(table, local_currency=currency, versions=versions)
 
     async def _lookups(self, table: TableMapping) -> LookupTable:
         """Every coupling of the mappings this mapping's lookups go through: one query per mapping."""
@@ -332,12 +370,15 @@ class SyncEngine(PairsPart, CreatesPart):
         async with self.sessions() as session:
             retry_erp, retry_crm = await sync_state.failed_record_ids(session, mapping=table.name)
         # Failed records are retried when they change, or when what they depend on changed (see
-        # gateway.sync.retries); an idle run with nothing to retry loads nothing.
-        retrying = bool(retry_erp or retry_crm) and self.retries.due(table, run.lookups)
+        # gateway.sync.retries); an idle run with nothing to retry loads nothing, not even the
+        # couplings its lookups go through.
+        dependencies = await self._dependencies(table) if retry_erp or retry_crm else ""
+        retrying = bool(retry_erp or retry_crm) and self.retries.due(table, dependencies)
         if not retrying:
             retry_erp, retry_crm = set(), set()
         if not (read.records or read.deleted or retrying):
             return
+        await self._need_lookups(run)
         # Everything this mapping-direction read, not only what was new to the mirror: another
         # mapping reading the same entity set may have mirrored the change first. Our own writes
         # coming back are in scope too and reconcile as unchanged.
@@ -384,7 +425,7 @@ class SyncEngine(PairsPart, CreatesPart):
             create_crm=create,
         )
         if retrying:
-            self.retries.tried(table, run.lookups)
+            self.retries.tried(table, dependencies)
 
     async def _reconcile(
         self,

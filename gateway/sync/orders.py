@@ -47,6 +47,7 @@ ERP_POLL_FALLBACK = timedelta(minutes=5)
 # than two of those means it stopped (or fails), and the subscription is no longer relied on.
 SUBSCRIPTION_TRUSTED = timedelta(seconds=2 * RECHECK_SECONDS)
 FULFILL_ACTION = "FulfillSalesOrder"
+LOOKUP_MAPPINGS = ("CUSTOMER", "ITEM-PRODUCT", "ITEM UOM")
 
 
 def order_lines_table() -> TableMapping:
@@ -129,10 +130,12 @@ async def sync_orders(
     """Read orders, their lines and the ERP orders, transfer the submitted ones, report back."""
     table = run.mapping
     lines_table = order_lines_table()
+    # A transfer depends on the customer's, the products' and the units' couplings.
+    dependencies = await engine._dependencies(table, also=LOOKUP_MAPPINGS)
     if full:
         for source, side in ((table, Side.CRM), (lines_table, Side.CRM), (table, Side.ERP)):
             await engine._read_fully(source, side, run.fence, read_cache)
-    elif not await _read_changes(engine, run) and not engine.retries.due(table, run.lookups):
+    elif not await _read_changes(engine, run) and not engine.retries.due(table, dependencies):
         # Nothing changed: orders that failed to transfer (or to report back) wait for a change, the
         # retry backoff, or an admin run (gateway.sync.retries), so an idle run loads nothing more.
         return
@@ -156,7 +159,7 @@ async def sync_orders(
     pending = [o for o in orders.values() if o.values.get("statecode") == SUBMITTED and o.id not in couplings]
     await _transfer(engine, run, pending, lines_of, lookups)
     await _report_back(engine, run, orders, erp_orders, couplings)
-    engine.retries.tried(table, run.lookups)
+    engine.retries.tried(table, dependencies)
 
 
 async def _read_changes(engine: SyncEngine, run: RunState) -> bool:

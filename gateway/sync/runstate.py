@@ -93,6 +93,9 @@ class RunState:
     room left in the last `$batch` of the run's other CRM writes (see PairsPart._send)."""
     erp_filler: list[tuple[MirrorRecord, str, Write]] = field(default_factory=list)
     """The same for ERP creates (record, number, POST) whose intents are already committed."""
+    lookups_loaded: bool = True
+    """False while `lookups` is an empty table an incremental run loads once it has work (see
+    SyncEngine._need_lookups): an idle run never loads the couplings its lookups go through."""
 
     def count(self, name: str, amount: int = 1, *, direction: str | None = None) -> None:
         job = self.jobs.get(direction or self.primary) or self.jobs[self.primary]

@@ -300,3 +300,42 @@ async def test_an_idle_sales_order_run_polls_bc_only_when_notified_or_after_the_
         await erp_watch.record_verified(session, verified=[], lost=["salesOrders"], at=utcnow())
     assert (await requests_of_a_run())["erp"] == Counter({"GET salesOrders": 1})
     assert (await requests_of_a_run())["erp"] == Counter({"GET salesOrders": 1})
+
+
+async def test_an_idle_round_loads_no_couplings_or_records(synced: World) -> None:
+    """Lookups (the couplings of CUSTOMER's salespeople, ITEM-PRODUCT's unit groups, PRICE LIST
+    LINE's items and units, ...) are loaded only once a run has something to reconcile; whether open
+    errors are due for a retry is decided from aggregates, without loading them either."""
+    w = synced
+    await _round(w)  # reads back the full sync's own writes
+    await _round(w)  # failed records tried once more with their dependencies (then they wait)
+    loaded: Counter[str] = Counter()
+
+    def coupling_loaded(target: Coupling, _context: object) -> None:
+        loaded[f"coupling {target.mapping}"] += 1
+
+    def record_loaded(target: MirrorRecord, _context: object) -> None:
+        loaded[target.entity_set] += 1
+
+    async with w.sessions() as session:
+        failing = {
+            e.mapping
+            for e in (await session.exec(select(JobError))).all()
+            if e.status == ErrorStatus.OPEN.value
+        }
+    # Mappings whose idle runs have open errors to consider, and ones without.
+    assert {"CUSTOMER", "ITEM-PRODUCT", "PRICE LIST LINE"} <= failing and "ITEM UOM" not in failing
+    for mapping, direction, _ in await catalog.schedule_entries(w.sessions):
+        loaded.clear()
+        event.listen(Coupling, "load", coupling_loaded)
+        event.listen(MirrorRecord, "load", record_loaded)
+        try:
+            summary = await w.engine.run(mapping=mapping, direction=direction)
+        finally:
+            event.remove(Coupling, "load", coupling_loaded)
+            event.remove(MirrorRecord, "load", record_loaded)
+        assert summary.counts["done"] == 0, (mapping, summary)
+        if mapping == "SALES ORDER":  # the transferred orders, to see whether one awaits its status
+            assert set(loaded) == {"coupling SALES ORDER", "salesorders"}, loaded
+        else:
+            assert not loaded, (mapping, direction, loaded)
