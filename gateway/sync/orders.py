@@ -177,10 +177,7 @@ async def _read_changes(engine: SyncEngine, run: RunState) -> bool:
         await reader.changes(
             mapping=order_lines_table(), side=Side.CRM, fence=run.fence, generation=uuid.uuid4().hex
         )
-    async with engine.sessions() as session:
-        coupled = [c.crm_id for c in await sync_state.mapping_couplings(session, mapping=table.name)]
-        orders = await mirror.load_records(session, side=Side.CRM, entity_set=table.crm_entity, ids=coupled)
-    if any(o.values.get("statecode") in OPEN for o in orders.values()) and await _erp_poll_due(engine, table):
+    if await _erp_poll_due(engine, table) and await _awaiting_fulfilment(engine, table):
         started = utcnow()
         erp = await reader.changes(mapping=table, side=Side.ERP, fence=run.fence, generation=uuid.uuid4().hex)
         async with engine.sessions.begin() as session:
@@ -188,6 +185,14 @@ async def _read_changes(engine: SyncEngine, run: RunState) -> bool:
             await run.fence.check(session)
         changed = changed or bool(erp.changed or erp.deleted)
     return changed
+
+
+async def _awaiting_fulfilment(engine: SyncEngine, table: TableMapping) -> bool:
+    """Whether a transferred order is still open (may yet become fulfilled)."""
+    async with engine.sessions() as session:
+        coupled = [c.crm_id for c in await sync_state.mapping_couplings(session, mapping=table.name)]
+        orders = await mirror.load_records(session, side=Side.CRM, entity_set=table.crm_entity, ids=coupled)
+    return any(o.values.get("statecode") in OPEN for o in orders.values())
 
 
 async def _erp_poll_due(engine: SyncEngine, table: TableMapping) -> bool:

@@ -264,6 +264,23 @@ async def test_an_idle_sales_order_run_polls_bc_only_when_notified_or_after_the_
     idle = await _round(w)
     assert idle[("SALES ORDER", "crm_to_erp")] == {"erp": Counter(), "crm": Counter({"GET salesorders": 1})}
     assert all(_total(made) == 1 for (mapping, _), made in idle.items() if mapping != "ERP PRICING")
+    # No poll due: not even the transferred orders are loaded to see whether one awaits its status.
+    loaded: Counter[str] = Counter()
+
+    def coupling_loaded(target: Coupling, _context: object) -> None:
+        loaded[f"coupling {target.mapping}"] += 1
+
+    def record_loaded(target: MirrorRecord, _context: object) -> None:
+        loaded[target.entity_set] += 1
+
+    event.listen(Coupling, "load", coupling_loaded)
+    event.listen(MirrorRecord, "load", record_loaded)
+    try:
+        await w.engine.run(mapping="SALES ORDER", direction="crm_to_erp")
+    finally:
+        event.remove(Coupling, "load", coupling_loaded)
+        event.remove(MirrorRecord, "load", record_loaded)
+    assert not loaded, loaded
 
     async def requests_of_a_run() -> dict[str, Counter[str]]:
         before = await _requests_of(w)
