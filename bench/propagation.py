@@ -246,6 +246,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     # SALES ORDER runs crm_to_erp, but its ERP orders' fulfilled status flows back
                     and (m["direction"] in ("erp_to_crm", "bidirectional") or m["name"] == "SALES ORDER")
                 }
+                # ERP PRICING (no mapping row) polls these standard-API sets only when notified or due
+                | {("v2.0", "locations"), ("v2.0", "unitsOfMeasure")}
             )
             demo.wait_ready(subscriptions=expected)
             time.sleep(args.settle_seconds)  # the first runs after the full sync, and their echoes

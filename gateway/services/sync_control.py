@@ -164,18 +164,19 @@ class SyncControl:
         async with self.sessions.begin() as session:
             await deletion_hints.add_hints(session, mapping=mapping, erp_ids=erp_ids)
 
-    async def erp_notified(self, entity_sets: Sequence[str]) -> list[tuple[str, str, str]]:
+    async def erp_notified(self, entity_sets: Sequence[str]) -> list[tuple[str, str, str, str]]:
         """BC notified changes in these ERP entity sets: remember when (a run that polls a set only
-        when due sees it, gateway.sync.orders) and return the enabled (mapping, direction) pairs whose
-        runs read them towards the CRM (catalog.erp_reader), with that set, for the caller to wake."""
+        when due sees it, gateway.sync.erp_polls) and return, for each run that reads one of them
+        towards the CRM (catalog.erp_readers), its (mapping, direction) for the caller to wake, the
+        set, and the name its reads of the set go by (deletion hints are kept under it)."""
         wanted = set(entity_sets)
         async with self.sessions.begin() as session:
             await erp_watch.record_notified(session, entity_sets=wanted, at=utcnow())
             mappings = await catalog.load_mappings(session)
         return [
-            (m.name, direction, m.erp_entity)
-            for m in mappings
-            if m.enabled and m.erp_entity in wanted and (direction := catalog.erp_reader(m)) is not None
+            (r.run, r.direction, r.table.erp_entity, r.table.name)
+            for r in catalog.erp_readers(mappings)
+            if r.table.erp_entity in wanted
         ]
 
     async def reset_mappings(self) -> list[dict[str, Any]]:

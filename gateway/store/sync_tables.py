@@ -82,7 +82,7 @@ class SyncWatermark(SQLModel, table=True):
     signpost: datetime | None = _utc(nullable=True)
     delta_link: str | None = Field(default=None, nullable=True)
     polled_at: datetime | None = _utc(nullable=True)
-    """When the last poll that only some runs make (SALES ORDER's ERP orders) started."""
+    """When the last poll that runs make only when due (gateway.sync.erp_polls) started."""
     updated_at: datetime = _utc(nullable=False)
 
 

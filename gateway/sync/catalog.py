@@ -3,7 +3,8 @@ on first start (idempotent), patched by admins, restorable to the defaults."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.domain import Side
@@ -12,7 +13,7 @@ from gateway.store import mappings as rows
 from gateway.store.engine import SessionFactory, StoreSession
 from gateway.sync.defaults import default_mappings
 from gateway.sync.model import TableMapping, mapping_from_dict, mapping_to_dict, patch_mapping
-from gateway.sync.pricing_mirror import ERP_PRICING
+from gateway.sync.pricing_mirror import ERP_PRICING, notified_tables
 from gateway.sync.runstate import SALES_ORDER
 
 
@@ -23,6 +24,27 @@ def erp_reader(mapping: TableMapping) -> str | None:
     if mapping.direction.allows(Side.ERP):
         return "erp_to_crm"
     return "crm_to_erp" if mapping.name == SALES_ORDER else None
+
+
+@dataclass(frozen=True)
+class ErpReader:
+    """A run that reads an ERP entity set towards the CRM: `run` and `direction` name the run (what
+    a BC notification for the set wakes), `table` the set and the watermark it is read under."""
+
+    run: str
+    direction: str
+    table: TableMapping
+
+
+def erp_readers(mappings: Sequence[TableMapping]) -> list[ErpReader]:
+    """Every run that reads an ERP entity set towards the CRM: the enabled mappings' (erp_reader)
+    and ERP PRICING's for the sets it polls only when due (pricing_mirror.notified_tables)."""
+    found = [
+        ErpReader(m.name, direction, m)
+        for m in mappings
+        if m.enabled and (direction := erp_reader(m)) is not None
+    ]
+    return found + [ErpReader(ERP_PRICING, "erp_to_crm", table) for table in notified_tables()]
 
 
 async def load_mappings(session: StoreSession) -> list[TableMapping]:

@@ -26,14 +26,16 @@ from gateway.store.tables import (
     JobStatus,
     JobType,
 )
+from gateway.store.types import utcnow
 from gateway.sync import catalog, derived, orders
 from gateway.sync.creates import CreatesPart
+from gateway.sync.erp_polls import erp_poll_due, record_polled
 from gateway.sync.fencing import Fence, NoFence
 from gateway.sync.matching import MatchResult, match_records
 from gateway.sync.mirroring import ReadResult
 from gateway.sync.model import DeletionPolicy, TableMapping
 from gateway.sync.pairs import PairsPart
-from gateway.sync.pricing_mirror import ERP_PRICING, pricing_tables
+from gateway.sync.pricing_mirror import ERP_PRICING, notified_tables, pricing_tables
 from gateway.sync.reconcile import creatable
 from gateway.sync.retries import fingerprint
 from gateway.sync.runstate import (
@@ -167,10 +169,8 @@ class SyncEngine(PairsPart, CreatesPart):
         try:
             if full:
                 reads = [await self._read_fully(table, Side.ERP, fence, read_cache) for table in tables]
-            else:  # the sets' first pages in one $batch per BC API
-                reads = await self.reader.erp_changes(
-                    mappings=tables, fence=fence, generation=uuid.uuid4().hex
-                )
+            else:
+                reads = await self._poll_pricing(tables, fence)
             for read in reads:
                 # A full read returns every row: count those new to the mirror. A poll returns what
                 # changed in BC since the set's watermark, even if PRICE LIST LINE (say) mirrored it.
@@ -186,6 +186,24 @@ class SyncEngine(PairsPart, CreatesPart):
             summary = await self._finish(run)
         summary.mapping = ERP_PRICING
         return summary
+
+    async def _poll_pricing(self, tables: list[TableMapping], fence: Fence) -> list[ReadResult]:
+        """The pricing sets' changes, their first pages in one `$batch` per BC API: the integration
+        API's every run, the standard API's (notified_tables) only when due (gateway.sync.erp_polls:
+        every run unless BC subscriptions cover them). Idle with subscriptions, that is one request."""
+        gated = {t.name for t in notified_tables()}
+        due = [
+            t
+            for t in tables
+            if t.name not in gated
+            or await erp_poll_due(self.sessions, mapping=t.name, entity_set=t.erp_entity)
+        ]
+        started = utcnow()
+        reads = await self.reader.erp_changes(mappings=due, fence=fence, generation=uuid.uuid4().hex)
+        await record_polled(
+            self.sessions, mappings=[t.name for t in due if t.name in gated], at=started, fence=fence
+        )
+        return reads
 
     async def mapping(self, name: str) -> TableMapping:
         return await self._mapping(name)

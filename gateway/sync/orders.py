@@ -10,19 +10,18 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from gateway.domain import BatchResult, Side, UpstreamRecord
 from gateway.errors import MissingDependency, RecordError
 from gateway.store import couplings as couplings_store
-from gateway.store import erp_watch, intents, mirror, sync_state, watermarks
+from gateway.store import intents, mirror, sync_state
 from gateway.store.sync_tables import MirrorRecord
 from gateway.store.tables import ErrorAction
 from gateway.store.types import utcnow
-from gateway.sync.mirroring import READ_DIRECTION
+from gateway.sync.erp_polls import erp_poll_due, record_polled
 from gateway.sync.model import MappingDirection, TableMapping
-from gateway.sync.subscriptions import RECHECK_SECONDS
 from gateway.upstream.odata import in_filter
 from gateway.upstream.writes import Write
 
@@ -37,15 +36,6 @@ ACTIVE, SUBMITTED = 0, 1
 OPEN = (ACTIVE, SUBMITTED)
 """CRM order states that may still become fulfilled (not canceled, fulfilled or invoiced)."""
 FULFILLED_STATUS = 100001  # statuscode Complete
-ERP_READ = READ_DIRECTION[Side.ERP]
-# With a BC subscription to the ERP orders, a shipment's notification wakes the run that reports it
-# back, so idle runs need not poll BC. But BC drops a subscription silently after failed deliveries
-# (and a notification can be lost on its way): the orders are still polled every five minutes, so
-# a missed shipment reaches the CRM within that, not never.
-ERP_POLL_FALLBACK = timedelta(minutes=5)
-# The subscription manager sees every subscription in place every RECHECK_SECONDS; a check older
-# than two of those means it stopped (or fails), and the subscription is no longer relied on.
-SUBSCRIPTION_TRUSTED = timedelta(seconds=2 * RECHECK_SECONDS)
 FULFILL_ACTION = "FulfillSalesOrder"
 LOOKUP_MAPPINGS = ("CUSTOMER", "ITEM-PRODUCT", "ITEM UOM")
 
@@ -167,7 +157,7 @@ async def _read_changes(engine: SyncEngine, run: RunState) -> bool:
     lines' changes when an order changed (a submitted order's lines can no longer change, and the
     lines' delta link keeps every change until it is next used), and the ERP orders' changes while
     a transferred order still waits for its fulfilled status and that poll is due (every run
-    unless BC notifies us of the ERP orders, see _erp_poll_due). Idle with nothing awaiting
+    unless BC notifies us of the ERP orders, see gateway.sync.erp_polls). Idle with nothing awaiting
     fulfilment, or with BC's notifications covering it, that is one request. True when anything
     changed."""
     table, reader = run.mapping, engine.reader
@@ -177,12 +167,11 @@ async def _read_changes(engine: SyncEngine, run: RunState) -> bool:
         await reader.changes(
             mapping=order_lines_table(), side=Side.CRM, fence=run.fence, generation=uuid.uuid4().hex
         )
-    if await _erp_poll_due(engine, table) and await _awaiting_fulfilment(engine, table):
+    due = await erp_poll_due(engine.sessions, mapping=table.name, entity_set=table.erp_entity)
+    if due and await _awaiting_fulfilment(engine, table):
         started = utcnow()
         erp = await reader.changes(mapping=table, side=Side.ERP, fence=run.fence, generation=uuid.uuid4().hex)
-        async with engine.sessions.begin() as session:
-            await watermarks.set_polled(session, mapping=table.name, direction=ERP_READ, at=started)
-            await run.fence.check(session)
+        await record_polled(engine.sessions, mappings=[table.name], at=started, fence=run.fence)
         changed = changed or bool(erp.changed or erp.deleted)
     return changed
 
@@ -193,22 +182,6 @@ async def _awaiting_fulfilment(engine: SyncEngine, table: TableMapping) -> bool:
         coupled = [c.crm_id for c in await sync_state.mapping_couplings(session, mapping=table.name)]
         orders = await mirror.load_records(session, side=Side.CRM, entity_set=table.crm_entity, ids=coupled)
     return any(o.values.get("statecode") in OPEN for o in orders.values())
-
-
-async def _erp_poll_due(engine: SyncEngine, table: TableMapping) -> bool:
-    """Whether this run polls the ERP orders for shipments: always, unless BC notifies us of them
-    (our subscription to the set was seen in place lately); then only when BC notified a change
-    since the last poll started, or when ERP_POLL_FALLBACK passed since then."""
-    now = utcnow()
-    async with engine.sessions() as session:
-        mark = await watermarks.get_watermark(session, mapping=table.name, direction=ERP_READ)
-        watch = await erp_watch.get_watch(session, entity_set=table.erp_entity)
-    polled = mark.polled_at if mark is not None else None
-    if polled is None or now - polled >= ERP_POLL_FALLBACK:
-        return True
-    if watch is None or watch.verified_at is None or now - watch.verified_at > SUBSCRIPTION_TRUSTED:
-        return True  # no subscription, it failed, or nobody has checked it lately
-    return watch.notified_at is not None and watch.notified_at >= polled
 
 
 async def _transfer(

@@ -101,12 +101,11 @@ class SubscriptionManager:
 
     async def _wanted(self) -> dict[str, str]:
         """Entity set -> resource, for every set an enabled mapping reads towards the CRM (including
-        SALES ORDER's ERP orders, whose fulfilled status flows back: catalog.erp_reader)."""
+        SALES ORDER's ERP orders, whose fulfilled status flows back, and ERP PRICING's standard-API
+        sets: catalog.erp_readers)."""
         async with self.sessions() as session:
             mappings = await catalog.load_mappings(session)
-        wanted = dict.fromkeys(
-            (erp_api(m), m.erp_entity) for m in mappings if m.enabled and catalog.erp_reader(m)
-        )
+        wanted = dict.fromkeys((erp_api(r.table), r.table.erp_entity) for r in catalog.erp_readers(mappings))
         return {entity: await self.erp.subscription_resource(entity, api=api) for api, entity in wanted}
 
     async def reconcile(self, existing: list[WebhookSubscription]) -> PassResult:

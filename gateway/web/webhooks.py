@@ -88,13 +88,15 @@ async def receive_bc(request: Request) -> Response:
             deleted.setdefault(name, []).append(key)
     woken: list[dict[str, str]] = []
     if sets and services.sync is not None:
-        # Every run reading a notified set towards the CRM: erp_to_crm ones, and SALES ORDER's
-        # crm_to_erp (the ERP orders' fulfilled status flows back), which polls BC only when told.
-        for name, direction, entity_set in await services.sync.erp_notified(sorted(sets)):
+        # Every run reading a notified set towards the CRM: erp_to_crm ones, SALES ORDER's
+        # crm_to_erp (the ERP orders' fulfilled status flows back) and ERP PRICING (its standard-API
+        # sets), which poll those sets only when told. A run reading several notified sets wakes once.
+        for name, direction, entity_set, reads_as in await services.sync.erp_notified(sorted(sets)):
             if direction == "erp_to_crm" and entity_set in deleted:
-                await services.sync.note_erp_deletions(mapping=name, erp_ids=deleted[entity_set])
-            await config.wake(name, direction)
-            woken.append({"mapping": name, "direction": direction})
+                await services.sync.note_erp_deletions(mapping=reads_as, erp_ids=deleted[entity_set])
+            if {"mapping": name, "direction": direction} not in woken:
+                await config.wake(name, direction)
+                woken.append({"mapping": name, "direction": direction})
     log.info("BC notification: %d change(s) in %s; woke %s", len(notifications), sorted(sets), woken)
     return JSONResponse({"accepted": len(notifications), "woken": woken}, status_code=202)
 

@@ -17,7 +17,7 @@ def test_two_changes_each_way_arrive_through_the_demo(tmp_path: Path) -> None:
     )
     result: dict[str, Any] = json.loads(out.read_text())
     assert code == 0
-    assert result["subscriptions"] == 7
+    assert result["subscriptions"] == 9
     assert [(d["direction"], d["changes"], d["arrived"]) for d in result["directions"]] == [
         ("erp -> crm", 2, 2),
         ("crm -> erp", 2, 2),

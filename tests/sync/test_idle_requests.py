@@ -1,9 +1,10 @@
 """What an incremental round costs when nothing changed: upstream, counted by the simulators, one
-request per mapping-direction, except ERP PRICING (its sets' reads in one `$batch` per BC API, two)
-and SALES ORDER while a transferred order waits for its fulfilled status and no BC subscription
-covers the ERP orders (their poll, then made every run; with one, every ERP_POLL_FALLBACK or when BC
-notified a change); in the store, failed records are not processed again until they or their
-dependencies change."""
+request per mapping-direction, except ERP PRICING while no BC subscription covers its standard-API
+sets (its sets' reads in one `$batch` per BC API, two) and SALES ORDER while a transferred order
+waits for its fulfilled status and no BC subscription covers the ERP orders (their poll, then made
+every run); with subscriptions, those polls are made every ERP_POLL_FALLBACK or when BC notified a
+change. In the store, failed records are not processed again until they or their dependencies
+change."""
 
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ from gateway.store.sync_tables import MirrorRecord
 from gateway.store.tables import Coupling, ErrorStatus, JobError
 from gateway.store.types import utcnow
 from gateway.sync import catalog
+from gateway.sync.erp_polls import ERP_POLL_FALLBACK
 from gateway.sync.full import FullSync
-from gateway.sync.orders import ERP_POLL_FALLBACK
 from gateway.sync.subscriptions import SubscriptionManager
 from gateway.web.webhooks import webhook_routes
 from tests.sync.world import World, build_world
@@ -98,7 +99,8 @@ async def test_an_idle_round_makes_one_request_per_mapping_direction(synced: Wor
     assert len(idle) == 12
     for (mapping, direction), made in idle.items():
         if mapping == "ERP PRICING":
-            # 11 sets: 9 in the integration API, 2 in API v2.0; each API has its own $batch.
+            # 11 sets: 9 in the integration API, 2 in API v2.0; each API has its own $batch, and
+            # with no BC subscription covering the v2.0 sets both are sent every run.
             assert made["erp"] == Counter({"POST $batch": 2}) and not made["crm"]
         elif mapping == "SALES ORDER":
             # Transferred orders wait for their fulfilled status and no BC subscription tells us of
@@ -263,7 +265,7 @@ async def test_an_idle_sales_order_run_polls_bc_only_when_notified_or_after_the_
     assert transferred  # orders wait for their fulfilled status
     idle = await _round(w)
     assert idle[("SALES ORDER", "crm_to_erp")] == {"erp": Counter(), "crm": Counter({"GET salesorders": 1})}
-    assert all(_total(made) == 1 for (mapping, _), made in idle.items() if mapping != "ERP PRICING")
+    assert all(_total(made) == 1 for made in idle.values())
     # No poll due: not even the transferred orders are loaded to see whether one awaits its status.
     loaded: Counter[str] = Counter()
 
@@ -356,3 +358,65 @@ async def test_an_idle_round_loads_no_couplings_or_records(synced: World) -> Non
             assert set(loaded) == {"coupling SALES ORDER", "salesorders"}, loaded
         else:
             assert not loaded, (mapping, direction, loaded)
+
+
+async def test_an_idle_erp_pricing_run_polls_the_standard_api_only_when_notified_or_after_the_fallback(
+    subscribed: World,
+) -> None:
+    w = subscribed
+    await _round(w)  # the first gated polls (none recorded yet): both batches
+    idle = await _round(w)
+    # Our subscriptions cover locations and unitsOfMeasure: only the integration API's $batch.
+    assert idle[("ERP PRICING", "erp_to_crm")] == {"erp": Counter({"POST $batch": 1}), "crm": Counter()}
+
+    async def pricing_run() -> tuple[Counter[str], dict[str, int]]:
+        before = await _requests_of(w)
+        summary = await w.engine.run(mapping="ERP PRICING", direction="erp_to_crm")
+        assert summary.status == "success", summary
+        after = await _requests_of(w)
+        return after["erp"] - before["erp"], summary.counts
+
+    async def mirrored_unit(code: str) -> dict[str, Any]:
+        async with w.sessions() as session:
+            rows = await mirror.load_records(session, side=Side.ERP, entity_set="unitsOfMeasure")
+        return next(dict(r.values) for r in rows.values() if r.values.get("code") == code)
+
+    # A unit of measure renamed in BC's standard API waits while nobody told us of it...
+    units = [u async for page in w.erp.pages("unitsOfMeasure") for u in page]
+    unit = units[0]
+    code, name = str(unit.values["code"]), f"{unit.values['displayName']} (renamed)"
+    await w.erp.update("unitsOfMeasure", unit.id, {"displayName": name}, etag="*")
+    made, counts = await pricing_run()
+    assert made == Counter({"POST $batch": 1}) and counts["modified"] == 0
+    assert (await mirrored_unit(code))["displayName"] != name
+    # ...until BC's notification (what the receiver records): the next run sends both batches, once.
+    async with w.sessions.begin() as session:
+        await erp_watch.record_notified(session, entity_sets=["unitsOfMeasure"], at=utcnow())
+    made, counts = await pricing_run()
+    assert made == Counter({"POST $batch": 2}) and counts["modified"] == 1
+    assert (await mirrored_unit(code))["displayName"] == name
+    assert (await pricing_run())[0] == Counter({"POST $batch": 1})
+
+    # ERP_POLL_FALLBACK passed since the last standard-API poll: polled anyway.
+    async with w.sessions.begin() as session:
+        for entity_set in ("locations", "unitsOfMeasure"):
+            mark = await watermarks.get_watermark(
+                session, mapping=f"ERP PRICING:{entity_set}", direction="erp_to_crm"
+            )
+            assert mark is not None and mark.polled_at is not None
+            await watermarks.set_polled(
+                session,
+                mapping=f"ERP PRICING:{entity_set}",
+                direction="erp_to_crm",
+                at=mark.polled_at - ERP_POLL_FALLBACK,
+            )
+    assert (await pricing_run())[0] == Counter({"POST $batch": 2})
+    assert (await pricing_run())[0] == Counter({"POST $batch": 1})
+
+    # The subscription manager lost the subscriptions (a failed pass): both batches every run again.
+    async with w.sessions.begin() as session:
+        await erp_watch.record_verified(
+            session, verified=[], lost=["locations", "unitsOfMeasure"], at=utcnow()
+        )
+    assert (await pricing_run())[0] == Counter({"POST $batch": 2})
+    assert (await pricing_run())[0] == Counter({"POST $batch": 2})

@@ -24,9 +24,12 @@ URL = "http://gateway.test/api/v1/admin/webhooks/bc"
 SECRET = "our-client-state"
 DAY = 86_400.0
 # The ERP entity sets the default mappings read towards the CRM (v2.0 and our integration API),
-# with SALES ORDER's ERP orders (their fulfilled status flows back).
+# with SALES ORDER's ERP orders (their fulfilled status flows back) and ERP PRICING's standard-API
+# sets (polled only when due while subscriptions cover them).
 EXPECTED_SETS = {
     "salesOrders",
+    "locations",
+    "unitsOfMeasure",
     "currencies",
     "items",
     "itemUnitsOfMeasure",

@@ -76,6 +76,14 @@ async def test_handshake_client_state_and_a_wake_through_the_lease_row(tmp_path:
             "UNIT GROUP:erp_to_crm",
             "ITEM-PRODUCT:erp_to_crm",
         }
+        # ERP PRICING (no mapping row) polls its standard-API sets only when notified: both in one
+        # delivery wake it once.
+        pricing = _notification("unitsOfMeasure")
+        pricing["value"] += _notification("locations")["value"]
+        assert (await client.post(HOOK, json=pricing)).json()["woken"] == [
+            {"mapping": "ERP PRICING", "direction": "erp_to_crm"}
+        ]
+        assert "ERP PRICING:erp_to_crm" in await _requested(url)
 
         # Malformed deliveries are a 400, never a 500; an API key changes nothing.
         for body in ({"value": []}, {"value": [{"clientState": SECRET}]}, {"nope": 1}, [1]):

@@ -104,7 +104,8 @@ async def _crm_phone(gw: Harness, erp_id: str) -> str | None:
 async def _gateway(tmp_path: Path, **customer_mapping: Any) -> AsyncIterator[Harness]:
     """The demo-like gateway whose CUSTOMER and SALES ORDER mappings poll once a day (a run of them
     within a test is a webhook's doing), after its first full sync, its first runs and its BC
-    subscriptions (7: the 6 sets read towards the CRM and SALES ORDER's ERP orders)."""
+    subscriptions (9: the 6 sets read towards the CRM, SALES ORDER's ERP orders and ERP PRICING's 2
+    standard-API sets)."""
     url = f"sqlite+aiosqlite:///{tmp_path}/gw.db"
     await asyncio.to_thread(migrate.upgrade, url)
     engine = create_engine(url)
@@ -130,7 +131,7 @@ async def _gateway(tmp_path: Path, **customer_mapping: Any) -> AsyncIterator[Har
             for lease in (LEASE, ORDERS):
                 while scheduler.stats.by_lease.get(lease, 0) < 1 or lease in scheduler.running:  # noqa: ASYNC110
                     await asyncio.sleep(0.05)
-            while len((await _sim(gw.erp_sim, "GET", "/_sim/webhooks"))["subscriptions"]) < 7:  # noqa: ASYNC110
+            while len((await _sim(gw.erp_sim, "GET", "/_sim/webhooks"))["subscriptions"]) < 9:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
         yield gw
 
@@ -153,7 +154,7 @@ async def test_an_erp_change_reaches_the_crm_through_a_webhook_while_polling_is_
         scheduler = gw.app.state.scheduler
         state = await _sim(gw.erp_sim, "GET", "/_sim/webhooks")
         assert {s["notificationUrl"] for s in state["subscriptions"]} == {WEBHOOK_URL}
-        assert state["counters"]["handshakes"] == 7  # each answered by the gateway on the first try
+        assert state["counters"]["handshakes"] == 9  # each answered by the gateway on the first try
 
         customer = await _erp_customer(gw)
         assert await _crm_phone(gw, customer["id"]) != "+32 9 555 01 01"
