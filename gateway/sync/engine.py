@@ -34,6 +34,7 @@ from gateway.sync.fencing import Fence, NoFence
 from gateway.sync.matching import MatchResult, match_records
 from gateway.sync.mirroring import ReadResult
 from gateway.sync.model import DeletionPolicy, TableMapping
+from gateway.sync.orphans import record_lost_lease
 from gateway.sync.pairs import PairsPart
 from gateway.sync.pricing_mirror import ERP_PRICING, notified_tables, pricing_tables
 from gateway.sync.reconcile import creatable
@@ -82,7 +83,8 @@ class SyncEngine(PairsPart, CreatesPart):
                 mapping=table, side=source, fence=fence, generation=uuid.uuid4().hex
             )
             await self._reconcile_changes(run, source, read)
-        except StaleLease:
+        except StaleLease as exc:
+            await self._lost(run, exc)
             raise
         except Exception as exc:
             return await self._finish(run, failure=exc)
@@ -113,7 +115,8 @@ class SyncEngine(PairsPart, CreatesPart):
             dependencies = await self._dependencies(table)
             await self._reconcile_all(run)
             self.retries.tried(table, dependencies)  # every record was just tried
-        except StaleLease:
+        except StaleLease as exc:
+            await self._lost(run, exc)
             raise
         except Exception as exc:
             return await self._finish(run, failure=exc)
@@ -124,7 +127,8 @@ class SyncEngine(PairsPart, CreatesPart):
     ) -> RunSummary:
         try:
             await orders.sync_orders(self, run, full=full, read_cache=read_cache)
-        except StaleLease:
+        except StaleLease as exc:
+            await self._lost(run, exc)
             raise
         except Exception as exc:
             return await self._finish(run, failure=exc)
@@ -178,7 +182,8 @@ class SyncEngine(PairsPart, CreatesPart):
                 run.count("modified", modified)
                 run.count("deleted", len(read.deleted))
                 run.count("done", modified + len(read.deleted))
-        except StaleLease:
+        except StaleLease as exc:
+            await self._lost(run, exc)
             raise
         except Exception as exc:
             summary = await self._finish(run, failure=exc)
@@ -248,6 +253,12 @@ class SyncEngine(PairsPart, CreatesPart):
         run.lookups_loaded = not lazy
         return run
 
+    async def _lost(self, run: RunState, cause: StaleLease) -> None:
+        """The run's lease is gone: its jobs end as errors naming it, not left running."""
+        await record_lost_lease(
+            self.sessions, job_ids=list(run.jobs.values()), job_type=run.job_type, cause=cause
+        )
+
     async def _need_lookups(self, run: RunState) -> None:
         if not run.lookups_loaded:
             run.lookups = await self._lookups(run.mapping)
@@ -258,17 +269,24 @@ class SyncEngine(PairsPart, CreatesPart):
         if failure is not None:
             log.warning("sync run of %s failed: %s", run.mapping.name, failure, exc_info=failure)
             message = f"{type(failure).__name__}: {failure}"
+        try:
+            return await self._record_finish(run, message=message, failed_run=failure is not None)
+        except StaleLease as exc:  # the fence refused the last commit: say so on the jobs
+            await self._lost(run, exc)
+            raise
+
+    async def _record_finish(self, run: RunState, *, message: str | None, failed_run: bool) -> RunSummary:
         async with self.sessions.begin() as session:
             await self._flush(session, run)
             failed = False
             for job_id in run.jobs.values():
                 job = await jobs.get_job(session, job_id=job_id)
                 failed = failed or job.failed > 0
-                if failure is None and job.done < job.total:
+                if not failed_run and job.done < job.total:
                     # A run that went through has seen every record it counted at the start (some
                     # only as part of a pair or an ambiguity): the review line shows it complete.
                     await jobs.add_job_counts(session, job_id=job_id, done=job.total - job.done)
-            status = JobStatus.ERROR if failure is not None or failed else JobStatus.SUCCESS
+            status = JobStatus.ERROR if failed_run or failed else JobStatus.SUCCESS
             totals: dict[str, int] = dict.fromkeys(COUNTERS, 0)
             created_on: list[str] = []
             for direction, job_id in run.jobs.items():
@@ -621,7 +639,8 @@ class SyncEngine(PairsPart, CreatesPart):
                 force = {ErrorAction.FORCE_ERP: Side.ERP, ErrorAction.FORCE_CRM: Side.CRM}.get(action)
                 coupling.state = CouplingState.COUPLED.value
                 await self._sync_pairs(run, [pair], force=force)
-        except StaleLease:
+        except StaleLease as exc:
+            await self._lost(run, exc)
             raise
         except Exception as exc:
             return await self._finish(run, failure=exc)

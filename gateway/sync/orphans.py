@@ -8,10 +8,12 @@ its jobs still queued or running will never finish, and saying so is the taker's
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from datetime import datetime
 
 from gateway.store import jobs
-from gateway.store.engine import StoreSession
+from gateway.store.engine import SessionFactory, StoreSession
 from gateway.store.leases import LeaseGrant, acquire, get_lease
 from gateway.store.tables import JobStatus, JobType, SyncJob
 
@@ -23,6 +25,12 @@ NEXT_STEP = {
     ),
 }
 NEXT_STEP_DEFAULT = "what it committed stays; run it again for the rest"
+LOST_NEXT_STEP = {
+    JobType.SYNC.value: "the next run resumes from the last committed page",
+    JobType.FULL.value: "start the full sync again; it resumes from committed pages",
+}
+
+log = logging.getLogger(__name__)
 
 
 def split_lease_name(name: str) -> tuple[str, str]:
@@ -62,6 +70,26 @@ async def abandon_unfinished(
     return abandoned
 
 
+async def record_lost_lease(
+    sessions: SessionFactory, *, job_ids: Iterable[str], job_type: str, cause: BaseException
+) -> None:
+    """A run found its lease lost (expired, or taken over) and stops: its own jobs still queued or
+    running end as errors saying so. Not fenced (the rows are the run's own; the fence would refuse
+    every write now), and a job the taker already marked abandoned keeps that explanation."""
+    next_step = LOST_NEXT_STEP.get(job_type, NEXT_STEP_DEFAULT)
+    ids = list(job_ids)
+    try:
+        async with sessions.begin() as session:
+            for job_id in ids:
+                job = await jobs.get_job(session, job_id=job_id)
+                if job.status not in jobs.UNFINISHED:
+                    continue
+                message = f"this run lost its lease and stopped: {cause}; {next_step}"
+                await jobs.finish_job(session, job_id=job_id, status=JobStatus.ERROR, message=message)
+    except Exception:  # the store is unreachable: the next taker marks them abandoned
+        log.exception("could not record the lost lease on jobs %s", ", ".join(ids))
+
+
 async def take_lease(
     session: StoreSession,
     *,
@@ -81,4 +109,10 @@ async def take_lease(
     return grant
 
 
-__all__ = ["abandon_message", "abandon_unfinished", "split_lease_name", "take_lease"]
+__all__ = [
+    "abandon_message",
+    "abandon_unfinished",
+    "record_lost_lease",
+    "split_lease_name",
+    "take_lease",
+]
