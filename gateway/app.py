@@ -85,7 +85,11 @@ def create_app(
             # The admin endpoints' use cases; the mappings exist before the first admin reads them.
             sessions = session_factory(engine)
             await ensure_mappings(sessions)
-            sync = SyncControl(sessions=sessions, engine=SyncEngine(sessions=sessions, erp=erp, crm=crm))
+            sync = SyncControl(
+                sessions=sessions,
+                engine=SyncEngine(sessions=sessions, erp=erp, crm=crm),
+                lease_ttl=settings.lease_ttl_seconds,
+            )
             stack.push_async_callback(sync.aclose)
             catalog = CatalogService(sessions=read_session_factory(engine), sales_scope=settings.sales_scope)
             pricing = PricingService(

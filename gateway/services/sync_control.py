@@ -125,6 +125,7 @@ class SyncControl:
         concurrency: int = 2,
         holder: str | None = None,
         lease_wait_seconds: float = 20.0,
+        lease_ttl: float = 15.0,
     ) -> None:
         self.sessions = sessions
         self.engine = engine
@@ -133,6 +134,7 @@ class SyncControl:
         # own (a scheduler's id would let it re-take, and so fence out, its own running lease).
         self.holder = holder or f"{socket.gethostname()}-{os.getpid()}/admin"
         self.lease_wait_seconds = lease_wait_seconds
+        self.lease_ttl = lease_ttl  # GATEWAY_LEASE_TTL_SECONDS, as the schedulers' runs
         self._full: asyncio.Task[list[RunSummary]] | None = None
         self._full_mappings: list[str] = []
 
@@ -286,7 +288,7 @@ class SyncControl:
         finishes); they stay held, and renewed, until `stack` closes. Busy when they stay taken."""
         deadline = time.monotonic() + self.lease_wait_seconds
         while True:
-            attempt = hold_leases(self.sessions, names=names, holder=self.holder)
+            attempt = hold_leases(self.sessions, names=names, holder=self.holder, ttl=self.lease_ttl)
             held = await attempt.__aenter__()
             if held is not None:
                 stack.push_async_exit(attempt)

@@ -74,6 +74,29 @@ async def _release_all(
             log.exception("could not release lease %s", grant.name)
 
 
+async def renew_grants(
+    sessions: SessionFactory, grants: Sequence[LeaseGrant], *, holder: str, ttl: float, now: datetime
+) -> list[str]:
+    """Extend every lease in `grants` in ONE write transaction; returns the names found lost.
+
+    One transaction, not one per lease: on SQLite each write transaction queues for the write lock
+    behind the run's own page transactions, so renewing a full sync's 12 leases one by one could
+    take longer than their TTL (the admin full sync lost CUSTOMER:erp_to_crm at 20,000 customers).
+    The scheduler and `hold_leases` both renew through here."""
+    lost: list[str] = []
+    if not grants:
+        return lost
+    async with sessions.begin() as session:
+        for grant in grants:
+            try:
+                await renew(
+                    session, name=grant.name, holder=holder, generation=grant.generation, ttl=ttl, now=now
+                )
+            except StaleLease:  # its UPDATE changed nothing: the others still commit
+                lost.append(grant.name)
+    return lost
+
+
 @asynccontextmanager
 async def hold_leases(
     sessions: SessionFactory,
@@ -105,22 +128,15 @@ async def hold_leases(
     async def keep_alive() -> None:
         while True:
             await asyncio.sleep(period)
-            for grant in grants:
-                try:
-                    async with sessions.begin() as session:
-                        await renew(
-                            session,
-                            name=grant.name,
-                            holder=holder,
-                            generation=grant.generation,
-                            ttl=ttl,
-                            now=clock(),
-                        )
-                except StaleLease:
-                    log.warning("lease %s lost while held by %s", grant.name, holder)
-                    held.lost.set()
-                except Exception:  # a database hiccup: the TTL leaves room for the next attempt
-                    log.exception("could not renew lease %s", grant.name)
+            try:
+                lost = await renew_grants(sessions, grants, holder=holder, ttl=ttl, now=clock())
+            except Exception:  # a database hiccup: the TTL leaves room for the next attempt
+                log.exception("could not renew the leases of %s", holder)
+                continue
+            for name in lost:
+                log.warning("lease %s lost while held by %s", name, holder)
+            if lost:
+                held.lost.set()
 
     renewer = asyncio.create_task(keep_alive(), name=f"renew {holder}")
     try:
@@ -132,4 +148,4 @@ async def hold_leases(
         await _release_all(sessions, grants, holder=holder, clock=clock)
 
 
-__all__ = ["AllFences", "HeldLeases", "hold_leases"]
+__all__ = ["AllFences", "HeldLeases", "hold_leases", "renew_grants"]

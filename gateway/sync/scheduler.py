@@ -26,11 +26,11 @@ from gateway.store.leases import (
     is_free,
     list_leases,
     release,
-    renew,
     request_run,
 )
 from gateway.store.types import utcnow
 from gateway.sync.fencing import Fence, LeaseFence
+from gateway.sync.leases import renew_grants
 from gateway.sync.orphans import take_lease
 
 log = logging.getLogger(__name__)
@@ -279,30 +279,29 @@ class Scheduler:
                 await asyncio.sleep(pause)
 
     async def renew(self) -> None:
-        """Extend every lease this worker runs under; a lease found lost cancels its run."""
-        for run in list(self._runs.values()):
-            if run.lost or run.releasing:
+        """Extend every lease this worker runs under (one transaction, `renew_grants`); a lease found
+        lost cancels its run."""
+        runs = {run.grant.name: run for run in self._runs.values() if not (run.lost or run.releasing)}
+        try:
+            lost = await renew_grants(
+                self.sessions,
+                [run.grant for run in runs.values()],
+                holder=self.worker_id,
+                ttl=self.lease_ttl,
+                now=self.clock(),
+            )
+        except Exception:  # a database hiccup: try again next time, the TTL leaves room for two misses
+            log.exception("%s: could not renew %s", self.worker_id, ", ".join(runs))
+            return
+        for name in lost:
+            run = runs[name]
+            if run.releasing:  # it handed the lease back while we renewed: not lost, just done
                 continue
-            try:
-                async with self.sessions.begin() as session:
-                    await renew(
-                        session,
-                        name=run.grant.name,
-                        holder=self.worker_id,
-                        generation=run.grant.generation,
-                        ttl=self.lease_ttl,
-                        now=self.clock(),
-                    )
-            except StaleLease:
-                if run.releasing:  # it handed the lease back while we renewed: not lost, just done
-                    continue
-                # Someone else runs it now: stop wasting upstream calls (the fence refuses our writes anyway).
-                run.lost = True
-                log.warning("%s: lease %s lost; cancelling its run", self.worker_id, run.grant.name)
-                if run.task is not None:
-                    run.task.cancel()
-            except Exception:  # a database hiccup: try again next time, the TTL leaves room for two misses
-                log.exception("%s: could not renew %s", self.worker_id, run.grant.name)
+            # Someone else runs it now: stop wasting upstream calls (the fence refuses our writes anyway).
+            run.lost = True
+            log.warning("%s: lease %s lost; cancelling its run", self.worker_id, name)
+            if run.task is not None:
+                run.task.cancel()
 
     async def run_once(self) -> list[str]:
         """One tick, then wait for its runs, renewing their leases meanwhile (`gateway worker --once`)."""
