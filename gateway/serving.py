@@ -25,6 +25,22 @@ class _QuietSignalsServer(uvicorn.Server):
         yield
 
 
+class _MainServer(uvicorn.Server):
+    """The process's signal handler (Ctrl-C, SIGTERM) that lets the process end normally after a
+    graceful stop. uvicorn re-raises the signal as soon as this server has stopped, which in the demo
+    cancelled the simulators' shutdown halfway (a traceback per simulator, then click's "Aborted!").
+    (`_captured_signals` is uvicorn 0.54's list of the signals it re-raises; constraints.txt pins it.)
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals.clear()
+
+
 @dataclass(frozen=True, slots=True)
 class Served:
     name: str
@@ -68,7 +84,7 @@ async def serve_all(main: Served, helpers: Sequence[Served] = (), *, log_level: 
                     task.result()
                     raise RuntimeError("a simulator stopped during start-up")
             await asyncio.sleep(0.02)
-        await uvicorn.Server(_config(main, log_level)).serve()
+        await _MainServer(_config(main, log_level)).serve()
     finally:
         for server in helper_servers:
             server.should_exit = True

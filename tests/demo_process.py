@@ -33,15 +33,16 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
+def _stop(process: subprocess.Popen[str], output: list[str] | None = None) -> None:
+    """Ctrl-C, as a user stops it; what it prints until it exits is added to `output`."""
     process.send_signal(signal.SIGINT)
     try:
-        process.wait(timeout=20)
+        rest, _ = process.communicate(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
-        process.wait()
-    if process.stdout is not None:
-        process.stdout.close()
+        rest, _ = process.communicate()
+    if output is not None and rest:
+        output.extend(rest.splitlines(keepends=True))
 
 
 @contextmanager
@@ -126,4 +127,4 @@ def running_demo(
         assert erp_api in text and crm_api in text
         yield base, keys, output
     finally:
-        _stop(process)
+        _stop(process, output)

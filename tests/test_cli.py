@@ -112,6 +112,15 @@ def test_demo_serves_graphql_with_a_key_and_401_without(demo: tuple[str, dict[st
     assert ready.status_code == 200, ready.text
 
 
+def test_ctrl_c_stops_the_demo_quietly(tmp_path: Path) -> None:
+    # uvicorn re-raises Ctrl-C as soon as the gateway's server stops, which cancelled the in-process
+    # simulators' shutdown halfway: a traceback per simulator and click's "Aborted!".
+    with running_demo(tmp_path) as (_base, _keys, output):
+        pass
+    printed = "".join(output)
+    assert "Traceback" not in printed and "Aborted!" not in printed, printed
+
+
 def test_demo_options_for_external_simulators_are_checked_before_starting(tmp_path: Path) -> None:
     env = _env(tmp_path)
     cases = {
