@@ -148,6 +148,9 @@ class DemoGateway:
             # A warmed availability answer stays fresh for the whole run (a "hit" is a real hit).
             GATEWAY_AVAILABILITY_FRESH_SECONDS="3600",
             GATEWAY_AVAILABILITY_MAX_STALE_SECONDS="7200",
+            # No BC webhook subscriptions: their manager's 5-minute pass (deleting those of the
+            # mappings disabled after the first full sync) landed in a measured row as upstream calls.
+            GATEWAY_WEBHOOK_URL="",
         )
         roots = self.simulator_roots
         gateway = _spawn(
