@@ -140,8 +140,8 @@ class SimulatorProcess:
         )
         self.port = 0
 
-    def wait_ready(self, *, timeout: float = 300.0) -> Target:
-        """Block until the child prints its ready line; raise if it exits or takes too long."""
+    def _ready_line(self, timeout: float) -> dict[str, Any]:
+        """The JSON line the child prints once it listens; raise if it exits or takes too long."""
         stdout = self._process.stdout
         assert stdout is not None
         deadline = time.monotonic() + timeout
@@ -155,7 +155,12 @@ class SimulatorProcess:
         line = stdout.readline()
         if not line:
             raise RuntimeError(f"the {self.kind} simulator closed its output (exit {self._process.wait()})")
-        ready = json.loads(line)
+        ready: dict[str, Any] = json.loads(line)
+        return ready
+
+    def wait_ready(self, *, timeout: float = 300.0) -> Target:
+        """Block until the child prints its ready line; raise if it exits or takes too long."""
+        ready = self._ready_line(timeout)
         if ready.get("rows") != self.rows:
             raise RuntimeError(f"the {self.kind} simulator holds {ready.get('rows')} rows, not {self.rows}")
         self.port = int(ready["port"])

@@ -12,11 +12,9 @@ import asyncio
 import json
 import logging
 import os
-import selectors
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,20 +46,7 @@ class DemoSimulatorProcess(SimulatorProcess):
 
     def wait_ready_sized(self, *, timeout: float = 600.0) -> SyncTarget:
         """Block until the child prints its ready line; raise if it exits or takes too long."""
-        stdout = self._process.stdout
-        assert stdout is not None
-        deadline = time.monotonic() + timeout
-        with selectors.DefaultSelector() as selector:
-            selector.register(stdout, selectors.EVENT_READ)
-            while not selector.select(timeout=0.5):
-                if self._process.poll() is not None:
-                    raise RuntimeError(f"the {self.kind} simulator exited with {self._process.returncode}")
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"the {self.kind} simulator did not start in {timeout:.0f}s")
-        line = stdout.readline()
-        if not line:
-            raise RuntimeError(f"the {self.kind} simulator closed its output (exit {self._process.wait()})")
-        ready = json.loads(line)
+        ready = self._ready_line(timeout)
         self.port = int(ready["port"])
         target = Target(
             kind=self.kind, label="loopback HTTP", root=f"http://127.0.0.1:{self.port}", rows=self.rows
