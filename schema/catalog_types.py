@@ -149,7 +149,10 @@ class Customer(Unified):
     def is_type_of(cls, obj: Any, _info: Any) -> bool:
         return isinstance(obj, (cls, UnifiedCustomer))
 
-    number: str
+    number: str = strawberry.field(
+        description="The customer number; blank for an account created in Sales without one that the "
+        "ERP does not have yet (look it up by crmId)."
+    )
     name: str
     type: str
     address_line1: str

@@ -15,7 +15,11 @@ CouplingState = strawberry.enum(
 )
 
 
-@strawberry.enum(description="The order of a list; every ordering is stable (ties broken by id).")
+@strawberry.enum(
+    description="The order of a list; every ordering is stable (ties broken by side and id). By number "
+    "or name, records where that field is blank (an account created in Sales has no number until the "
+    "ERP has it) come last in either direction."
+)
 class CatalogOrder(enum.Enum):
     NUMBER = "number"
     NUMBER_DESC = "-number"

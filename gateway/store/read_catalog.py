@@ -230,7 +230,7 @@ async def list_records(
     if order.field not in ("number", "name", "changed"):
         raise InvalidInput(f"cannot order by {order.field!r}", field="orderBy")
     spec, unified, statement = _prepare(kind, filters)
-    rows = await q.fetch(session, unified.page(statement, order=order, after=after, limit=limit))
+    rows = await q.fetch_page(session, unified.pages(statement, order=order, after=after), limit=limit)
     return [(spec.convert(row), q.sort_key(row)) for row in rows]
 
 

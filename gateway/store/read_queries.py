@@ -144,9 +144,26 @@ class Unified:
             conditions.append(or_(b.modified_at >= since, self.other.modified_at >= since))
         return conditions
 
-    def page(self, statement: Select[Any], *, order: Order, after: SortKey | None, limit: int) -> Select[Any]:
-        b = self.base
+    def pages(self, statement: Select[Any], *, order: Order, after: SortKey | None) -> list[Select[Any]]:
+        """The keyset statements of one page, to run in turn until the page is full (`fetch_page`).
+
+        Ordered by number or name, records whose field is blank (a CRM-only account has no number
+        until the ERP gives it one) come after every record that has one, in either direction, by
+        side and id: two statements, each served by the (field, side, id) index, the second only
+        run for the page that reaches the blank ones. A cursor at a blank record ("" in its key)
+        continues among the blank ones."""
         sort = self.sort_expression(order.field)
+        if order.field == "changed":  # never blank
+            return [self._keyset(statement, sort, order, after)]
+        segments: list[Select[Any]] = []
+        if after is None or after[0] != "":
+            segments.append(self._keyset(statement.where(sort != ""), sort, order, after))
+            after = None
+        segments.append(self._keyset(statement.where(sort == ""), sort, order, after))
+        return segments
+
+    def _keyset(self, statement: Select[Any], sort: Any, order: Order, after: SortKey | None) -> Select[Any]:
+        b = self.base
         key = tuple_(sort, b.side, b.id)
         if after is not None:
             value = after[0]
@@ -158,11 +175,11 @@ class Unified:
             statement = statement.order_by(sort.desc(), b.side.desc(), b.id.desc())
         else:
             statement = statement.order_by(sort, b.side, b.id)
-        return statement.add_columns(sort.label("u_sort")).limit(limit)
+        return statement.add_columns(sort.label("u_sort"))
 
 
 def sort_key(row: Any) -> SortKey:
-    value = row.u_sort
+    value = "" if row.u_sort is None else row.u_sort
     if isinstance(value, datetime):
         value = value.isoformat()
     base = row[0]
@@ -176,6 +193,16 @@ def chunks(values: Iterable[str]) -> list[list[str]]:
 
 async def fetch(session: AsyncSession, statement: Select[Any]) -> Sequence[Any]:
     rows: Sequence[Any] = (await session.exec(statement)).all()  # type: ignore[call-overload]
+    return rows
+
+
+async def fetch_page(session: AsyncSession, statements: Sequence[Select[Any]], *, limit: int) -> list[Any]:
+    """Up to `limit` rows from `statements` (a page's segments, `Unified.pages`), in turn."""
+    rows: list[Any] = []
+    for statement in statements:
+        rows.extend(await fetch(session, statement.limit(limit - len(rows))))
+        if len(rows) >= limit:
+            break
     return rows
 
 

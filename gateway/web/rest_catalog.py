@@ -1,9 +1,14 @@
 """REST for integrations (issue §5): `/api/v1/customers`, `/items`, `/price-lists` and one record of
 each, from the catalog service (the same rules as GraphQL). Cursor pages with `first`/`after` and a
-`Link: rel="next"` header, ETags with 304, problem+json errors (400 bad input, 404 unknown)."""
+`Link: rel="next"` header, ETags with 304, problem+json errors (400 bad input, 404 unknown).
+
+One record is addressed by its number (code), or by either side's id as `crm:<GUID>` / `erp:<GUID>`:
+a CRM-only account has no number until the ERP gives it one. Numbers and codes are at most 20
+characters in Business Central, so a prefixed GUID (40) is never one."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from starlette.requests import Request
@@ -64,6 +69,25 @@ def _filter(request: Request, *, customers: bool = False) -> CatalogFilter:
     )
 
 
+ID_PREFIXES = {"crm:": "crm_id", "erp:": "erp_id"}
+
+
+def record_key(request: Request, param: str) -> dict[str, str]:
+    """The lookup the path parameter `param` stands for: `{param: key}` (a number or code), or
+    `{"crm_id" | "erp_id": GUID}` for `crm:<GUID>` / `erp:<GUID>` (prefix in any case). A prefix
+    without a GUID is a 400."""
+    key: str = request.path_params[param]
+    column = ID_PREFIXES.get(key[:4].lower())
+    if column is None:
+        return {param: key}
+    try:
+        return {column: str(uuid.UUID(key[4:].strip()))}
+    except ValueError:
+        raise InvalidInput(
+            f"{key[:4].lower()} must be followed by a GUID (the record's id on that side)", field=param
+        ) from None
+
+
 def _page_response(request: Request, page: Page[Any], *, omit: tuple[str, ...] = ()) -> Response:
     data = {
         "items": [to_json(node, omit=omit) for node in page.nodes],
@@ -91,10 +115,10 @@ async def list_customers(request: Request) -> Response:
 
 
 async def get_customer(request: Request) -> Response:
-    number = request.path_params["number"]
-    found = await _services(request).catalog.get_customer(principal_of(request), number=number)
+    lookup = record_key(request, "number")
+    found = await _services(request).catalog.get_customer(principal_of(request), **lookup)
     if found is None:
-        raise NotFound(f"no customer {number!r}")
+        raise NotFound(f"no customer {request.path_params['number']!r}")
     return json_response(request, to_json(found, omit=_CUSTOMER_OMIT))
 
 
@@ -105,12 +129,12 @@ async def list_items(request: Request) -> Response:
 
 
 async def get_item(request: Request) -> Response:
-    number = request.path_params["number"]
+    lookup = record_key(request, "number")
     principal = principal_of(request)
     catalog = _services(request).catalog
-    found = await catalog.get_item(principal, number=number)
+    found = await catalog.get_item(principal, **lookup)
     if found is None:
-        raise NotFound(f"no item {number!r}")
+        raise NotFound(f"no item {request.path_params['number']!r}")
     data = to_json(found)
     data["units"] = to_json(
         (await catalog.units_of_items(principal, [found.number]))[0] if found.erp_id else []
@@ -130,15 +154,15 @@ async def list_price_lists(request: Request) -> Response:
 
 async def get_price_list(request: Request) -> Response:
     """The price list and one page of its lines (`first`, `after` page the lines)."""
-    code = request.path_params["code"]
     unknown = sorted(set(request.query_params) - {"first", "after"})
     if unknown:
         raise InvalidInput(f"unknown query parameter {unknown[0]!r}", field=unknown[0])
+    lookup = record_key(request, "code")
     principal = principal_of(request)
     catalog = _services(request).catalog
-    found = await catalog.get_price_list(principal, code=code)
+    found = await catalog.get_price_list(principal, **lookup)
     if found is None:
-        raise NotFound(f"no price list {code!r}")
+        raise NotFound(f"no price list {request.path_params['code']!r}")
     key = LineKey(
         found.code if found.erp_id else "",
         page_size(query_int(request, "first")),

@@ -35,7 +35,7 @@ FILTER_PARAMS = (
         "orderBy",
         "query",
         {"type": "string", "enum": [f"{sign}{name}" for name in ORDERS for sign in ("", "-")]},
-        "sort key; a - prefix reverses it",
+        "sort key; a - prefix reverses it; records with a blank number (name) come last either way",
     ),
     Param("search", "query", {"type": "string"}, "text search on number and name"),
     Param(
@@ -51,6 +51,18 @@ FILTER_PARAMS = (
 IF_NONE_MATCH = Param(
     "If-None-Match", "header", {"type": "string"}, "an ETag from an earlier answer: 304 if unchanged"
 )
+
+
+def record_key(name: str, what: str) -> Param:
+    return Param(
+        name,
+        "path",
+        {"type": "string", "minLength": 1},
+        f"the {what}, or `crm:<GUID>` / `erp:<GUID>` for the record with that Dataverse / Business"
+        " Central id (records created in the CRM have no number until the ERP has them)",
+    )
+
+
 BLOCKED = Param("blocked", "query", {"type": "boolean"}, "only blocked (true) or unblocked (false) records")
 
 
@@ -100,11 +112,11 @@ OPERATIONS = (
         method="GET",
         path="/api/v1/customers/{number}",
         operation_id="getCustomer",
-        summary="One unified customer by its number",
+        summary="One unified customer by its number or either side's id",
         tag="catalog",
         response=_customer,
-        parameters=(Param("number", "path", {"type": "string"}), IF_NONE_MATCH),
-        errors=(304, 404),
+        parameters=(record_key("number", "customer's number"), IF_NONE_MATCH),
+        errors=(304, 400, 404),
         response_headers=ETAG_HEADERS,
     ),
     Operation(
@@ -122,11 +134,11 @@ OPERATIONS = (
         method="GET",
         path="/api/v1/items/{number}",
         operation_id="getItem",
-        summary="One unified item by its number, with its units of measure",
+        summary="One unified item by its number or either side's id, with its units of measure",
         tag="catalog",
         response=_item_detail,
-        parameters=(Param("number", "path", {"type": "string"}), IF_NONE_MATCH),
-        errors=(304, 404),
+        parameters=(record_key("number", "item's number"), IF_NONE_MATCH),
+        errors=(304, 400, 404),
         response_headers=ETAG_HEADERS,
     ),
     Operation(
@@ -144,10 +156,10 @@ OPERATIONS = (
         method="GET",
         path="/api/v1/price-lists/{code}",
         operation_id="getPriceList",
-        summary="One price list with a cursor page of its lines",
+        summary="One price list (by its code or either side's id) with a cursor page of its lines",
         tag="catalog",
         response=_price_list_detail,
-        parameters=(Param("code", "path", {"type": "string"}), *PAGE_PARAMS, IF_NONE_MATCH),
+        parameters=(record_key("code", "price list's code"), *PAGE_PARAMS, IF_NONE_MATCH),
         errors=(304, 400, 404),
         response_headers=LINK_HEADERS,
     ),

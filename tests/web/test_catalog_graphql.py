@@ -76,7 +76,10 @@ async def test_customers_connection_pages_through_everything(gw: Harness) -> Non
         assert after == connection["edges"][-1]["cursor"]
     assert len(seen) == total > 120  # ERP customers plus CRM-only accounts
     assert len({(n["erpId"], n["crmId"]) for n in seen}) == total
-    assert [n["number"] for n in seen] == sorted(n["number"] for n in seen)
+    numbers = [n["number"] for n in seen]
+    numbered = [n for n in numbers if n]
+    # records without a number (CRM-only accounts) come after the numbered ones
+    assert numbers == sorted(numbered) + [""] * (len(numbers) - len(numbered)) and "" in numbers
     states = {n["couplingState"] for n in seen}
     assert states == {"COUPLED", "ERP_ONLY", "CRM_ONLY", "ERROR"}
     coupled = next(n for n in seen if n["couplingState"] == "COUPLED")
@@ -133,7 +136,7 @@ async def test_items_price_lists_salespeople_currencies_units(gw: Harness) -> No
 
 async def test_100_customers_with_relations_cost_a_constant_number_of_statements(gw: Harness) -> None:
     counts = {}
-    for first in (10, 100, 150):
+    for first in (10, 100, 130, 150):
         with count_queries(gw.app.state.engine) as counter:
             data = await _query(gw, RELATIONS, first=first)
         nodes = data["customers"]["nodes"]
@@ -142,10 +145,11 @@ async def test_100_customers_with_relations_cost_a_constant_number_of_statements
             assert all(n["currency"] for n in nodes)
             assert any(n["salesperson"] for n in nodes) and any(n["defaultPriceList"] for n in nodes)
         counts[first] = counter.count
-    # the API key was looked up by the first request (cached since), then one page and at most one
-    # per relation loader (salesperson by code and by CRM owner, currency, price group, default
-    # price list by group and by CRM id)
-    assert counts[100] == counts[150] <= 7, counts
+    # the API key was looked up by the first request (cached since), then the page (a second
+    # statement once it reaches the customers without a number: 130 and 150 of the 120 ERP
+    # customers and the CRM-only accounts) and at most one per relation loader (salesperson by code
+    # and by CRM owner, currency, price group, default price list by group and by CRM id)
+    assert counts[100] <= counts[130] == counts[150] <= 8, counts
 
 
 async def test_a_sales_key_with_scope_own_sees_its_customers_only(gw: Harness) -> None:
@@ -187,12 +191,12 @@ async def test_the_statement_count_is_constant_on_postgresql_too(
         ) as gw:
             await _query(gw, RELATIONS, first=1)  # looks the API key up; cached from then on
             counts = {}
-            for first in (100, 150):
+            for first in (130, 150):  # both reach the customers without a number (2 page statements)
                 with count_queries(gw.app.state.engine) as counter:
                     nodes = (await _query(gw, RELATIONS, first=first))["customers"]["nodes"]
                 assert len(nodes) == first and all(n["currency"] for n in nodes)
                 counts[first] = counter.count
-            assert counts[100] == counts[150] <= 7, counts
+            assert counts[130] == counts[150] <= 8, counts
     finally:
         await databases.drop_all()
 
