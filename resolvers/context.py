@@ -8,19 +8,30 @@ from typing import Any
 from strawberry.types import Info as StrawberryInfo
 
 from gateway.domain import Principal
+from gateway.errors import PermissionDenied
 from gateway.services.container import Services
 from resolvers.loaders import Loaders, create_loaders
 
 
 @dataclass
 class Context:
-    principal: Principal
+    caller: Principal | None
+    """None only on a WebSocket that has not sent its API key in `connection_init` yet (no operation
+    runs before the connection is acknowledged; `principal` refuses if one did)."""
     services: Services
     request: Any
     response: Any
     introspection_allowed: bool = False
     """Admin keys, or any key in demo mode, may introspect the schema (schema.extensions)."""
+    connection_params: dict[str, Any] | None = None
+    """The WebSocket `connection_init` payload (strawberry sets it)."""
     _loaders: Loaders | None = field(default=None, repr=False)
+
+    @property
+    def principal(self) -> Principal:
+        if self.caller is None:
+            raise PermissionDenied("not authenticated: send the API key in connection_init")
+        return self.caller
 
     @property
     def loaders(self) -> Loaders:

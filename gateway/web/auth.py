@@ -20,6 +20,9 @@ from gateway.web.problems import problem
 
 # The BC webhook cannot send an API key: its notifications are checked by clientState (webhooks.py).
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/api/v1/admin/webhooks/bc"})
+# Browsers cannot set headers on a WebSocket: on these paths a WebSocket without the header is let
+# through and must send its key in the GraphQL connection_init payload (gateway.web.graphql).
+CONNECTION_INIT_PATHS = frozenset({"/graphql"})
 
 
 class PrincipalUser(BaseUser):
@@ -74,6 +77,9 @@ class RequireAuthentication:
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":
+            if scope["path"] in CONNECTION_INIT_PATHS:
+                await self.app(scope, receive, send)
+                return
             await WebSocket(scope, receive, send).close(code=4401, reason="Unauthorized")
             return
         response = problem(401, "Unauthorized", "send 'Authorization: Bearer <API key>'")
