@@ -1,6 +1,6 @@
 """Memory a sync run of one mapping holds from the store: a full run loads every coupling and both
 mirror sides; an incremental run loads the couplings of the records in scope, those records, their
-partners and the uncoupled records (gateway.sync.engine `_reconcile_changes`).
+partners and the uncoupled records (gateway.sync.reconciling `_reconcile_changes`).
 
     .venv/bin/python bench/run_memory.py                 # 20,000 coupled customers, 1 and 100 changes
     .venv/bin/python bench/run_memory.py --customers 5000 --uncoupled 50

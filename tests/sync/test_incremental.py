@@ -19,6 +19,7 @@ from sqlmodel import select
 from gateway.domain import Side
 from gateway.errors import StaleLease, UpstreamNotFound
 from gateway.simulators import SimulatorOptions
+from gateway.store import couplings as couplings_store
 from gateway.store import sync_state
 from gateway.store.sync_tables import MirrorRecord
 from gateway.store.tables import Coupling, CouplingState, ErrorAction, ErrorStatus, JobError
@@ -328,7 +329,7 @@ async def test_creates_are_idempotent_across_a_crash_between_write_and_coupling(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     w = world
-    real = engine_module.couplings_store.create_coupling
+    real = couplings_store.create_coupling
     crashed: list[str] = []
 
     async def crash_once(session: Any, **kwargs: Any) -> Coupling:
@@ -342,12 +343,12 @@ async def test_creates_are_idempotent_across_a_crash_between_write_and_coupling(
                 raise RuntimeError(f"killed after writing to {side}")
         return await real(session, **kwargs)
 
-    monkeypatch.setattr(engine_module.couplings_store, "create_coupling", crash_once)
+    monkeypatch.setattr(couplings_store, "create_coupling", crash_once)
     first = await FullSync(w.engine).run(mappings=["SALESPEOPLE", "CURRENCY", "PRICE LIST", "CUSTOMER"])
     assert crashed == ["crm"] and any(s.message for s in first)
     second = await FullSync(w.engine).run(mappings=["CUSTOMER"])
     assert crashed == ["crm", "erp"] and second[0].message
-    monkeypatch.setattr(engine_module.couplings_store, "create_coupling", real)
+    monkeypatch.setattr(couplings_store, "create_coupling", real)
     await FullSync(w.engine).run(mappings=["CUSTOMER"])
     await FullSync(w.engine).run(mappings=["CUSTOMER"])
 
