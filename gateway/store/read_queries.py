@@ -157,7 +157,10 @@ class Unified:
             return [self._keyset(statement, sort, order, after)]
         segments: list[Select[Any]] = []
         if after is None or after[0] != "":
-            segments.append(self._keyset(statement.where(sort != ""), sort, order, after))
+            # `> ''`, the same as `!= ''` for a NOT NULL column, is an index range past the blank
+            # entries; ascending from a cursor, the cursor's own range already excludes them.
+            numbered = statement if after is not None and not order.descending else statement.where(sort > "")
+            segments.append(self._keyset(numbered, sort, order, after))
             after = None
         segments.append(self._keyset(statement.where(sort == ""), sort, order, after))
         return segments
