@@ -34,7 +34,7 @@ async def _add_unnumbered_products(gw: Harness) -> None:
             {
                 "productid": product_id,
                 "productnumber": None,
-                "name": f"Sales-made product {k}",
+                "name": f"Sales-made product {k}" if k else "",  # the first one has no name either
                 "producttypecode": 1,
                 "statecode": 0,
                 "price": 10.0 + k,
@@ -149,6 +149,10 @@ async def test_items_without_a_number_come_last(gw: Harness) -> None:
         assert [r["crmId"] for r in walked if not r["number"]] == sorted(
             UNNUMBERED_PRODUCTS, reverse=order.startswith("-")
         )
+    for order in ("name", "-name"):  # a blank name comes last too
+        walked = [r for page in await _walk(gw, f"/api/v1/items?first=4&orderBy={order}") for r in page]
+        _assert_blanks_last(walked, "name", descending=order.startswith("-"))
+        assert walked[-1]["crmId"] == UNNUMBERED_PRODUCTS[0]
 
 
 async def test_a_crm_only_customer_is_found_by_its_crm_id(gw: Harness) -> None:
