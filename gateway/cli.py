@@ -208,6 +208,7 @@ async def run_worker(
     from contextlib import AsyncExitStack
 
     from gateway.store.engine import create_engine, session_factory
+    from gateway.sync.deletion_check import DeletionCheck, WithDeletionChecks
     from gateway.sync.engine import SyncEngine
     from gateway.sync.worker import build_scheduler, ensure_mappings, sync_worker
     from gateway.upstream.factory import build_crm_connector, build_erp_connector, build_throttle
@@ -224,9 +225,10 @@ async def run_worker(
         sessions = session_factory(engine)
         if once:
             await ensure_mappings(sessions)
-            scheduler = build_scheduler(
-                settings, sessions=sessions, runner=SyncEngine(sessions=sessions, erp=erp, crm=crm)
+            runner = WithDeletionChecks(
+                SyncEngine(sessions=sessions, erp=erp, crm=crm), DeletionCheck(sessions=sessions, erp=erp)
             )
+            scheduler = build_scheduler(settings, sessions=sessions, runner=runner)
             started = await scheduler.run_once()
             click.echo(f"worker {scheduler.worker_id}: ran {len(started)} mapping-direction(s)")
             return scheduler

@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     webhook_client_state: SecretStr | None = None
     webhook_url: str = ""
     crm_poll_seconds: float | None = Field(default=None, gt=0)
+    deletion_check_seconds: float = Field(default=3600.0, gt=0)
 
     # --- the web side
     host: str = "127.0.0.1"

@@ -26,6 +26,7 @@ from gateway.store.engine import SessionFactory
 from gateway.store.tables import Coupling, ErrorAction, ErrorStatus, JobError, JobType, SyncJob
 from gateway.store.types import utcnow
 from gateway.sync import catalog
+from gateway.sync.deletion_requests import request_check
 from gateway.sync.engine import RunSummary, SyncEngine
 from gateway.sync.full import FullSync
 from gateway.sync.leases import HeldLeases, hold_leases
@@ -166,14 +167,19 @@ class SyncControl:
         async with self.sessions.begin() as session:
             await deletion_hints.add_hints(session, mapping=mapping, erp_ids=erp_ids)
 
-    async def erp_notified(self, entity_sets: Sequence[str]) -> list[tuple[str, str, str, str]]:
+    async def erp_notified(
+        self, entity_sets: Sequence[str], *, collections: Sequence[str] = ()
+    ) -> list[tuple[str, str, str, str]]:
         """BC notified changes in these ERP entity sets: remember when (a run that polls a set only
         when due sees it, gateway.sync.erp_polls) and return, for each run that reads one of them
         towards the CRM (catalog.erp_readers), its (mapping, direction) for the caller to wake, the
-        set, and the name its reads of the set go by (deletion hints are kept under it)."""
+        set, and the name its reads of the set go by (deletion hints are kept under it). Sets in
+        `collections` came as a `collection` notice (too many changes to list, deletions unnamed):
+        their deletion check is asked for (gateway.sync.deletion_check)."""
         wanted = set(entity_sets)
         async with self.sessions.begin() as session:
             await erp_watch.record_notified(session, entity_sets=wanted, at=utcnow())
+            await request_check(session, entity_sets=collections)
             mappings = await catalog.load_mappings(session)
         return [
             (r.run, r.direction, r.table.erp_entity, r.table.name)

@@ -43,6 +43,7 @@ class JobType(enum.StrEnum):
     FULL = "full"
     COUPLING = "coupling"
     UNCOUPLING = "uncoupling"
+    DELETION_CHECK = "deletion_check"  # an ERP set's ids read to find deletions no notice told of
 
 
 class JobStatus(enum.StrEnum):

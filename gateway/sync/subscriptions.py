@@ -23,6 +23,7 @@ from gateway.store.engine import SessionFactory
 from gateway.store.leases import acquire, is_due, is_free, list_leases, release
 from gateway.store.types import utcnow
 from gateway.sync import catalog
+from gateway.sync.deletion_requests import request_check
 from gateway.sync.mirroring import erp_api
 from gateway.upstream.erp import ErpConnector
 
@@ -130,6 +131,9 @@ class SubscriptionManager:
         for key, resource in wanted.items():
             await self._attempt(result, resource, self._ensure(result, resource, current.get(key), now))
         # Which sets BC will notify us of: a run may skip its poll of such a set (gateway.sync.orders).
+        # A set whose subscription had to be created or recreated may have lost notices (deletions
+        # among them) while it had none: its deletion check is asked for.
+        fresh = set(result.created) | set(result.recreated)
         async with self.sessions.begin() as session:
             await erp_watch.record_verified(
                 session,
@@ -137,6 +141,7 @@ class SubscriptionManager:
                 lost=[entity for entity, r in sets.items() if r in result.failed],
                 at=now,
             )
+            await request_check(session, entity_sets=[entity for entity, r in sets.items() if r in fresh])
         return result
 
     async def _attempt(self, result: PassResult, resource: str, step: Awaitable[None]) -> None:

@@ -16,6 +16,8 @@ from gateway.config import Settings
 from gateway.store.engine import SessionFactory
 from gateway.store.jobs import list_jobs
 from gateway.sync import catalog
+from gateway.sync.deletion_check import DeletionCheck, WithDeletionChecks
+from gateway.sync.deletion_requests import check_entries
 from gateway.sync.engine import SyncEngine
 from gateway.sync.full import FullSync
 from gateway.sync.model import MappingDirection, TableMapping
@@ -28,9 +30,15 @@ from gateway.upstream.erp import ErpConnector
 log = logging.getLogger(__name__)
 
 
-def catalog_schedule(sessions: SessionFactory, *, crm_poll_seconds: float | None = None) -> ScheduleSource:
+def catalog_schedule(
+    sessions: SessionFactory,
+    *,
+    crm_poll_seconds: float | None = None,
+    deletion_check_seconds: float | None = None,
+) -> ScheduleSource:
     """The ERP pricing mirror and the enabled mappings of the store, one entry per direction, with
-    each mapping's interval.
+    each mapping's interval; with `deletion_check_seconds`, the deletion check of every ERP set an
+    erp_to_crm run reads (gateway.sync.deletion_check), on that interval.
 
     `crm_poll_seconds` caps the interval of crm_to_erp directions: Dataverse has no webhooks here, so
     its change-tracking poll is what makes CRM changes travel fast (an idle poll is one request)."""
@@ -46,12 +54,15 @@ def catalog_schedule(sessions: SessionFactory, *, crm_poll_seconds: float | None
             mappings = await catalog.load_mappings(session)
         # The ERP-only pricing mirror first: the API's quotes read it, and no mapping row stands for it
         # (None: the scheduler's default interval, GATEWAY_SYNC_INTERVAL_SECONDS).
-        return [Scheduled(ERP_PRICING, "erp_to_crm", None)] + [
+        entries = [Scheduled(ERP_PRICING, "erp_to_crm", None)] + [
             Scheduled(m.name, direction, interval(m, direction))
             for m in mappings
             if m.enabled
             for direction in m.directions()
         ]
+        if deletion_check_seconds is not None:
+            entries += check_entries(mappings, interval_seconds=deletion_check_seconds)
+        return entries
 
     return scheduled
 
@@ -67,7 +78,12 @@ def build_scheduler(
         sessions=sessions,
         runner=runner,
         worker_id=settings.resolved_worker_id(),
-        schedule=schedule or catalog_schedule(sessions, crm_poll_seconds=settings.crm_poll_seconds),
+        schedule=schedule
+        or catalog_schedule(
+            sessions,
+            crm_poll_seconds=settings.crm_poll_seconds,
+            deletion_check_seconds=settings.deletion_check_seconds,
+        ),
         interval_default=settings.sync_interval_seconds,
         lease_ttl=settings.lease_ttl_seconds,
         poll_seconds=settings.scheduler_poll_seconds,
@@ -126,7 +142,8 @@ async def sync_worker(
     """
     await ensure_mappings(sessions)
     engine = SyncEngine(sessions=sessions, erp=erp, crm=crm)
-    scheduler = build_scheduler(settings, sessions=sessions, runner=engine)
+    runner = WithDeletionChecks(engine, DeletionCheck(sessions=sessions, erp=erp))
+    scheduler = build_scheduler(settings, sessions=sessions, runner=runner)
     manager = subscription_manager(settings, sessions=sessions, erp=erp, worker_id=scheduler.worker_id)
     keeper = asyncio.create_task(manager.serve(), name="bc subscriptions") if manager else None
 

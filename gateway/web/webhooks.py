@@ -91,7 +91,18 @@ async def receive_bc(request: Request) -> Response:
         # Every run reading a notified set towards the CRM: erp_to_crm ones, SALES ORDER's
         # crm_to_erp (the ERP orders' fulfilled status flows back) and ERP PRICING (its standard-API
         # sets), which poll those sets only when told. A run reading several notified sets wakes once.
-        for name, direction, entity_set, reads_as in await services.sync.erp_notified(sorted(sets)):
+        # A `collection` notice names no record, so deletions inside it are unknown: the receiver's
+        # service asks for the set's deletion check (gateway.sync.deletion_check).
+        collections = sorted(
+            {
+                name
+                for n in notifications
+                if n.get("changeType") == "collection"
+                and (name := entity_set_of(str(n["resource"]))) is not None
+            }
+        )
+        notified = await services.sync.erp_notified(sorted(sets), collections=collections)
+        for name, direction, entity_set, reads_as in notified:
             if direction == "erp_to_crm" and entity_set in deleted:
                 await services.sync.note_erp_deletions(mapping=reads_as, erp_ids=deleted[entity_set])
             if {"mapping": name, "direction": direction} not in woken:

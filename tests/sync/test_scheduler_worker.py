@@ -29,7 +29,9 @@ def sim_options() -> SimulatorOptions:
 async def _scheduled(database_url: str) -> set[str]:
     engine = create_engine(database_url)
     try:
-        entries = await catalog_schedule(session_factory(engine))()
+        # What `gateway worker` schedules: the mappings' directions, ERP PRICING and the ERP sets'
+        # deletion checks (gateway.sync.deletion_check).
+        entries = await catalog_schedule(session_factory(engine), deletion_check_seconds=3600)()
         return {e.lease for e in entries}
     finally:
         await engine.dispose()
@@ -122,7 +124,7 @@ async def test_a_serving_worker_stops_gracefully_and_hands_back_its_leases(
     scheduler: Scheduler = await task
     assert scheduler.running == [] and scheduler.stats.started >= len(scheduled)
     _, leases = await _state(database_url)
-    assert all(free for _, _, free in leases.values())
+    assert all(free for _, _, free in leases.values()), {n: v for n, v in leases.items() if not v[2]}
 
 
 def test_the_command_names_a_missing_upstream_setting(monkeypatch: pytest.MonkeyPatch) -> None:

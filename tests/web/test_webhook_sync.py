@@ -27,6 +27,7 @@ from tests.gateway_harness import WEBHOOK_URL, Harness, running_gateway
 SECRET = "webhook-test-state"
 LEASE = "CUSTOMER:erp_to_crm"
 ORDERS = "SALES ORDER:crm_to_erp"
+CHECK = "ERP DELETIONS customers"
 DAY = 86_400
 
 
@@ -101,7 +102,9 @@ async def _crm_phone(gw: Harness, erp_id: str) -> str | None:
 
 
 @asynccontextmanager
-async def _gateway(tmp_path: Path, **customer_mapping: Any) -> AsyncIterator[Harness]:
+async def _gateway(
+    tmp_path: Path, *, collection_threshold: int = 1_000, **customer_mapping: Any
+) -> AsyncIterator[Harness]:
     """The demo-like gateway whose CUSTOMER and SALES ORDER mappings poll once a day (a run of them
     within a test is a webhook's doing), after its first full sync, its first runs and its BC
     subscriptions (9: the 6 sets read towards the CRM, SALES ORDER's ERP orders and ERP PRICING's 2
@@ -119,7 +122,12 @@ async def _gateway(tmp_path: Path, **customer_mapping: Any) -> AsyncIterator[Har
         await engine.dispose()
     async with running_gateway(
         url,
-        options=SimulatorOptions(customers=20, items=20, webhook_delay_seconds=0),
+        options=SimulatorOptions(
+            customers=20,
+            items=20,
+            webhook_delay_seconds=0,
+            webhook_collection_threshold=collection_threshold,
+        ),
         erp_webhooks=True,
         demo=True,
         webhook_url=WEBHOOK_URL,
@@ -198,6 +206,40 @@ async def test_an_erp_deletion_notified_by_webhook_follows_the_deletion_policy_a
             lease is not None and lease.due_at is not None and lease.due_at > utcnow() + timedelta(hours=23)
         )
         assert sum(j.deleted for j in jobs) == 1  # the CRM account, by the woken erp_to_crm run
+
+
+async def _checks(gw: Harness) -> list[Any]:
+    """The deletion checks of `customers` (gateway.sync.deletion_check), newest first."""
+    engine = create_engine(gw.settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            return list(await list_jobs(session, mapping=CHECK, limit=50))
+    finally:
+        await engine.dispose()
+
+
+async def test_erp_deletions_inside_a_collection_notice_follow_the_deletion_policy(tmp_path: Path) -> None:
+    # Two changes are more than BC lists one by one here: they come as one `collection` notice,
+    # which names no record; the set's deletion check finds the two.
+    async with _gateway(tmp_path, collection_threshold=1, deletionPolicy="propagate") as gw:
+        scheduler = gw.app.state.scheduler
+        check = f"{CHECK}:erp_to_crm"
+        async with asyncio.timeout(120):  # the start's checks (first one, subscription created) are over
+            while not await _checks(gw) or check in scheduler.running:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        gone = [await _erp_customer(gw, delete=True) for _ in range(2)]
+        crm_ids = [await _crm_id(gw, c["id"]) for c in gone]
+        delivered = await _sim(gw.erp_sim, "POST", "/_sim/webhooks")
+        assert delivered["sent"] >= 1 and delivered["removed"] == 0
+        async with asyncio.timeout(120):
+            while any([await _crm_account(gw, crm_id) is not None for crm_id in crm_ids]):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        latest = (await _checks(gw))[0]
+        # Covered by a subscription, the set was read because the collection notice asked for it.
+        assert (latest.type, latest.status, latest.deleted) == ("deletion_check", "success", 2)
+        assert latest.message is not None and latest.message.startswith("asked for")
+        _, jobs = await _store(gw)
+        assert sum(j.deleted for j in jobs) == 2  # the CRM accounts, by CUSTOMER's erp_to_crm run
 
 
 async def test_a_shipment_in_bc_marks_the_crm_order_fulfilled_through_a_webhook(tmp_path: Path) -> None:
