@@ -14,7 +14,10 @@ from starlette.applications import Starlette
 
 from gateway.config import load_settings
 from gateway.simulators import SimulatorOptions
+from gateway.store.leases import list_leases
 from gateway.sync import catalog
+from gateway.sync.deletion_requests import checked_set
+from gateway.sync.orphans import split_lease_name
 from gateway.sync.subscriptions import RECHECK_SECONDS, SubscriptionManager
 from gateway.sync.worker import subscription_manager
 from gateway.web.webhooks import webhook_routes
@@ -37,6 +40,20 @@ EXPECTED_SETS = {
     "customers",
     "priceListLines",
 }
+
+
+CHECKED_SETS = EXPECTED_SETS - {"salesOrders", "locations", "unitsOfMeasure"}
+
+
+async def _checks_asked(world: World) -> dict[str, datetime | None]:
+    """Per ERP set with a deletion check asked for, when it was last asked."""
+    async with world.sessions() as session:
+        leases = await list_leases(session)
+    return {
+        entity_set: lease.requested_at
+        for lease in leases
+        if (entity_set := checked_set(split_lease_name(lease.name)[0])) is not None
+    }
 
 
 class SimClock:
@@ -138,6 +155,10 @@ async def test_recreated_after_bc_dropped_it_and_deleted_when_no_mapping_reads_t
 ) -> None:
     manager = _manager(hooked, clock)
     await manager.run_once()
+    # Each subscription created asks for its set's deletion check (notices may have been missed
+    # before it existed): the sets erp_to_crm runs read, not salesOrders nor ERP PRICING's.
+    asked = await _checks_asked(hooked)
+    assert set(asked) == CHECKED_SETS
     known = await hooked.erp.subscriptions()
     # A delivery the receiver refuses (401: not a retriable status) makes BC drop the subscription.
     customer = (await hooked.erp.pages("customers").__anext__())[0]
@@ -155,6 +176,9 @@ async def test_recreated_after_bc_dropped_it_and_deleted_when_no_mapping_reads_t
     customers = [s for s in listed if _set_of(s["resource"]) == "customers"]
     assert len(customers) == 1
     assert customers[0]["subscriptionId"] not in {s.id for s in known}
+    # Recreated: notices of customers were lost meanwhile, so its deletion check is asked for again.
+    again = await _checks_asked(hooked)
+    assert {name for name in CHECKED_SETS if again[name] != asked[name]} == {"customers"}
 
     # A mapping disabled: its set's subscription goes (items stay: ITEM-PRODUCT still reads them).
     for name in ("CURRENCY", "UNIT GROUP"):
