@@ -1,33 +1,17 @@
-"""The OData v4 HTTP client both connectors stand on: auth, limits, retries, paging and `$batch`.
-Every failure leaves this module as a `gateway.errors` class; callers never see httpx."""
+"""The OData v4 HTTP client both connectors stand on: paging and `$batch` over the request pipeline
+of `gateway.upstream.requester` (auth, limits, retries). Every failure leaves it as a `gateway.errors`
+class; callers never see httpx."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, time
-from decimal import Decimal
-from typing import Any, NoReturn
-from urllib.parse import urljoin, urlsplit
-
-import httpx
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin
 
 from gateway.domain import BatchResult
-from gateway.errors import (
-    ConfigurationError,
-    RetriableUpstreamError,
-    UpstreamError,
-    UpstreamNotFound,
-    UpstreamProtocolError,
-    UpstreamThrottled,
-)
-from gateway.upstream.auth import TokenProvider
 from gateway.upstream.batch import (
-    IDEMPOTENT_METHODS,
     BatchFormat,
     BatchOperation,
     decode_json_batch,
@@ -36,33 +20,14 @@ from gateway.upstream.batch import (
     encode_multipart_batch,
     rolled_back,
 )
-from gateway.upstream.odata import Query, odata_literal
-from gateway.upstream.policy import ClientLimits, RetryPolicy
-from gateway.upstream.throttle import RequestGate
-from gateway.upstream.translate import error_for_exception, error_for_status, parse_json_body, reached_server
+from gateway.upstream.odata import Query
+from gateway.upstream.requester import ClientStats, ODataRequester, ODataResponse
 
 log = logging.getLogger(__name__)
 
+
 # Each service's own ceiling on operations per $batch (DOMAIN.md §2 and §3).
 BATCH_LIMITS = {BatchFormat.JSON: 100, BatchFormat.MULTIPART: 1_000}
-
-
-@dataclass(frozen=True, slots=True)
-class ODataResponse:
-    status: int
-    headers: Mapping[str, str]
-    content: bytes
-    body: Any
-    """The parsed JSON body (None for an empty body or when raw content was asked for)."""
-    url: str
-
-    @property
-    def etag(self) -> str | None:
-        value = self.headers.get("etag")
-        if value:
-            return value
-        raw = self.body.get("@odata.etag") if isinstance(self.body, Mapping) else None
-        return raw if isinstance(raw, str) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,238 +41,15 @@ class Page:
     count: int | None = None
 
 
-@dataclass(slots=True)
-class ClientStats:
-    requests: int = 0
-    retries: int = 0
-    token_refreshes_on_401: int = 0
-
-
-@dataclass
-class _Failure(Exception):
-    error: UpstreamError
-    sent: bool = True
-    """False when the request certainly never reached the server."""
-    retry_after: float | None = None
-    """The server's Retry-After (429, and 503/502/504 when they send one)."""
-
-
-@dataclass
-class _Unauthorized(Exception):
-    error: UpstreamError
-    token: str | None = field(default=None, repr=False)
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, Decimal):
-        # float's repr is the shortest text that round-trips; fine for amounts with ≤ 15 digits.
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, datetime | date | time):
-        return odata_literal(value)
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def dump_json(body: object) -> bytes:
-    return json.dumps(body, default=_json_default, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-class ODataClient:
+class ODataClient(ODataRequester):
     """HTTP client for one OData service root (`base_url` ends with `/`).
 
     Targets are paths relative to `base_url` (already encoded, see `odata.entity_path`) or absolute
     URLs on the same origin (next/delta links). `auth=None` sends no Authorization header.
     """
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        base_url: str,
-        service: str,
-        auth: TokenProvider | None = None,
-        limits: ClientLimits | None = None,
-        retry: RetryPolicy | None = None,
-        owns_http: bool = False,
-        base_url_setting: str = "",
-        throttle: RequestGate | None = None,
-        throttle_identity: str = "",
-    ) -> None:
-        self._http = http
-        # An empty base URL is allowed (the app starts without upstreams); requests then fail with
-        # ConfigurationError naming `base_url_setting`.
-        self.base_url = base_url if not base_url or base_url.endswith("/") else base_url + "/"
-        self._base_url_setting = base_url_setting or f"{service} base URL"
-        self.service = service
-        self.auth = auth
-        self.limits = limits or ClientLimits()
-        self.retry = retry or RetryPolicy()
-        self.stats = ClientStats()
-        self._owns_http = owns_http
-        self._semaphore = asyncio.Semaphore(self.limits.max_concurrency)
-        # The request budget shared with every client of the same upstream identity (see throttle.py).
-        self.throttle = throttle
-        self.throttle_identity = throttle_identity or f"{service}|{self.base_url}"
-        origin = urlsplit(self.base_url)
-        self._origin = (origin.scheme, origin.netloc)
-
     def __repr__(self) -> str:
         return f"ODataClient(service={self.service!r}, base_url={self.base_url!r})"
-
-    async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
-
-    # ---------------------------------------------------------------------------------- URLs
-
-    def url(self, target: str, query: Query | None = None) -> str:
-        if not self.base_url:
-            raise ConfigurationError(self._base_url_setting, "is not set")
-        if target.startswith(("http://", "https://")):
-            url = target
-            parts = urlsplit(url)
-            if (parts.scheme, parts.netloc) != self._origin:
-                # Never send our bearer token to another host because a payload said so.
-                raise UpstreamProtocolError(
-                    f"link points outside the service: {parts.scheme}://{parts.netloc}", service=self.service
-                )
-        else:
-            url = self.base_url + target.lstrip("/")
-        encoded = query.encode() if query else ""
-        if encoded:
-            url += ("&" if "?" in url else "?") + encoded
-        return url
-
-    # ------------------------------------------------------------------------------ requests
-
-    async def request(
-        self,
-        method: str,
-        target: str,
-        *,
-        query: Query | None = None,
-        json_body: object = None,
-        content: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        idempotent: bool | None = None,
-        raw: bool = False,
-    ) -> ODataResponse:
-        """Send one request with retries. `idempotent` defaults from the method (POST is not);
-        a request that is not idempotent is repeated only when it certainly never left us, or the
-        server refused it with 429."""
-        method = method.upper()
-        url = self.url(target, query)
-        repeatable = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
-        data = dump_json(json_body) if json_body is not None else content
-        send_headers = {"Accept": "application/json", "OData-Version": "4.0", "OData-MaxVersion": "4.0"}
-        if json_body is not None:
-            send_headers["Content-Type"] = "application/json"
-        send_headers.update(headers or {})
-        attempt = 0
-        refreshed = False
-        maybe_applied = False  # an earlier attempt may have reached the server
-        while True:
-            try:
-                return await self._attempt(method, url, data, send_headers, raw=raw)
-            except _Unauthorized as unauthorized:
-                if self.auth is None or refreshed:
-                    raise unauthorized.error from None
-                # The token was revoked or expired early: fetch a new one once, then try again.
-                refreshed = True
-                self.stats.token_refreshes_on_401 += 1
-                await self.auth.refresh(stale=unauthorized.token)
-            except _Failure as failure:
-                error = failure.error
-                if not isinstance(error, RetriableUpstreamError):
-                    if method == "DELETE" and maybe_applied and isinstance(error, UpstreamNotFound):
-                        # Our earlier DELETE went through before its answer was lost: that is success.
-                        log.info("DELETE %s: gone after a lost answer; treating as deleted", url)
-                        return ODataResponse(status=204, headers={}, content=b"", body=None, url=url)
-                    raise error from None
-                safe = repeatable or not failure.sent or isinstance(error, UpstreamThrottled)
-                if not safe or attempt >= self.retry.max_retries:
-                    raise error from None
-                retry_after = failure.retry_after
-                if retry_after is not None and retry_after > self.retry.max_retry_after_seconds:
-                    raise error from None
-                delay = self.retry.delay(attempt, retry_after)
-                maybe_applied = maybe_applied or (failure.sent and not isinstance(error, UpstreamThrottled))
-                attempt += 1
-                self.stats.retries += 1
-                log.info(
-                    "retrying %s %s after %s (attempt %d of %d, waiting %.2fs)",
-                    method,
-                    url,
-                    type(error).__name__,
-                    attempt,
-                    self.retry.max_retries,
-                    delay,
-                )
-                await self.retry.sleep(delay)
-
-    async def _attempt(
-        self, method: str, url: str, data: bytes | None, headers: dict[str, str], *, raw: bool
-    ) -> ODataResponse:
-        token: str | None = None
-        send_headers = dict(headers)
-        if self.auth is not None:
-            try:
-                token = await self.auth.token()
-            except UpstreamError as token_error:
-                raise _Failure(token_error, sent=False) from None
-            send_headers["Authorization"] = f"Bearer {token}"
-        async with self._semaphore:
-            if self.throttle is not None:
-                # Inside the slot: a 429 seen while we queued for it still stops this request.
-                await self.throttle.wait(self.throttle_identity, max_wait=self.retry.max_retry_after_seconds)
-            self.stats.requests += 1
-            try:
-                # httpx's own timeouts do not apply to in-process transports; this one always does.
-                async with asyncio.timeout(self.limits.timeout_seconds):
-                    response = await self._http.request(method, url, content=data, headers=send_headers)
-            except (httpx.HTTPError, TimeoutError, OSError) as exc:
-                error = error_for_exception(exc, service=self.service, method=method, url=url)
-                raise _Failure(error, sent=reached_server(exc)) from None
-        try:
-            return self._interpret(method, url, response, token=token, raw=raw)
-        except _Failure as failure:
-            if self.throttle is not None and response.status_code == 429 and failure.retry_after:
-                await self.throttle.block(self.throttle_identity, failure.retry_after)
-            raise
-
-    def _interpret(
-        self, method: str, url: str, response: httpx.Response, *, token: str | None, raw: bool
-    ) -> ODataResponse:
-        headers = {name.lower(): value for name, value in response.headers.items()}
-        status = response.status_code
-        if 200 <= status < 300:
-            body: Any = None
-            if not raw and response.content:
-                body = parse_json_body(response.content)
-                if body is None:
-                    raise UpstreamProtocolError(
-                        "the response body is not valid JSON",
-                        service=self.service,
-                        status=status,
-                        method=method,
-                        url=url,
-                    )
-            return ODataResponse(status=status, headers=headers, content=response.content, body=body, url=url)
-        error_body = parse_json_body(response.content)
-        retry_after = self.retry.parse_retry_after(headers.get("retry-after"))
-        error = error_for_status(
-            status, body=error_body, service=self.service, method=method, url=url, retry_after=retry_after
-        )
-        if status == 401:
-            raise _Unauthorized(error, token)
-        raise _Failure(error, retry_after=retry_after)
-
-    async def get(self, target: str, *, query: Query | None = None) -> dict[str, Any]:
-        response = await self.request("GET", target, query=query)
-        if not isinstance(response.body, dict):
-            self._protocol("expected a JSON object", url=response.url)
-        return response.body
 
     # -------------------------------------------------------------------------------- paging
 
@@ -471,9 +213,6 @@ class ODataClient:
             )
         except ValueError as exc:
             self._protocol(str(exc), url=response.url)
-
-    def _protocol(self, message: str, *, url: str | None = None) -> NoReturn:
-        raise UpstreamProtocolError(message, service=self.service, url=url)
 
 
 __all__ = ["BATCH_LIMITS", "ClientStats", "ODataClient", "ODataResponse", "Page"]
