@@ -17,6 +17,7 @@ from typing import Any, Literal
 from sqlalchemy import (
     ColumnElement,
     and_,
+    bindparam,
 )
 from sqlalchemy.sql import Select
 from sqlmodel import col
@@ -73,7 +74,7 @@ def _link(row: Any) -> dict[str, Any]:
 
 
 def _customer(row: Any) -> UnifiedCustomer:
-    b: RmCustomer = row[0]
+    b = row
     return UnifiedCustomer(
         **_link(row),
         number=b.number,
@@ -103,7 +104,7 @@ def _customer(row: Any) -> UnifiedCustomer:
 
 
 def _item(row: Any) -> UnifiedItem:
-    b: RmItem = row[0]
+    b = row
     return UnifiedItem(
         **_link(row),
         number=b.number,
@@ -124,7 +125,7 @@ def _item(row: Any) -> UnifiedItem:
 
 
 def _price_list(row: Any) -> UnifiedPriceList:
-    b: RmPriceList = row[0]
+    b = row
     return UnifiedPriceList(
         **_link(row),
         code=b.number,
@@ -142,7 +143,7 @@ def _price_list(row: Any) -> UnifiedPriceList:
 
 
 def _salesperson(row: Any) -> UnifiedSalesperson:
-    b: RmSalesperson = row[0]
+    b = row
     return UnifiedSalesperson(
         **_link(row),
         code=b.number,
@@ -156,7 +157,7 @@ def _salesperson(row: Any) -> UnifiedSalesperson:
 
 
 def _currency(row: Any) -> UnifiedCurrency:
-    b: RmCurrency = row[0]
+    b = row
     return UnifiedCurrency(
         **_link(row),
         code=b.number,
@@ -223,20 +224,44 @@ def _prepare(kind: str, filters: Filters) -> tuple[_Kind, Unified, Select[Any]]:
     return spec, unified, statement.where(*where(filters))
 
 
+# The statements of one (kind, filters, …), built once and kept: SQLAlchemy memoizes a statement's
+# cache key on the statement object, and walking a unified select to compute it cost more than
+# running it. Values that change per call (keyset position, page size, looked-up keys) are bound parameters.
+_STATEMENTS = 256
+
+
+@functools.lru_cache(maxsize=_STATEMENTS)
+def _page_statements(kind: str, filters: Filters, order: Order, shape: q.PageShape) -> tuple[q.Segment, ...]:
+    _, unified, statement = _prepare(kind, filters)
+    return tuple(unified.pages(statement, order=order, shape=shape))
+
+
+@functools.lru_cache(maxsize=_STATEMENTS)
+def _count_statement(kind: str, filters: Filters) -> Select[Any]:
+    return q.count_statement(_prepare(kind, filters)[2])
+
+
+@functools.lru_cache(maxsize=_STATEMENTS)
+def _lookup_statement(kind: str, filters: Filters, column: LookupColumn) -> Select[Any]:
+    _, unified, statement = _prepare(kind, filters)
+    return q.by_keys_statement(unified, statement, column=column)
+
+
 async def list_records(
     session: AsyncSession, *, kind: Kind, filters: Filters, order: Order, after: SortKey | None, limit: int
 ) -> list[tuple[Any, SortKey]]:
     """One keyset page of unified records, each with its sort key (for cursors)."""
     if order.field not in ("number", "name", "changed"):
         raise InvalidInput(f"cannot order by {order.field!r}", field="orderBy")
-    spec, unified, statement = _prepare(kind, filters)
-    rows = await q.fetch_page(session, unified.pages(statement, order=order, after=after), limit=limit)
-    return [(spec.convert(row), q.sort_key(row)) for row in rows]
+    segments = _page_statements(kind, filters, order, q.page_shape(after))
+    params = q.keyset_params(order, after) if after is not None else None
+    rows = await q.fetch_page(session, segments, limit=limit, after=params)
+    convert = KINDS[kind].convert
+    return [(convert(row), q.sort_key(row)) for row in rows]
 
 
 async def count_records(session: AsyncSession, *, kind: Kind, filters: Filters) -> int:
-    _, _, statement = _prepare(kind, filters)
-    return await q.count(session, statement)
+    return await q.count(session, _count_statement(kind, filters))
 
 
 async def records_by(
@@ -251,15 +276,16 @@ async def records_by(
 
     Where a number exists on both sides uncoupled, the ERP record wins (it is the system of record).
     """
-    spec, unified, statement = _prepare(kind, filters or Filters())
+    statement = _lookup_statement(kind, filters or Filters(), column)
     wanted = list(values)
     if column != "number":
         wanted = [normalized(v) for v in wanted]
-    rows = await q.by_keys(session, unified, statement, column=column, values=wanted)
+    rows = await q.by_keys(session, statement, values=wanted)
+    convert = KINDS[kind].convert
     found: dict[str, Any] = {}
-    for row in sorted(rows, key=lambda r: r[0].side, reverse=True):  # "erp" rows last: they win
-        record = spec.convert(row)
-        key = {"erp_id": record.erp_id, "crm_id": record.crm_id}.get(column, row[0].number)
+    for row in sorted(rows, key=lambda r: r.side, reverse=True):  # "erp" rows last: they win
+        record = convert(row)
+        key = {"erp_id": record.erp_id, "crm_id": record.crm_id}.get(column, row.number)
         found[key] = record
     return found
 
@@ -343,24 +369,25 @@ async def pricing_groups(
     return found
 
 
+@functools.cache
+def _group_lists_statement() -> Select[Any]:
+    _, unified, statement = _prepare("price_lists", Filters())
+    b = unified.base
+    return statement.where(
+        unified.is_erp,
+        b.source_type == PriceSourceType.CUSTOMER_PRICE_GROUP.value,
+        b.source_no.in_(bindparam(q.KEYS, expanding=True)),
+        b.status == PriceListStatus.ACTIVE.value,
+    ).order_by(b.number.desc())
+
+
 async def price_lists_for_groups(
     session: AsyncSession, *, group_codes: Iterable[str]
 ) -> dict[str, UnifiedPriceList]:
     """The price list a customer price group stands for (DOMAIN.md §5: price group → default price
     list): its Active list with source CustomerPriceGroup, the lowest code when there are several."""
-    spec, unified, statement = _prepare("price_lists", Filters())
-    b = unified.base
     found: dict[str, UnifiedPriceList] = {}
-    for chunk in q.chunks(group_codes):
-        rows = await q.fetch(
-            session,
-            statement.where(
-                unified.is_erp,
-                b.source_type == PriceSourceType.CUSTOMER_PRICE_GROUP.value,
-                b.source_no.in_(chunk),
-                b.status == PriceListStatus.ACTIVE.value,
-            ).order_by(b.number.desc()),
-        )
-        for row in rows:  # descending, so the lowest code is written last and wins
-            found[row[0].source_no] = spec.convert(row)
+    for row in await q.by_keys(session, _group_lists_statement(), values=group_codes):
+        # descending, so the lowest code is written last and wins
+        found[row.source_no] = _price_list(row)
     return found
