@@ -18,6 +18,7 @@ from typing import Protocol
 from gateway.domain import PriceQuote, PriceRequest, Principal, Role, UnifiedCustomer, UpstreamStatus
 from gateway.errors import InvalidInput, NotFound, PermissionDenied, UpstreamUnavailable
 from gateway.services.catalog import CatalogService
+from gateway.services.currency_tables import KeptCurrencyTables
 from gateway.services.price_engine import PricingSnapshot, quote_line
 from gateway.services.pricing_index import code_key, round_to
 from gateway.store.engine import SessionFactory
@@ -92,6 +93,7 @@ class PricingService:
         self._catalog = catalog
         self._local_currency = local_currency
         self._today = today
+        self.currency_tables = KeptCurrencyTables()
 
     async def quote(
         self,
@@ -120,7 +122,10 @@ class PricingService:
 
         async with self._sessions() as session:
             data = await load_pricing_data(
-                session, customer_numbers=[customer.number], item_numbers=[n for n, _, _ in lines]
+                session,
+                customer_numbers=[customer.number],
+                item_numbers=[n for n, _, _ in lines],
+                currency_tables=await self.currency_tables.get(session),
             )
         if currency != local and currency not in {code_key(c) for c in data.currencies}:
             raise InvalidInput(f"unknown currency {currency!r}", field="currencyCode")

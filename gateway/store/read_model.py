@@ -274,6 +274,18 @@ class RmPricingGroup(_Row, table=True):
     price_includes_tax: bool = Field(default=False, nullable=False)
 
 
+class RmVersion(SQLModel, table=True):
+    """A version of a group of read-model tables, raised in the transaction of every write to them
+    (`gateway.store.read_versions`), so that a process may keep what it read while it is unchanged.
+    `epoch` is drawn when the row is made: a store rebuilt from scratch never repeats a version."""
+
+    __tablename__ = "rm_version"
+
+    name: str = Field(primary_key=True)
+    version: int = Field(nullable=False)
+    epoch: str = Field(nullable=False)
+
+
 READ_MODEL_TABLES: tuple[type[SQLModel], ...] = (
     RmCustomer,
     RmCustomerPricing,
@@ -288,4 +300,5 @@ READ_MODEL_TABLES: tuple[type[SQLModel], ...] = (
     RmUnit,
     RmLocation,
     RmPricingGroup,
+    RmVersion,
 )

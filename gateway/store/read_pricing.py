@@ -1,14 +1,16 @@
 """What a price quote needs from the read model, as domain objects: the customers' pricing profiles,
 the items with their pricing profiles and units, currencies, exchange rates, and every price list
-line that can apply to those customers and items (DOMAIN.md §9 step 1), in six statements.
+line that can apply to those customers and items (DOMAIN.md §9 step 1), in six statements (four
+when the caller passes the currency tables it keeps: `load_currency_tables`, `read_versions`).
 
 The pricing service turns a `PricingData` into the price engine's snapshot (adding the local currency).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Table, and_, or_, select
@@ -47,11 +49,20 @@ def _t(model: Any) -> Table:
 
 
 @dataclass(frozen=True, slots=True)
+class CurrencyTables:
+    """Every currency by code and every exchange rate (by currency, then starting date): the same
+    for every quote until the sync writes them, so a process may keep them (read-only)."""
+
+    currencies: Mapping[str, Currency]
+    exchange_rates: tuple[ExchangeRate, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class PricingData:
     """Keyed as `gateway.services.price_engine.PricingSnapshot` wants its fields."""
 
-    currencies: dict[str, Currency] = field(default_factory=dict)
-    exchange_rates: list[ExchangeRate] = field(default_factory=list)
+    currencies: Mapping[str, Currency] = field(default_factory=dict)
+    exchange_rates: Sequence[ExchangeRate] = ()
     customers: dict[str, CustomerPricing] = field(default_factory=dict)
     items: dict[str, Item] = field(default_factory=dict)
     item_pricing: dict[str, ItemPricing] = field(default_factory=dict)
@@ -64,17 +75,11 @@ async def _rows(session: AsyncSession, statement: Any) -> Sequence[Any]:
     return rows
 
 
-async def load_pricing_data(
-    session: AsyncSession, *, customer_numbers: Iterable[str], item_numbers: Iterable[str]
-) -> PricingData:
-    """Everything needed to price `item_numbers` for `customer_numbers`; unknown numbers are absent."""
-    customers_wanted = list(dict.fromkeys(n for n in customer_numbers if n))
-    items_wanted = list(dict.fromkeys(n for n in item_numbers if n))
-    data = PricingData()
-
+async def load_currency_tables(session: AsyncSession) -> CurrencyTables:
+    currencies: dict[str, Currency] = {}
     for row in await _rows(session, select(_t(RmCurrency)).order_by(_t(RmCurrency).c.side.desc())):
         # ERP rows come last and win; a CRM-only currency (the local one) is kept from Dataverse.
-        data.currencies[row.number] = Currency(
+        currencies[row.number] = Currency(
             code=row.number,
             name=row.name,
             symbol=row.symbol,
@@ -83,17 +88,32 @@ async def load_pricing_data(
             unit_amount_rounding_precision=natural(row.unit_amount_rounding_precision),
         )
     rates = _t(RmExchangeRate)
-    for row in await _rows(session, select(rates).order_by(rates.c.currency_code, rates.c.starting_date)):
-        if row.starting_date is None:
-            continue
-        data.exchange_rates.append(
-            ExchangeRate(
-                currency_code=row.currency_code,
-                starting_date=row.starting_date,
-                exchange_rate_amount=natural(row.exchange_rate_amount),
-                relational_exchange_rate_amount=natural(row.relational_exchange_rate_amount),
-            )
+    exchange_rates = tuple(
+        ExchangeRate(
+            currency_code=row.currency_code,
+            starting_date=row.starting_date,
+            exchange_rate_amount=natural(row.exchange_rate_amount),
+            relational_exchange_rate_amount=natural(row.relational_exchange_rate_amount),
         )
+        for row in await _rows(session, select(rates).order_by(rates.c.currency_code, rates.c.starting_date))
+        if row.starting_date is not None
+    )
+    return CurrencyTables(currencies=MappingProxyType(currencies), exchange_rates=exchange_rates)
+
+
+async def load_pricing_data(
+    session: AsyncSession,
+    *,
+    customer_numbers: Iterable[str],
+    item_numbers: Iterable[str],
+    currency_tables: CurrencyTables | None = None,
+) -> PricingData:
+    """Everything needed to price `item_numbers` for `customer_numbers`; unknown numbers are absent.
+    The currency tables are read too unless given."""
+    customers_wanted = list(dict.fromkeys(n for n in customer_numbers if n))
+    items_wanted = list(dict.fromkeys(n for n in item_numbers if n))
+    tables = currency_tables or await load_currency_tables(session)
+    data = PricingData(currencies=tables.currencies, exchange_rates=tables.exchange_rates)
 
     profiles = _t(RmCustomerPricing)
     for chunk in chunks(customers_wanted):

@@ -20,6 +20,7 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.domain import Side, UpstreamRecord
+from gateway.store import read_versions
 from gateway.store.couplings import normalize_id
 from gateway.store.read_model import (
     RmCurrency,
@@ -475,7 +476,15 @@ async def project_records(
     statement = _upsert(session, table)
     for start in range(0, len(rows), _UPSERT_CHUNK):
         await session.exec(statement, params=rows[start : start + _UPSERT_CHUNK])
+    await _bump_version(session, spec)
     return len(rows)
+
+
+async def _bump_version(session: AsyncSession, spec: _Projection) -> None:
+    """Tables that processes keep in memory (currencies, exchange rates) tell them they changed."""
+    group = read_versions.GROUP_OF.get(spec.model)
+    if group is not None:
+        await read_versions.bump(session, group)
 
 
 async def remove_records(session: AsyncSession, *, side: Side, entity_set: str, ids: Sequence[str]) -> int:
@@ -493,4 +502,6 @@ async def remove_records(session: AsyncSession, *, side: Side, entity_set: str, 
             statement = statement.where(table.c.side == Side(side).value)
         result = await session.exec(statement)
         removed += int(result.rowcount)
+    if removed:
+        await _bump_version(session, spec)
     return removed
