@@ -1,13 +1,15 @@
-"""The demo gateway for bench/api.py in three child processes: `gateway simulate erp` and
-`gateway simulate crm` (each its own process and event loop) and `gateway run --demo --erp-url
---crm-url` pointed at them, its scheduler off; free loopback ports, the printed API keys, the full
-sync started and waited for, and the simulators' `/_sim` latency and request counts.
+"""The demo gateway for bench/api.py in child processes: `gateway simulate erp` and `gateway
+simulate crm` (each its own process and event loop) and `gateway run --demo --erp-url --crm-url`
+pointed at them; free loopback ports, the printed API keys, the first full sync waited for, then the
+measured gateway: the demo restarted with its scheduler off, or `gateway run --workers N` (web-only
+replicas sharing a `redis-server` cache); the simulators' `/_sim` latency and request counts.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -70,9 +72,15 @@ class _Child:
 
 
 def _spawn(name: str, args: list[str], *, env: dict[str, str], log_path: Path) -> _Child:
+    return _spawn_command(name, [sys.executable, "-m", "gateway.cli", *args], env=env, log_path=log_path)
+
+
+def _spawn_command(
+    name: str, command: list[str], *, log_path: Path, env: dict[str, str] | None = None
+) -> _Child:
     with log_path.open("w") as log:
-        process = subprocess.Popen(  # the interpreter running us, with fixed arguments
-            [sys.executable, "-m", "gateway.cli", *args],
+        process = subprocess.Popen(  # the interpreter running us (or redis-server), fixed arguments
+            command,
             env=env,
             cwd=ROOT,
             stdout=log,
@@ -111,8 +119,8 @@ class DemoGateway:
 
     @property
     def server_pids(self) -> list[int]:
-        """The gateway's process (the one measured)."""
-        return [c.process.pid for c in self._children if c.name == "gateway run --demo"]
+        """The measured gateway's processes: `gateway run` (with its workers), and Redis beside replicas."""
+        return [c.process.pid for c in self._children if c.name.startswith(("gateway run", "redis-server"))]
 
     @property
     def upstream_pids(self) -> list[int]:
@@ -142,6 +150,10 @@ class DemoGateway:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{child.name} did not answer in {timeout:.0f}s")
                 time.sleep(0.5)
+        self._start_demo(timeout=deadline - time.monotonic())
+
+    def _base_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
         env.update(
             GATEWAY_DATABASE_URL=f"sqlite+aiosqlite:///{self.work_dir}/demo.db",
             GATEWAY_LOG_LEVEL="WARNING",
@@ -152,14 +164,24 @@ class DemoGateway:
             # mappings disabled after the first full sync) landed in a measured row as upstream calls.
             GATEWAY_WEBHOOK_URL="",
         )
+        return env
+
+    def _start_demo(self, *, timeout: float, scheduler: bool = True) -> None:
+        """`gateway run --demo` against the simulators; it prints a new key per role (the previous
+        demo keys are revoked). `scheduler=False`: GATEWAY_SCHEDULER_IN_PROCESS=false."""
+        env = self._base_env()
+        if not scheduler:
+            env["GATEWAY_SCHEDULER_IN_PROCESS"] = "false"
         roots = self.simulator_roots
         gateway = _spawn(
             "gateway run --demo",
             ["run", "--demo", "--port", str(self.port), "--erp-url", roots["erp"], "--crm-url", roots["crm"]],
             env=env,
-            log_path=self.work_dir / "gateway.log",
+            log_path=self.work_dir / f"gateway-{len(self._children)}.log",
         )
         self._children.append(gateway)
+        deadline = time.monotonic() + timeout
+        self.keys = {}
         while len(self.keys) < 3:
             gateway.check_alive()
             if time.monotonic() > deadline:
@@ -170,11 +192,99 @@ class DemoGateway:
                 match = re.match(r"\s+(admin|sales|app)\s+(\S+)$", line)
                 if match:
                     self.keys[match.group(1)] = match.group(2)
+        self._wait_listening(gateway, deadline)
+
+    def _wait_listening(self, gateway: _Child, deadline: float) -> None:
         while not _answers(f"{self.base}/healthz"):  # the banner comes before the server listens
             gateway.check_alive()
             if time.monotonic() > deadline:
-                raise RuntimeError("gateway run --demo did not answer /healthz:\n" + gateway.log())
+                raise RuntimeError(f"{gateway.name} did not answer /healthz:\n" + gateway.log())
             time.sleep(0.2)
+
+    def _stop_gateway(self) -> None:
+        for child in [c for c in self._children if c.name.startswith(("gateway run", "redis-server"))]:
+            child.stop()
+            self._children.remove(child)
+
+    def restart_without_scheduler(self, *, timeout: float = 300.0) -> None:
+        """Stop the demo that ran the first full sync and start it again on the same store with its
+        scheduler off: no incremental runs, no ERP PRICING poll, no CRM poll, no subscription pass,
+        so every upstream request during a measured row is one the read path made."""
+        self._stop_gateway()
+        self._start_demo(timeout=timeout, scheduler=False)
+
+    def start_replicas(self, workers: int, *, timeout: float = 300.0) -> None:
+        """Replace the measured gateway by `gateway run --workers N` on the same store and port: N
+        web-only processes (GATEWAY_SCHEDULER_IN_PROCESS=false, as beside a `gateway worker`
+        syncer, which is not running here) sharing the availability cache and its single flight
+        through a `redis-server` of their own. The last demo keys stay valid (only a demo start
+        revokes them)."""
+        redis_server = shutil.which("redis-server")
+        if redis_server is None:
+            raise RuntimeError("redis-server is not installed: run with --workers 1")
+        self._stop_gateway()
+        redis_port = free_port()
+        redis = _spawn_command(
+            "redis-server",
+            [
+                redis_server,
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            log_path=self.work_dir / "redis.log",
+        )
+        self._children.append(redis)
+        roots, erp_token = (
+            self.simulator_roots,
+            f"{self.simulator_roots['erp']}/{DEMO_TENANT}/oauth2/v2.0/token",
+        )
+        env = self._base_env()
+        env.update(
+            GATEWAY_CACHE_URL=f"redis://127.0.0.1:{redis_port}/0",
+            GATEWAY_SCHEDULER_IN_PROCESS="false",
+            GATEWAY_ERP_BASE_URL=roots["erp"],
+            GATEWAY_ERP_TENANT=DEMO_TENANT,
+            GATEWAY_ERP_ENVIRONMENT=DEMO_ENVIRONMENT,
+            GATEWAY_ERP_TOKEN_URL=erp_token,
+            GATEWAY_ERP_CLIENT_ID=DEMO_CLIENT_ID,
+            GATEWAY_ERP_CLIENT_SECRET=DEMO_CLIENT_SECRET,
+            GATEWAY_CRM_BASE_URL=roots["crm"],
+            GATEWAY_CRM_TOKEN_URL=f"{roots['crm']}/{DEMO_TENANT}/oauth2/v2.0/token",
+            GATEWAY_CRM_CLIENT_ID=DEMO_CLIENT_ID,
+            GATEWAY_CRM_CLIENT_SECRET=DEMO_CLIENT_SECRET,
+            GATEWAY_CRM_SCOPE=f"{roots['crm']}/.default",
+        )
+        replicas = _spawn(
+            f"gateway run --workers {workers}",
+            ["run", "--workers", str(workers), "--port", str(self.port)],
+            env=env,
+            log_path=self.work_dir / f"gateway-{len(self._children)}.log",
+        )
+        self._children.append(replicas)
+        deadline = time.monotonic() + timeout
+        self._wait_listening(replicas, deadline)
+        # One worker answering does not mean all have started (the shared socket hands connections
+        # to whichever accepts): wait for every worker process, then until none uses CPU (start-up
+        # done) so no worker's start-up lands in a measured row.
+        while len(_worker_children(replicas.process.pid)) < workers:
+            replicas.check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{replicas.name} did not start its workers:\n" + replicas.log())
+            time.sleep(0.2)
+        used = tree_cpu_seconds([replicas.process.pid])
+        while True:
+            time.sleep(1.0)
+            replicas.check_alive()
+            now = tree_cpu_seconds([replicas.process.pid])
+            if now - used < 0.05 or time.monotonic() > deadline:
+                break
+            used = now
 
     def _admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys['admin']}"}
@@ -201,31 +311,6 @@ class DemoGateway:
         status = httpx.get(f"{self.base}/api/v1/admin/sync/full", headers=self._admin(), timeout=60)
         result: dict[str, Any] = status.raise_for_status().json()
         return result
-
-    def pause_schedule(self) -> list[str]:
-        """Disable every mapping (PATCH /api/v1/admin/mappings/{name} {"enabled": false}) once the
-        demo's first full sync is done: its in-process scheduler then runs no incremental sync (each
-        mapping-direction every 30 s) and no CRM poll (2 s), and the BC subscriptions are deleted;
-        only the subscription manager's listing every 5 min remains (attributed if it lands in a
-        row). The admin full sync (start_full_sync) failed at 20,000 customers (StaleLease, see
-        docs/benchmarks.md), so the run uses the demo's own first full sync. Returns the mappings."""
-        listing = httpx.get(f"{self.base}/api/v1/admin/mappings", headers=self._admin(), timeout=60)
-        names = [m["name"] for m in listing.raise_for_status().json()["items"] if m["enabled"]]
-        for name in names:
-            httpx.patch(
-                f"{self.base}/api/v1/admin/mappings/{name}",
-                json={"enabled": False},
-                headers=self._admin(),
-                timeout=60,
-            ).raise_for_status()
-        return names
-
-    def start_full_sync(self) -> None:
-        """POST /api/v1/admin/sync/full: the same full synchronization the demo runs on its first
-        start when its scheduler runs in-process (GATEWAY_SCHEDULER_IN_PROCESS, off here)."""
-        httpx.post(
-            f"{self.base}/api/v1/admin/sync/full", json={}, headers=self._admin(), timeout=60
-        ).raise_for_status()
 
     def wait_quiet(self, *, quiet_seconds: float = 3.0, timeout: float = 300.0) -> None:
         """Wait until neither simulator counts a request for `quiet_seconds`: a straggler of the
@@ -313,6 +398,28 @@ def tree_cpu_seconds(pids: Iterable[int]) -> float:
             total += used.get(pid, 0.0)
             todo += children[pid]
     return total
+
+
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _worker_children(pid: int) -> list[int]:
+    """uvicorn's worker processes under `gateway run --workers` (process id `pid`)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            # uvicorn's workers, not multiprocessing's resource tracker (also a child)
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"spawn_main" in _cmdline(entry):
+                found.append(int(entry.name))
+    return found
 
 
 def _answers(url: str) -> bool:

@@ -1,5 +1,6 @@
-"""The load driver of bench/api.py: N concurrent clients (asyncio tasks on one httpx.AsyncClient)
-send a bounded number of requests; per-request latency gives p50/p99 and requests per second.
+"""The load driver of bench/api.py: N concurrent clients (asyncio tasks sharing one keep-alive
+`LeanClient`, bench/_api_http.py) send a bounded number of requests; per-request latency gives
+p50/p99 and requests per second.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-import httpx
+from bench._api_http import LeanClient, ProtocolError, Reply
 
 # One request: given the shared client and the request's index (0, 1, …), return its response and
 # whether its body is a correct answer (not merely a 200).
-Send = Callable[[httpx.AsyncClient, int], Awaitable[tuple[httpx.Response, bool]]]
+Send = Callable[[LeanClient, int], Awaitable[tuple[Reply, bool]]]
 
 
 @dataclass
@@ -71,7 +72,7 @@ async def run_load(
     *,
     scenario: str,
     target: str,
-    client: httpx.AsyncClient,
+    client: LeanClient,
     send: Send,
     concurrency: int,
     requests: int,
@@ -93,7 +94,7 @@ async def run_load(
             sent = time.perf_counter()
             try:
                 response, correct = await send(client, index)
-            except httpx.HTTPError as exc:
+            except (ProtocolError, OSError, TimeoutError) as exc:
                 result.latencies.append(time.perf_counter() - sent)
                 result.statuses[type(exc).__name__] += 1
                 continue
@@ -102,11 +103,7 @@ async def run_load(
             if response.status_code == 200 and not correct:
                 result.wrong_answers += 1
             if not correct and result.first_wrong is None:
-                request = response.request
-                result.first_wrong = (
-                    f"{request.method} {request.url} {request.content[:200]!r}"
-                    f" -> {response.status_code} {response.text[:300]}"
-                )
+                result.first_wrong = response.describe()
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     result.seconds = time.perf_counter() - started

@@ -77,6 +77,13 @@ def main() -> None:
     metavar="URL",
     help="Demo: use the CRM simulator running at URL (`gateway simulate crm`), start none.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="API worker processes sharing the port (more than 1: Redis cache, scheduler in `gateway worker`).",
+)
 @_friendly_errors
 def run(
     demo: bool,
@@ -89,21 +96,27 @@ def run(
     items: int,
     erp_url: str | None,
     crm_url: str | None,
+    workers: int,
 ) -> None:
     """Run the gateway (API and admin endpoints)."""
     from gateway.app import create_app
-    from gateway.serving import Served, check_port_free, serve_all
+    from gateway.serving import Served, check_port_free, serve_all, serve_workers
     from gateway.store import migrate
 
     _check_demo_options(demo, erp_url=erp_url, crm_url=crm_url, erp_port=erp_port, crm_port=crm_port)
     base = load_settings()
     host = host or base.host
     port = base.port if port is None else port
+    if workers > 1:
+        _check_workers(demo, base)
     if not demo:
         settings = load_settings(host=host, port=port)
         settings.require_upstreams()
         _setup_logging(settings.log_level)
         check_port_free(host, port, "GATEWAY_PORT")
+        if workers > 1:
+            serve_workers(host=host, port=port, workers=workers, log_level=settings.log_level)
+            return
         asyncio.run(
             serve_all(Served("gateway", create_app(settings), host, port), log_level=settings.log_level)
         )
@@ -145,6 +158,25 @@ def run(
             log_level=plan.settings.log_level,
         )
     )
+
+
+def _check_workers(demo: bool, settings: Settings) -> None:
+    """Several API processes are web-only replicas: they share the availability cache and its single
+    flight through Redis, and the syncer runs beside them (`gateway worker`), not in each of them."""
+    if demo:
+        raise ConfigurationError(
+            "--workers", "not with --demo (the demo serves its simulators in its process)"
+        )
+    if not settings.cache_url.startswith(("redis://", "rediss://")):
+        raise ConfigurationError(
+            "GATEWAY_CACHE_URL",
+            "several workers share the availability cache through Redis: set redis://HOST:PORT/DB",
+        )
+    if settings.runs_scheduler_in_process():
+        raise ConfigurationError(
+            "GATEWAY_SCHEDULER_IN_PROCESS",
+            "with --workers the syncer runs as `gateway worker`, not in each worker",
+        )
 
 
 def _check_demo_options(

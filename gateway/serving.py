@@ -1,4 +1,5 @@
-"""Serving ASGI apps with uvicorn: the gateway, the simulators, or all three in one process (demo).
+"""Serving ASGI apps with uvicorn: the gateway, the simulators, or all three in one process (demo);
+or the gateway in several worker processes sharing one listening socket (`gateway run --workers N`).
 
 Part of the composition root, beside `gateway.cli` and `gateway.app`.
 """
@@ -7,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.supervisors.multiprocess import Multiprocess
 
 from gateway.errors import ConfigurationError
 
@@ -89,3 +92,39 @@ async def serve_all(main: Served, helpers: Sequence[Served] = (), *, log_level: 
         for server in helper_servers:
             server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+WORKER_APP = "gateway.serving:app_from_environment"
+
+
+def app_from_environment() -> ASGIApp:
+    """The gateway app of one worker process, from the GATEWAY_* environment it inherited (uvicorn
+    starts workers by spawning a fresh interpreter, which calls this factory)."""
+    from gateway.app import create_app
+    from gateway.config import load_settings
+
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore", "alembic"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    return create_app(settings)
+
+
+def serve_workers(*, host: str, port: int, workers: int, log_level: str = "info") -> None:
+    """Serve the gateway in `workers` processes that accept connections from one socket bound here;
+    this process supervises them (restarts one that dies, stops all on Ctrl-C or SIGTERM)."""
+    config = uvicorn.Config(
+        WORKER_APP,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level.lower(),
+        access_log=False,
+        lifespan="on",
+    )
+    sock = config.bind_socket()
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        sock.close()

@@ -1,0 +1,190 @@
+"""`gateway run --workers N`: web-only replicas sharing one port and, through Redis, the availability
+cache. A real process tree on loopback, against simulators in processes of their own; counts only."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ENVIRONMENT, DEMO_TENANT
+from tests.demo_process import clean_env, free_port, running_simulator
+from tests.servers import in_ci
+
+ROOT = Path(__file__).resolve().parents[1]
+GATEWAY = [sys.executable, "-m", "gateway.cli"]
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*GATEWAY, *args], env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+@pytest.mark.parametrize(
+    ("args", "extra", "setting"),
+    [
+        (["--demo"], {}, "--workers"),
+        ([], {}, "GATEWAY_CACHE_URL"),
+        (
+            [],
+            {"GATEWAY_CACHE_URL": "redis://127.0.0.1:6379/0", "GATEWAY_SCHEDULER_IN_PROCESS": "true"},
+            "GATEWAY_SCHEDULER_IN_PROCESS",
+        ),
+    ],
+)
+def test_several_workers_need_a_shared_cache_and_the_syncer_elsewhere(
+    tmp_path: Path, args: list[str], extra: dict[str, str], setting: str
+) -> None:
+    result = _run(["run", "--workers", "2", *args], clean_env(tmp_path, **extra))
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"gateway: configuration error: {setting}: "), lines
+
+
+@contextmanager
+def _redis_server() -> Iterator[str]:
+    """A redis-server of this test's own: no other test's availability entries in it."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if in_ci():
+            pytest.fail("redis-server is not installed (CI=true: this test must run)")
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            # uvicorn's workers, not multiprocessing's resource tracker (also a child)
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"spawn_main" in _cmdline(entry):
+                found.append(int(entry.name))
+    return found
+
+
+def _stocked_item(erp_url: str) -> str:
+    """An item number the ERP simulator holds stock rows for, asked of it directly."""
+    company = httpx.get(f"{erp_url}/_sim/info", timeout=10).json()["companyId"]
+    token = httpx.post(
+        f"{erp_url}/{DEMO_TENANT}/oauth2/v2.0/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": DEMO_CLIENT_ID,
+            "client_secret": DEMO_CLIENT_SECRET,
+            "scope": "https://api.businesscentral.dynamics.com/.default",
+        },
+        timeout=10,
+    ).json()["access_token"]
+    url = (
+        f"{erp_url}/v2.0/{DEMO_TENANT}/{DEMO_ENVIRONMENT}/api/bcgateway/integration/v1.0"
+        f"/companies({company})/itemAvailabilities?$select=itemNumber&$top=1"
+    )
+    rows = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30).json()["value"]
+    return str(rows[0]["itemNumber"])
+
+
+def _availability_reads(erp_url: str) -> int:
+    stats = httpx.get(f"{erp_url}/_sim/stats", timeout=10).json()
+    return int(stats["byEntitySet"].get("itemAvailabilities", 0))
+
+
+def test_two_workers_serve_one_port_and_share_the_availability_cache(tmp_path: Path) -> None:
+    with (
+        _redis_server() as cache_url,
+        running_simulator("erp") as erp_url,
+        running_simulator("crm") as crm_url,
+    ):
+        env = clean_env(
+            tmp_path,
+            GATEWAY_LOG_LEVEL="WARNING",
+            GATEWAY_CACHE_URL=cache_url,
+            GATEWAY_ERP_BASE_URL=erp_url,
+            GATEWAY_ERP_TENANT=DEMO_TENANT,
+            GATEWAY_ERP_ENVIRONMENT=DEMO_ENVIRONMENT,
+            GATEWAY_ERP_TOKEN_URL=f"{erp_url}/{DEMO_TENANT}/oauth2/v2.0/token",
+            GATEWAY_ERP_CLIENT_ID=DEMO_CLIENT_ID,
+            GATEWAY_ERP_CLIENT_SECRET=DEMO_CLIENT_SECRET,
+            GATEWAY_CRM_BASE_URL=crm_url,
+            GATEWAY_CRM_TOKEN_URL=f"{crm_url}/{DEMO_TENANT}/oauth2/v2.0/token",
+            GATEWAY_CRM_CLIENT_ID=DEMO_CLIENT_ID,
+            GATEWAY_CRM_CLIENT_SECRET=DEMO_CLIENT_SECRET,
+            GATEWAY_CRM_SCOPE=f"{crm_url}/.default",
+        )
+        assert _run(["db", "upgrade"], env).returncode == 0
+        created = _run(["keys", "create", "--role", "app"], env)
+        assert created.returncode == 0, created.stderr
+        key = created.stdout.strip().splitlines()[-1]
+        item = _stocked_item(erp_url)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        process = subprocess.Popen(
+            [*GATEWAY, "run", "--workers", "2", "--port", str(port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=ROOT,
+        )
+        try:
+            deadline = time.monotonic() + 90
+            while len(_children(process.pid)) < 2 or not _ready(base):
+                assert process.poll() is None, process.communicate()[0]
+                assert time.monotonic() < deadline, "gateway run --workers 2 did not answer in 90 s"
+                time.sleep(0.2)
+            workers = _children(process.pid)
+            assert len(workers) == 2, workers
+            before = _availability_reads(erp_url)
+            answers = []
+            for _ in range(12):  # a new connection each: the kernel hands them to either worker
+                with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as client:
+                    response = client.get("/api/v1/availability", params={"items": item}, timeout=30)
+                assert response.status_code == 200, response.text
+                answers.append(response.json()["items"][0]["itemNumber"])
+            assert answers == [item] * 12
+            # One ERP read for twelve answers, whichever worker gave them: the cache is Redis's.
+            assert _availability_reads(erp_url) - before == 1
+            assert httpx.get(f"{base}/readyz", timeout=10).json()["checks"]["cache"]["ok"] is True
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                output, _ = process.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                output, _ = process.communicate()
+        assert process.returncode == 0, output
+        assert "Traceback" not in output, output
+        assert all(not Path(f"/proc/{pid}").exists() for pid in workers)
+
+
+def _ready(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
