@@ -24,15 +24,37 @@ def camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+# Types whose values are JSON as they are (exact types: a StrEnum member is a str, but serialises by
+# its value through the enum branch, which gives the same string).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+_FIELD_NAMES: dict[type, tuple[tuple[str, str], ...] | None] = {}
+
+
+def _field_names(cls: type) -> tuple[tuple[str, str], ...] | None:
+    """A dataclass's (field name, camelCase key) pairs, once per class; None for other types."""
+    try:
+        return _FIELD_NAMES[cls]
+    except KeyError:
+        names = None
+        if dataclasses.is_dataclass(cls):
+            names = tuple((f.name, camel(f.name)) for f in dataclasses.fields(cls))
+        _FIELD_NAMES[cls] = names
+        return names
+
+
 def to_json(value: Any, *, omit: Iterable[str] = ()) -> Any:
     """A domain object as JSON data: camelCase keys, numbers as numbers, enums as their values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        skip = set(omit)
-        return {
-            camel(f.name): to_json(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if f.name not in skip
-        }
+    cls = type(value)
+    if cls in _PLAIN:
+        return value
+    names = _field_names(cls)
+    if names is not None:
+        if omit:
+            skip = set(omit)
+            return {key: to_json(getattr(value, name)) for name, key in names if name not in skip}
+        return {key: to_json(getattr(value, name)) for name, key in names}
     if isinstance(value, Mapping):
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
