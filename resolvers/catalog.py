@@ -25,7 +25,9 @@ from gateway.domain import (
     UnifiedSalesperson,
     UnifiedUnit,
 )
-from gateway.services.catalog import DEFAULT_PAGE, CatalogFilter, CustomerLineKey, LineKey, Page
+from gateway.services.catalog import CatalogFilter
+from gateway.services.catalog_lines import CustomerLineKey, LineKey
+from gateway.services.paging import DEFAULT_PAGE, Page
 from resolvers.context import Info
 from resolvers.loaders import ready_or_load
 from schema.enums import CatalogOrder

@@ -21,7 +21,9 @@ from gateway.domain import (
     UnifiedSalesperson,
 )
 from gateway.services.availability import AvailabilityService
-from gateway.services.catalog import CatalogService, CustomerLineKey, LineKey, Page
+from gateway.services.catalog import CatalogService
+from gateway.services.catalog_lines import CustomerLineKey, LineKey
+from gateway.services.paging import Page
 
 K = TypeVar("K")
 V = TypeVar("V")

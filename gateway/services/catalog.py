@@ -1,6 +1,7 @@
 """The catalog read use cases: unified customers, items, price lists, salespeople, currencies and
 units from the read model (never an upstream call), with filters, keyset cursors, access rules and
 the batch loaders GraphQL DataLoaders call so that relations cost a constant number of queries.
+Pages and orderings: `gateway.services.paging`; price-line connections: `catalog_lines`.
 
 Access (issue §6): every role may read; a `sales` key with `GATEWAY_SALES_SCOPE=own` sees only the
 customers whose salesperson is its own, here, so GraphQL and REST agree.
@@ -8,15 +9,13 @@ customers whose salesperson is its own, here, so GraphQL and REST agree.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal
 
 from gateway.domain import (
     CouplingStatus,
-    PriceListLine,
     PricingGroup,
     Principal,
     Role,
@@ -30,15 +29,13 @@ from gateway.domain import (
 )
 from gateway.errors import InvalidInput
 from gateway.services import cursors
-from gateway.store import read_catalog, read_lines
+from gateway.services.catalog_lines import PriceLinesPart
+from gateway.services.paging import Edge, Page, page_size, parse_order
+from gateway.store import read_catalog
 from gateway.store.engine import SessionFactory
 from gateway.store.read_queries import Filters, Order
 
-T = TypeVar("T")
 SalesScope = Literal["all", "own"]
-DEFAULT_PAGE = 50
-MAX_PAGE = 200
-ORDERS = ("number", "name", "changed")
 _NOBODY = "\x00"  # a salesperson code no record has: a sales key without a code sees no customer
 
 
@@ -53,74 +50,9 @@ class CatalogFilter:
     changed_since: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Edge(Generic[T]):
-    cursor: str
-    node: T
+class CatalogService(PriceLinesPart):
+    """Records and their relations here; price-line connections in `PriceLinesPart`."""
 
-
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    """One page of a connection; `total_count()` runs a COUNT only when someone asks for it."""
-
-    edges: list[Edge[T]]
-    has_next_page: bool
-    count: Callable[[], Awaitable[int]] = field(repr=False)
-    has_previous_page: bool = False
-
-    @property
-    def nodes(self) -> list[T]:
-        return [e.node for e in self.edges]
-
-    @property
-    def end_cursor(self) -> str | None:
-        return self.edges[-1].cursor if self.edges else None
-
-    @property
-    def start_cursor(self) -> str | None:
-        return self.edges[0].cursor if self.edges else None
-
-    async def total_count(self) -> int:
-        return await self.count()
-
-
-@dataclass(frozen=True, slots=True)
-class LineKey:
-    """A request for one owner's price lines: the owner, and the page wanted."""
-
-    owner: str
-    first: int = DEFAULT_PAGE
-    after: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CustomerLineKey:
-    customer: UnifiedCustomer
-    first: int = DEFAULT_PAGE
-    after: str | None = None
-
-
-def page_size(first: int | None) -> int:
-    if first is None:
-        return DEFAULT_PAGE
-    if not 1 <= first <= MAX_PAGE:
-        raise InvalidInput(f"first must be between 1 and {MAX_PAGE}", field="first")
-    return first
-
-
-def parse_order(order: str | None) -> Order:
-    """`number`, `name` or `changed`, with a leading `-` for descending."""
-    text = "number" if order is None else order.strip()
-    descending = text.startswith("-")
-    name = text.lstrip("-")
-    if name not in ORDERS:
-        raise InvalidInput(
-            f"orderBy must be one of {', '.join(ORDERS)} (prefix - to reverse)", field="orderBy"
-        )
-    return Order(name, descending)
-
-
-class CatalogService:
     def __init__(self, *, sessions: SessionFactory, sales_scope: SalesScope = "all") -> None:
         self._sessions = sessions
         self._sales_scope = sales_scope
@@ -387,97 +319,3 @@ class CatalogService:
         async with self._sessions() as session:
             found = await read_catalog.units_of_items(session, item_numbers=numbers)
         return [found.get(n, []) for n in numbers]
-
-    async def _line_pages(
-        self,
-        keys: Sequence[Any],
-        owner: Callable[[Any], str],
-        fetch: Callable[
-            [Any, list[Any], int, tuple[str, int] | None], Awaitable[dict[str, list[PriceListLine]]]
-        ],
-        count: Callable[[Any, Any], Awaitable[int]],
-    ) -> list[Page[PriceListLine]]:
-        """Group the keys by the page they ask for (one query per distinct first/after), then cut pages."""
-        groups: dict[tuple[int, str | None], list[Any]] = defaultdict(list)
-        for key in keys:
-            groups[(page_size(key.first), key.after)].append(key)
-        results: dict[int, Page[PriceListLine]] = {}
-        async with self._sessions() as session:
-            for (first, after), members in groups.items():
-                position = cursors.decode_line(after) if after else None
-                found = await fetch(session, members, first, position)
-                for key in members:
-                    lines = found.get(owner(key), [])
-                    edges = [
-                        Edge(cursors.encode_line(ln.price_list_code, ln.line_no), ln) for ln in lines[:first]
-                    ]
-                    results[id(key)] = Page(
-                        edges=edges,
-                        has_next_page=len(lines) > first,
-                        count=self._line_count(count, key),
-                        has_previous_page=after is not None,
-                    )
-        return [results[id(k)] for k in keys]
-
-    def _line_count(
-        self, count: Callable[[Any, Any], Awaitable[int]], key: Any
-    ) -> Callable[[], Awaitable[int]]:
-        """A nested connection's total, counted only when asked for (one COUNT per connection)."""
-
-        async def total() -> int:
-            async with self._sessions() as session:
-                return await count(session, key)
-
-        return total
-
-    async def lines_of_price_lists(
-        self, principal: Principal, keys: Sequence[LineKey]
-    ) -> list[Page[PriceListLine]]:
-        async def fetch(
-            session: Any, members: list[LineKey], first: int, after: tuple[str, int] | None
-        ) -> Any:
-            return await read_lines.lines_of_price_lists(
-                session, codes=[k.owner for k in members], first=first, after=after
-            )
-
-        async def count(session: Any, key: LineKey) -> int:
-            return await read_lines.count_lines(session, kind="price_list", owner=key.owner)
-
-        return await self._line_pages(keys, lambda k: k.owner, fetch, count)
-
-    async def lines_of_items(
-        self, principal: Principal, keys: Sequence[LineKey]
-    ) -> list[Page[PriceListLine]]:
-        async def fetch(
-            session: Any, members: list[LineKey], first: int, after: tuple[str, int] | None
-        ) -> Any:
-            return await read_lines.lines_of_items(
-                session, numbers=[k.owner for k in members], first=first, after=after
-            )
-
-        async def count(session: Any, key: LineKey) -> int:
-            return await read_lines.count_lines(session, kind="item", owner=key.owner)
-
-        return await self._line_pages(keys, lambda k: k.owner, fetch, count)
-
-    async def lines_for_customers(
-        self, principal: Principal, keys: Sequence[CustomerLineKey]
-    ) -> list[Page[PriceListLine]]:
-        """The price lines whose source applies to each customer (on Active lists), paged per customer."""
-
-        def owner(key: CustomerLineKey) -> str:
-            return key.customer.erp_id or key.customer.crm_id or key.customer.number
-
-        async def fetch(
-            session: Any, members: list[CustomerLineKey], first: int, after: tuple[str, int] | None
-        ) -> Any:
-            sources = {
-                owner(k): read_lines.customer_sources(k.customer) for k in members if k.customer.erp_id
-            }
-            return await read_lines.lines_for_customers(session, sources=sources, first=first, after=after)
-
-        async def count(session: Any, key: CustomerLineKey) -> int:
-            pairs = read_lines.customer_sources(key.customer) if key.customer.erp_id else []
-            return await read_lines.count_lines(session, kind="customer", owner=pairs)
-
-        return await self._line_pages(keys, owner, fetch, count)

@@ -17,8 +17,10 @@ from starlette.routing import BaseRoute, Route
 
 from gateway.domain import CouplingStatus
 from gateway.errors import InvalidInput, NotFound
-from gateway.services.catalog import CatalogFilter, LineKey, Page, page_size
+from gateway.services.catalog import CatalogFilter
+from gateway.services.catalog_lines import LineKey
 from gateway.services.container import Services
+from gateway.services.paging import Page, page_size
 from gateway.web.auth import principal_of
 from gateway.web.pagination import json_response, next_link, query_bool, query_datetime, query_int, to_json
 

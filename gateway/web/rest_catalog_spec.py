@@ -11,7 +11,7 @@ from gateway.domain import (
     UnifiedItemUnit,
     UnifiedPriceList,
 )
-from gateway.services.catalog import ORDERS
+from gateway.services.paging import ORDERS
 from gateway.web.json_schema import Schema, SchemaRegistry
 from gateway.web.openapi import Operation, Param, page_of
 from gateway.web.rest_catalog import _CUSTOMER_OMIT

@@ -13,7 +13,8 @@ import pytest
 from gateway.domain import CouplingStatus, Principal, Role
 from gateway.errors import InvalidInput
 from gateway.services import cursors
-from gateway.services.catalog import CatalogFilter, CatalogService, CustomerLineKey, LineKey
+from gateway.services.catalog import CatalogFilter, CatalogService
+from gateway.services.catalog_lines import CustomerLineKey, LineKey
 from gateway.store.engine import count_queries, create_engine, read_session_factory
 from gateway.store.migrate import upgrade_engine
 from tests.read_model_seed import Seeded, seed_read_model
