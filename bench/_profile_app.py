@@ -43,7 +43,10 @@ class StoreSpec:
 
     @property
     def path(self) -> Path:
-        return self.directory / f"read-seed{self.seed}-c{self.customers}-i{self.items}.db"
+        # Named for the schema too: a store seeded before a migration lacks its tables, and rows
+        # the projection writes (read-model versions) only exist when seeded by the same code.
+        revision = migrate.head_revision()
+        return self.directory / f"read-seed{self.seed}-c{self.customers}-i{self.items}-r{revision}.db"
 
     @property
     def url(self) -> str:
