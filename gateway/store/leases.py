@@ -198,9 +198,16 @@ async def release(
     next_due_at: datetime | None = None,
     now: datetime | None = None,
 ) -> bool:
-    """Give the lease up (it expires now) and schedule the next run at `next_due_at` (None: due at
-    once). A wake that arrived while we ran stays pending. False when we no longer held it."""
-    name, now = _name(name), _now(now)
+    """Give the lease up and schedule the next run at `next_due_at` (None: due at once). A wake that
+    arrived while we ran stays pending. False when we no longer held it.
+
+    The expiry goes back to `NEVER`, not to `now`: a renewal that read its clock before this release
+    but reaches the row after it (the scheduler queues for SQLite's write lock behind the run's own
+    transactions) would otherwise find `expires_at > its now` and hold the released lease for a whole
+    TTL, keeping the next woken run waiting (the demo's 15 s propagation outliers). `now` is only
+    checked (timezone-aware), as for the other calls."""
+    name = _name(name)
+    _now(now)
     if next_due_at is not None and next_due_at.tzinfo is None:
         raise InvalidInput("next_due_at must be timezone-aware", field="next_due_at")
     result = await session.exec(
@@ -210,7 +217,7 @@ async def release(
             col(Lease.holder) == holder,
             col(Lease.generation) == generation,
         )
-        .values(expires_at=now, due_at=next_due_at)
+        .values(expires_at=NEVER, due_at=next_due_at)
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)
@@ -247,6 +254,8 @@ async def check_fence(
         raise StaleLease(
             f"lease {name!r} moved on to generation {lease.generation} (the writer has {generation})"
         )
+    if lease.expires_at <= NEVER:
+        raise StaleLease(f"lease {name!r} generation {generation} was released")
     if lease.expires_at <= now:
         raise StaleLease(f"lease {name!r} generation {generation} expired at {lease.expires_at.isoformat()}")
 

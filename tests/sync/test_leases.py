@@ -20,6 +20,7 @@ from gateway.store.leases import (
     check_fence,
     get_lease,
     is_due,
+    is_free,
     list_leases,
     release,
     renew,
@@ -165,6 +166,40 @@ async def test_release_frees_the_lease_and_schedules_the_next_run(sessions: Sess
         assert not await release(s, name=NAME, holder="w1", generation=grant.generation, now=at(33))
     async with sessions() as s:
         await check_fence(s, name=NAME, generation=due.generation, now=at(33))
+
+
+async def test_a_renewal_landing_after_the_release_does_not_take_the_lease_back(sessions: Sessions) -> None:
+    # The scheduler reads its clock, then queues for the write lock behind the run's own transactions;
+    # the run finishes and releases meanwhile. Its renewal, stamped earlier than the release, must not
+    # hold the released lease for another TTL (the demo's 15 s propagation outliers).
+    async with sessions.begin() as s:
+        grant = await acquire(s, name=NAME, holder="w1", ttl=15, now=T0)
+    assert grant is not None
+    async with sessions.begin() as s:
+        assert await release(s, name=NAME, holder="w1", generation=grant.generation, now=at(6))
+    async with sessions.begin() as s:
+        with pytest.raises(StaleLease):
+            await renew(s, name=NAME, holder="w1", generation=grant.generation, ttl=15, now=at(5))
+    async with sessions() as s:
+        lease = await get_lease(s, name=NAME)
+    assert lease is not None and is_free(lease, now=at(6))
+    async with sessions.begin() as s:
+        assert await acquire(s, name=NAME, holder="w2", ttl=15, now=at(6)) is not None
+    async with sessions() as s:
+        # A writer still carrying the released generation is told so, not given a 1970 expiry.
+        with pytest.raises(StaleLease, match="moved on to generation"):
+            await check_fence(s, name=NAME, generation=grant.generation, now=at(7))
+
+
+async def test_a_released_lease_fails_its_fence(sessions: Sessions) -> None:
+    async with sessions.begin() as s:
+        grant = await acquire(s, name=NAME, holder="w1", ttl=15, now=T0)
+    assert grant is not None
+    async with sessions.begin() as s:
+        assert await release(s, name=NAME, holder="w1", generation=grant.generation, now=at(2))
+    async with sessions() as s:
+        with pytest.raises(StaleLease, match="was released"):
+            await check_fence(s, name=NAME, generation=grant.generation, now=at(1))
 
 
 async def test_a_wake_makes_a_free_lease_due_at_once_and_survives_a_running_run(sessions: Sessions) -> None:

@@ -8,7 +8,7 @@ lease time, and assertions are about counts and generations, never about how lon
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -322,6 +322,63 @@ async def test_a_renewal_during_a_finished_runs_release_does_not_call_it_lost(
     await s.drain()
     assert (s.stats.succeeded, s.stats.lost, s.stats.cancelled) == (1, 0, 0)
     assert not [r for r in caplog.records if "lost" in r.getMessage()]
+
+
+class ReleaseBeforeNextTransaction:
+    """The store's sessions, except that the next transaction first waits for `before`: a renewal
+    whose clock and snapshot of the runs were taken while a run was going, and whose UPDATE reaches
+    the store only after that run finished and released its lease (on SQLite it queues for the write
+    lock behind the run's own transactions)."""
+
+    def __init__(self, inner: Sessions) -> None:
+        self.inner = inner
+        self.before: Callable[[], Awaitable[None]] | None = None
+
+    def __call__(self) -> AsyncSession:
+        return self.inner()
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncSession]:
+        before, self.before = self.before, None
+        if before is not None:
+            await before()
+        async with self.inner.begin() as session:
+            yield session
+
+
+async def test_a_renewal_that_lands_after_the_release_leaves_the_lease_free_for_the_next_wake(
+    sessions: Sessions,
+) -> None:
+    clock = FakeClock()
+    hold = asyncio.Event()
+    runner = Runner(sessions, hold=hold)
+    hooked = ReleaseBeforeNextTransaction(sessions)
+    s = Scheduler(
+        sessions=hooked,  # type: ignore[arg-type]
+        runner=runner,
+        worker_id="w1",
+        schedule=lambda: [CUSTOMER],
+        clock=clock,
+        lease_ttl=15,
+    )
+    assert await s.tick() == ["CUSTOMER:erp_to_crm"]
+    await runner.started.wait()
+    clock.advance(5)
+
+    async def finish_and_release() -> None:
+        clock.advance(1)  # the release is stamped after the renewal read the clock
+        hold.set()
+        await s.drain()
+
+    hooked.before = finish_and_release
+    await s.renew()  # snapshot and clock from before the release, its UPDATE after it
+    assert (s.stats.succeeded, s.stats.lost, s.stats.cancelled) == (1, 0, 0)
+    s.wake("CUSTOMER", "erp_to_crm")  # the next change's notification
+    clock.advance(1)
+    assert await s.tick() == ["CUSTOMER:erp_to_crm"]  # not held by the late renewal for another TTL
+    hold.set()
+    await s.drain()
+    assert s.stats.by_lease["CUSTOMER:erp_to_crm"] == 2
 
 
 async def test_a_wake_from_another_process_reaches_a_free_worker(
