@@ -41,6 +41,9 @@ def _friendly_errors(func: F) -> F:
 
 def _setup_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # aiosqlite logs every operation of every connection at DEBUG (tens of thousands of lines a minute
+    # in the demo, and the CPU to write them): at DEBUG the gateway's own lines are what one wants.
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLevelName(level)))
     if level != "DEBUG":
         # One line per upstream request (httpx) and per migration step (alembic) is debugging detail;
         # our own client logs retries and failures.
