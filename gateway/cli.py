@@ -117,6 +117,7 @@ def run(
         settings.require_upstreams()
         _setup_logging(settings.log_level)
         check_port_free(host, port, "GATEWAY_PORT")
+        _require_store(settings.database_url)
         if workers > 1:
             serve_workers(host=host, port=port, workers=workers, log_level=settings.log_level)
             return
@@ -380,12 +381,24 @@ def keys() -> None:
     """API keys (stored hashed; a key is shown once, when created)."""
 
 
+def _require_store(database_url: str) -> None:
+    """One line instead of a driver traceback when the store cannot be reached (StoreUnavailable)
+    or was never migrated."""
+    from gateway.store import migrate
+
+    if migrate.current_revision(database_url) is None:
+        raise GatewayError("the store has no tables yet: run `gateway db upgrade` first")
+
+
 async def _with_access(settings: Settings, action: Callable[[Any], Any]) -> Any:
     from gateway.services.access import AccessService
     from gateway.store.engine import create_engine, session_factory
+    from gateway.store.migrate import current_revision_engine
 
     engine = create_engine(settings.database_url)
     try:
+        if await current_revision_engine(engine) is None:
+            raise GatewayError("the store has no tables yet: run `gateway db upgrade` first")
         return await action(AccessService(sessions=session_factory(engine)))
     finally:
         await engine.dispose()

@@ -158,6 +158,10 @@ class StoreError(GatewayError):
     pass
 
 
+class StoreUnavailable(StoreError):
+    """The store cannot be connected to (server down, unknown database or role, bad host)."""
+
+
 class StaleLease(StoreError):
     """The lease this writer held has been taken over; its writes are refused."""
 

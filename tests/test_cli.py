@@ -80,6 +80,47 @@ def test_keys_create_rejects_a_salesperson_on_an_admin_key(tmp_path: Path) -> No
     assert "salesperson" in result.stderr and "Traceback" not in result.stderr
 
 
+UPSTREAMS = {
+    "GATEWAY_ERP_BASE_URL": "http://127.0.0.1:9/erp",
+    "GATEWAY_ERP_TOKEN_URL": "http://127.0.0.1:9/token",
+    "GATEWAY_ERP_CLIENT_ID": "id",
+    "GATEWAY_ERP_CLIENT_SECRET": "erp-secret",
+    "GATEWAY_CRM_BASE_URL": "http://127.0.0.1:9/crm",
+    "GATEWAY_CRM_TOKEN_URL": "http://127.0.0.1:9/token",
+    "GATEWAY_CRM_CLIENT_ID": "id",
+    "GATEWAY_CRM_CLIENT_SECRET": "crm-secret",
+}
+
+
+def test_an_unreachable_store_is_one_line_without_its_password(tmp_path: Path) -> None:
+    # Nothing listens on this port: every command that needs the store says so in one line.
+    url = f"postgresql+asyncpg://gw:pw-not-to-show@127.0.0.1:{_free_port()}/gateway"
+    env = _env(tmp_path, GATEWAY_DATABASE_URL=url, **UPSTREAMS)
+    for args in (
+        ["db", "upgrade"],
+        ["db", "current"],
+        ["keys", "list"],
+        ["keys", "create", "--role", "app"],
+        ["run", "--port", str(_free_port())],
+        ["run", "--demo", "--port", str(_free_port())],
+    ):
+        result = _run(args, env)
+        assert result.returncode == 1, (args, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, (args, result.stderr)
+        assert lines[0].startswith("gateway: cannot connect to the store (GATEWAY_DATABASE_URL) at ")
+        assert "gw:***@127.0.0.1" in lines[0]
+        assert "pw-not-to-show" not in result.stderr + result.stdout
+
+
+def test_keys_on_a_store_never_migrated_ask_for_db_upgrade(tmp_path: Path) -> None:
+    env = _env(tmp_path, **UPSTREAMS)
+    for args in (["keys", "list"], ["keys", "create", "--role", "app"], ["run", "--port", str(_free_port())]):
+        result = _run(args, env)
+        assert result.returncode == 1, (args, result.stderr)
+        assert result.stderr.strip() == "gateway: the store has no tables yet: run `gateway db upgrade` first"
+
+
 def test_committed_schema_matches_the_code() -> None:
     from schema.build import build_schema
 

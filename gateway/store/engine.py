@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,10 +16,11 @@ from typing import Any
 import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.errors import ConfigurationError
+from gateway.errors import ConfigurationError, StoreUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # a writer waits this long for the lock before failing
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
@@ -42,6 +43,25 @@ def _parse(url: str) -> URL:
             f"driver {parsed.drivername!r} is not one of {', '.join(SUPPORTED_DRIVERS)}",
         )
     return parsed
+
+
+@asynccontextmanager
+async def connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection of `engine`; failing to open one (server down, unknown database or role, bad
+    host) is StoreUnavailable naming the URL without its password, not a driver traceback."""
+    try:
+        connection = await engine.connect()
+    except (OSError, DBAPIError) as exc:
+        orig = exc.orig if isinstance(exc, DBAPIError) else None
+        reason = str(orig if orig is not None else exc) or type(exc).__name__
+        where = engine.url.render_as_string(hide_password=True)
+        raise StoreUnavailable(
+            f"cannot connect to the store (GATEWAY_DATABASE_URL) at {where}: {reason}"
+        ) from None
+    try:
+        yield connection
+    finally:
+        await connection.close()
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

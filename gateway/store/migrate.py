@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.store.engine import create_engine
+from gateway.store.engine import connect, create_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -57,13 +57,13 @@ def _current(connection: Connection) -> str | None:
 
 async def upgrade_engine(engine: AsyncEngine, *, revision: str = "head") -> None:
     """Bring the database behind `engine` to `revision`, in one transaction; a no-op when already there."""
-    async with engine.connect() as connection:
+    async with connect(engine) as connection:
         await connection.run_sync(_upgrade, revision)
         await connection.commit()
 
 
 async def current_revision_engine(engine: AsyncEngine) -> str | None:
-    async with engine.connect() as connection:
+    async with connect(engine) as connection:
         return await connection.run_sync(_current)
 
 
