@@ -101,7 +101,7 @@ class SyncIntent(SQLModel, table=True):
 class SyncDeletionHint(SQLModel, table=True):
     """A BC webhook said this ERP record of a mapping's entity set was deleted. The mapping's next
     erp_to_crm run checks it (an incremental read by `lastModifiedDateTime` never sees deletions)
-    and, when BC confirms with a 404, applies the deletion policy; then the hint goes."""
+    and, when BC confirms (its read no longer lists it), applies the deletion policy; then the hint goes."""
 
     __tablename__ = "sync_deletion_hint"
 

@@ -7,8 +7,9 @@ notice instead (it lists nothing), while no subscription delivered (down, expire
 no subscriptions are configured at all. A deletion check of one ERP entity set reads the set's ids only
 (`$select=id`, the largest page size: ⌈N/page⌉ GETs), compares them with the ERP ids of the couplings
 of every enabled mapping reading the set towards the CRM, and leaves a deletion hint for each coupled
-id BC no longer lists; the mapping's erp_to_crm run is asked for at once, confirms each hint with BC
-(a 404) and applies its deletion policy (restore, uncouple, propagate, manual), as for a notice.
+id BC no longer lists; the mapping's erp_to_crm run is asked for at once, confirms the hints with BC
+(a filtered read not listing them) and applies its deletion policy (restore, uncouple, propagate,
+manual), as for a notice.
 
 A check is a schedule entry of its own, `ERP DELETIONS <set>` in direction erp_to_crm, run by the
 scheduler under its lease like any mapping-direction (one runner per set across workers, writes fenced)

@@ -4,6 +4,7 @@ before the watermark moves: full reads (tagging rows to find deletions), ERP pol
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,11 +21,13 @@ from gateway.sync.model import TableMapping
 from gateway.upstream.client import Page
 from gateway.upstream.crm import CrmConnector, primary_key
 from gateway.upstream.erp import ErpApi, ErpConnector, ErpRead
-from gateway.upstream.odata import Query, odata_literal
+from gateway.upstream.odata import Query, in_filter, is_guid, odata_literal
 from gateway.upstream.records import as_str, to_record
 
 ERP_STAMP = "lastModifiedDateTime"
 READ_DIRECTION = {Side.ERP: "erp_to_crm", Side.CRM: "crm_to_erp"}
+# Hinted ERP deletions confirmed per read: `id in (…)` of 50 GUIDs keeps the URL near 2,000 characters.
+CONFIRM_CHUNK = 50
 """The watermark of the direction whose source a side is."""
 
 
@@ -313,25 +316,44 @@ class MirrorReader:
         return result
 
     async def _hinted_deletions(self, mapping: TableMapping, fence: Fence, result: ReadResult) -> None:
-        """ERP deletions a BC webhook announced for this mapping: each is confirmed by BC (a GET
-        answering 404: a notice is never trusted alone), marked deleted in the mirror, and put in the
-        run's scope, so the deletion policy applies now rather than at the next full sync."""
+        """ERP deletions a BC webhook announced (or a deletion check found, gateway.sync.deletion_check)
+        for this mapping: each is confirmed by BC (a read of the hinted ids, `id in (…)` of up to
+        CONFIRM_CHUNK at a time, not listing it: a hint is never trusted alone), marked deleted in the
+        mirror, and put in the run's scope, so the deletion policy applies now rather than at the next
+        full sync."""
         async with self.sessions() as session:
             hinted = await deletion_hints.hinted_ids(session, mapping=mapping.name)
         if not hinted:
             return
         gone: list[str] = []
-        for erp_id in hinted:
-            try:
-                await self.erp.get(mapping.erp_entity, erp_id, api=erp_api(mapping), select=["id"])
-            except UpstreamNotFound:
-                gone.append(erp_id)
+        for start in range(0, len(hinted), CONFIRM_CHUNK):
+            gone += await self._unlisted(mapping, hinted[start : start + CONFIRM_CHUNK])
         async with self.sessions.begin() as session:
             await mirror.mark_deleted(session, side=Side.ERP, entity_set=mapping.erp_entity, ids=gone)
             await deletion_hints.drop_hints(session, mapping=mapping.name, erp_ids=hinted)
             await fence.check(session)
         # Every confirmed one, also those another mapping of the same entity set marked deleted first.
         result.deleted.update(gone)
+
+    async def _unlisted(self, mapping: TableMapping, ids: Sequence[str]) -> list[str]:
+        """Which of `ids` BC no longer has: one filtered read for the GUIDs (BC's ids), a GET each
+        for anything else a notice may have named (a 404 confirms it)."""
+        guids = [i for i in ids if is_guid(i)]
+        gone: list[str] = []
+        if guids:
+            listed: set[str] = set()
+            wanted = in_filter("id", [uuid.UUID(i) for i in guids])
+            async for page in self.erp.pages(
+                mapping.erp_entity, api=erp_api(mapping), filter=wanted, select=["id"]
+            ):
+                listed.update(normalize_id(r.id) for r in page)
+            gone += [i for i in guids if normalize_id(i) not in listed]
+        for erp_id in (i for i in ids if not is_guid(i)):
+            try:
+                await self.erp.get(mapping.erp_entity, erp_id, api=erp_api(mapping), select=["id"])
+            except UpstreamNotFound:
+                gone.append(erp_id)
+        return gone
 
     async def refetch(
         self, *, mapping: TableMapping, side: Side, record_id: str, fence: Fence
