@@ -8,6 +8,7 @@ command with one line (exit 1), never a traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -22,7 +23,6 @@ import httpx
 F = TypeVar("F", bound=Callable[..., Any])
 
 ADMIN = "/api/v1/admin"
-DEFAULT_URL = "http://127.0.0.1:8000"
 ACTIONS = ["retry", "force-erp", "force-crm", "restore", "uncouple", "ignore"]
 DIRECTIONS = ["erp_to_crm", "crm_to_erp"]
 BULK = 10
@@ -83,15 +83,29 @@ def _detail(response: httpx.Response) -> str:
 
 
 def _client_options(func: F) -> F:
-    @click.option("--url", default=DEFAULT_URL, show_default=True, help="The running gateway's base URL.")
+    @click.option(
+        "--url",
+        envvar="GATEWAY_URL",
+        default=None,
+        help="The running gateway's base URL [GATEWAY_URL, else http://GATEWAY_HOST:GATEWAY_PORT,"
+        " default http://127.0.0.1:8000].",
+    )
     @click.option(
         "--key", envvar="GATEWAY_ADMIN_KEY", default=None, help="An admin API key [GATEWAY_ADMIN_KEY]."
     )
     @wraps(func)
-    def wrapper(*args: Any, url: str, key: str | None, **kwargs: Any) -> Any:
-        return func(AdminClient(url, key), *args, **kwargs)
+    def wrapper(*args: Any, url: str | None, key: str | None, **kwargs: Any) -> Any:
+        return func(AdminClient(url or _default_url(), key), *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _default_url() -> str:
+    """The gateway this shell's settings start (`GATEWAY_PORT=8700 make run`, then `gateway sync
+    status` in the same environment reaches it)."""
+    host = os.environ.get("GATEWAY_HOST") or "127.0.0.1"
+    port = os.environ.get("GATEWAY_PORT") or "8000"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _fail(message: str) -> NoReturn:
@@ -164,13 +178,12 @@ def _watch(client: AdminClient, selected: list[str], *, poll: float) -> dict[str
                     continue
                 done, total = _line_progress(line)
                 status = _line_status(line)
-                finished = status in ("success", "error")
-                progress.update(
-                    task,
-                    completed=total if finished else done,
-                    total=max(total, done) or (1 if finished else None),
-                    status=status,
-                )
+                total = max(total, done)
+                if status in ("success", "error"):
+                    # Finished: a full bar, and the count the review line shows (0/0 when nothing to do).
+                    progress.update(task, completed=total, total=total, status=status)
+                else:
+                    progress.update(task, completed=done, total=total or None, status=status)
             if not review["running"]:
                 return review
             time.sleep(poll)
@@ -210,6 +223,8 @@ def sync_run(client: AdminClient, mapping: str, direction: str | None) -> None:
         click.echo(f"{run['mapping']}\t{run['direction']}\t{run['status']}\t{counts or 'no changes'}")
         if run.get("message"):
             click.echo(f"  {run['message']}")
+    if any(run["status"] != "success" for run in result["runs"]):
+        sys.exit(1)  # like `sync full --wait`: a script sees that a run ended in error
 
 
 # ------------------------------------------------------------------------------------------ couple

@@ -83,6 +83,13 @@ async def test_sync_couple_and_errors_commands(served: Served) -> None:
 
     run = await served.gateway("sync", "run", "CURRENCY", "--direction", "erp_to_crm")
     assert run.exit_code == 0 and run.output.startswith("CURRENCY\terp_to_crm\tsuccess\t")
+    # A run that ends in error (the ambiguous customer again) exits 1, like `sync full --wait`.
+    failed = await served.gateway("sync", "run", "CUSTOMER", "--direction", "erp_to_crm")
+    assert failed.exit_code == 1 and failed.output.startswith("CUSTOMER\terp_to_crm\terror\t"), failed.output
+
+    # A finished mapping's bar is full and counts done/total alike (it showed 0/1 for nothing to do).
+    orders = await served.gateway("sync", "full", "--wait", "--poll", "0.05", "--mapping", "SALES ORDER")
+    assert re.search(r"^SALES ORDER +━+ (\d+)/\1 +(success|error)", orders.output, re.M), orders.output
 
     couplings = await served.gateway("couple", "list", "--mapping", "CURRENCY")
     rows = [line.split("\t") for line in couplings.output.splitlines()]
@@ -163,6 +170,15 @@ async def test_refused_keys_and_unreachable_gateways_are_one_line(served: Served
     assert nowhere.exit_code == 1
     assert nowhere.output.startswith("gateway: cannot reach the gateway at http://127.0.0.1:")
     assert len(nowhere.output.splitlines()) == 1
+    # Without --url: GATEWAY_URL, else the GATEWAY_HOST/GATEWAY_PORT the gateway was started with.
+    port = served.url.rsplit(":", 1)[1]
+    for env in ({"GATEWAY_URL": served.url}, {"GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": port}):
+        found = await asyncio.to_thread(
+            CliRunner(env={"GATEWAY_URL": None, "GATEWAY_HOST": None, "GATEWAY_PORT": None, **env}).invoke,
+            main,
+            ["sync", "status", "--key", served.harness.keys[Role.ADMIN]],
+        )
+        assert found.exit_code == 0 and found.output.startswith("idle\n"), (env, found.output)
     no_key = await asyncio.to_thread(
         CliRunner(env={"GATEWAY_ADMIN_KEY": ""}).invoke, main, ["sync", "status", "--url", served.url]
     )
