@@ -6,7 +6,7 @@ Expected "not found" is null; bad arguments (page size, cursor) raise InvalidInp
 
 from __future__ import annotations
 
-import asyncio
+import logging
 from collections.abc import Awaitable
 from typing import Any
 
@@ -33,6 +33,8 @@ from resolvers.loaders import ready_or_load
 from schema.enums import CatalogOrder
 from schema.inputs import CatalogFilter as CatalogFilterInput
 from schema.inputs import CustomerFilter, PriceListFilter
+
+_log = logging.getLogger(__name__)
 
 
 def _states(given: list[Any] | None) -> frozenset[CouplingStatus] | None:
@@ -118,30 +120,28 @@ def _node_selections(info: Info) -> set[str]:
 
 
 async def _prime_customer_relations(info: Info, nodes: list[UnifiedCustomer]) -> None:
-    """Load the page's selected relations in one batch per loader now, so that each node's
-    relation resolves from the loader's cache without an await (see `ready_or_load`)."""
+    """Load the page's selected relations now, all in one statement, and prime this request's
+    loaders with them, so that each node's relation resolves from the loader's cache without an
+    await (see `ready_or_load`)."""
     wanted = _node_selections(info) & {"salesperson", "currency", "defaultPriceList"}
     if not wanted or not nodes:
         return
+    try:
+        found = await info.context.services.catalog.customer_relations(
+            info.context.principal,
+            nodes,
+            salesperson="salesperson" in wanted,
+            currency="currency" in wanted,
+            price_list="defaultPriceList" in wanted,
+        )
+    except Exception:  # each node's field then loads (and reports) its relation on its own
+        _log.warning("loading a customer page's relations together failed", exc_info=True)
+        return
     loaders = info.context.loaders
-    batches: list[Awaitable[Any]] = []
-    if "salesperson" in wanted:
-        batches.append(
-            loaders.salesperson_by_code.load_many([c.salesperson_code for c in nodes if c.salesperson_code])
-        )
-        owners = [
-            c.crm_owner_id for c in nodes if not c.salesperson_code and c.crm_owner_id and c.erp_id is None
-        ]
-        batches.append(loaders.salesperson_by_crm_id.load_many(owners))
-    if "currency" in wanted:
-        batches.append(
-            loaders.currency_by_code.load_many([c.currency_code for c in nodes if c.currency_code])
-        )
-    if "defaultPriceList" in wanted:
-        listed = [c for c in nodes if c.price_group_code or c.crm_default_price_list_id]
-        batches.append(loaders.default_price_list.load_many(listed))
-    # A failure stays in the loader's cache and surfaces on each node's field, as without priming.
-    await asyncio.gather(*batches, return_exceptions=True)
+    loaders.salesperson_by_code.prime_many(found.salespeople_by_code)
+    loaders.salesperson_by_crm_id.prime_many(found.salespeople_by_crm_id)
+    loaders.currency_by_code.prime_many(found.currencies_by_code)
+    loaders.default_price_list.prime_many(found.default_price_lists)
 
 
 async def item(

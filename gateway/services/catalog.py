@@ -31,9 +31,10 @@ from gateway.errors import InvalidInput
 from gateway.services import cursors
 from gateway.services.catalog_lines import PriceLinesPart
 from gateway.services.paging import Edge, Page, page_size, parse_order
-from gateway.store import read_catalog
+from gateway.store import read_catalog, read_relations
 from gateway.store.engine import SessionFactory
 from gateway.store.read_queries import Filters, Order
+from gateway.store.read_relations import Lookup
 
 SalesScope = Literal["all", "own"]
 _NOBODY = "\x00"  # a salesperson code no record has: a sales key without a code sees no customer
@@ -48,6 +49,16 @@ class CatalogFilter:
     blocked: bool | None = None
     coupling_states: frozenset[CouplingStatus] | None = None
     changed_since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRelations:
+    """A page's relations by the key each DataLoader uses (None: looked up, not found)."""
+
+    salespeople_by_code: dict[str, UnifiedSalesperson | None]
+    salespeople_by_crm_id: dict[str, UnifiedSalesperson | None]
+    currencies_by_code: dict[str, UnifiedCurrency | None]
+    default_price_lists: dict[UnifiedCustomer, UnifiedPriceList | None]
 
 
 class CatalogService(PriceLinesPart):
@@ -312,6 +323,55 @@ class CatalogService(PriceLinesPart):
             by_group.get(c.price_group_code) or by_crm.get(c.crm_default_price_list_id or "")
             for c in customers
         ]
+
+    async def customer_relations(
+        self,
+        principal: Principal,
+        customers: Sequence[UnifiedCustomer],
+        *,
+        salesperson: bool = True,
+        currency: bool = True,
+        price_list: bool = True,
+    ) -> CustomerRelations:
+        """The asked relations of a page of customers in one statement (`read_relations`), keyed
+        as `salespeople_by_codes`, `salespeople_by_crm_ids`, `currencies_by_codes` and
+        `default_price_lists` would answer them one query each."""
+        codes = [c.salesperson_code for c in customers if c.salesperson_code] if salesperson else []
+        owners = (
+            [
+                c.crm_owner_id
+                for c in customers
+                if not c.salesperson_code and c.crm_owner_id and c.erp_id is None
+            ]
+            if salesperson
+            else []
+        )
+        currencies = [c.currency_code for c in customers if c.currency_code] if currency else []
+        listed = (
+            [c for c in customers if c.price_group_code or c.crm_default_price_list_id] if price_list else []
+        )
+        groups = [c.price_group_code for c in listed if c.price_group_code]
+        list_ids = [c.crm_default_price_list_id for c in listed if c.crm_default_price_list_id]
+        lookups = [
+            Lookup("salespeople", "number", tuple(codes)),
+            Lookup("salespeople", "crm_id", tuple(owners)),
+            Lookup("currencies", "number", tuple(currencies)),
+            Lookup("price_lists", "group", tuple(groups)),
+            Lookup("price_lists", "crm_id", tuple(list_ids)),
+        ]
+        async with self._sessions() as session:
+            by_code, by_owner, by_currency, by_group, by_list_id = await read_relations.lookup_many(
+                session, lookups
+            )
+        return CustomerRelations(
+            salespeople_by_code={v: by_code.get(v) for v in codes},
+            salespeople_by_crm_id={v: by_owner.get(read_catalog.normalized(v)) for v in owners},
+            currencies_by_code={v: by_currency.get(v) for v in currencies},
+            default_price_lists={
+                c: by_group.get(c.price_group_code) or by_list_id.get(c.crm_default_price_list_id or "")
+                for c in listed
+            },
+        )
 
     async def units_of_items(
         self, principal: Principal, numbers: Sequence[str]

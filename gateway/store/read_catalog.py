@@ -280,7 +280,11 @@ async def records_by(
     wanted = list(values)
     if column != "number":
         wanted = [normalized(v) for v in wanted]
-    rows = await q.by_keys(session, statement, values=wanted)
+    return keyed(kind, column, await q.by_keys(session, statement, values=wanted))
+
+
+def keyed(kind: Kind, column: LookupColumn, rows: Iterable[Any]) -> dict[str, Any]:
+    """`records_by`'s answer from its rows."""
     convert = KINDS[kind].convert
     found: dict[str, Any] = {}
     for row in sorted(rows, key=lambda r: r.side, reverse=True):  # "erp" rows last: they win
@@ -288,6 +292,12 @@ async def records_by(
         key = {"erp_id": record.erp_id, "crm_id": record.crm_id}.get(column, row.number)
         found[key] = record
     return found
+
+
+def lookup_statement(kind: Kind, column: LookupColumn, key: str) -> Select[Any]:
+    """`records_by`'s statement (default filters) with its keys in parameter `key`."""
+    _, unified, statement = _prepare(kind, Filters())
+    return q.by_keys_statement(unified, statement, column=column, key=key)
 
 
 def normalized(value: str) -> str:
@@ -369,16 +379,25 @@ async def pricing_groups(
     return found
 
 
-@functools.cache
-def _group_lists_statement() -> Select[Any]:
+@functools.lru_cache(maxsize=8)
+def group_lists_statement(key: str = q.KEYS) -> Select[Any]:
+    """Active ERP price lists whose source is one of the customer price groups in parameter `key`."""
     _, unified, statement = _prepare("price_lists", Filters())
     b = unified.base
     return statement.where(
         unified.is_erp,
         b.source_type == PriceSourceType.CUSTOMER_PRICE_GROUP.value,
-        b.source_no.in_(bindparam(q.KEYS, expanding=True)),
+        b.source_no.in_(bindparam(key, expanding=True)),
         b.status == PriceListStatus.ACTIVE.value,
-    ).order_by(b.number.desc())
+    )
+
+
+def lists_by_group(rows: Iterable[Any]) -> dict[str, UnifiedPriceList]:
+    """`price_lists_for_groups`'s answer from its rows: the lowest code wins."""
+    found: dict[str, UnifiedPriceList] = {}
+    for row in sorted(rows, key=lambda r: r.number, reverse=True):  # the lowest code written last
+        found[row.source_no] = _price_list(row)
+    return found
 
 
 async def price_lists_for_groups(
@@ -386,8 +405,4 @@ async def price_lists_for_groups(
 ) -> dict[str, UnifiedPriceList]:
     """The price list a customer price group stands for (DOMAIN.md §5: price group → default price
     list): its Active list with source CustomerPriceGroup, the lowest code when there are several."""
-    found: dict[str, UnifiedPriceList] = {}
-    for row in await q.by_keys(session, _group_lists_statement(), values=group_codes):
-        # descending, so the lowest code is written last and wins
-        found[row.source_no] = _price_list(row)
-    return found
+    return lists_by_group(await q.by_keys(session, group_lists_statement(), values=group_codes))

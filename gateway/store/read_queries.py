@@ -292,9 +292,11 @@ KEYS = "keys"
 """The expanding parameter of `by_keys_statement`: the chunk of keys asked for."""
 
 
-def by_keys_statement(unified: Unified, statement: Select[Any], *, column: str) -> Select[Any]:
-    """Rows whose `column` ("erp_id", "crm_id", "number") is one of the `KEYS` parameter."""
-    keys: Any = bindparam(KEYS, expanding=True)
+def by_keys_statement(
+    unified: Unified, statement: Select[Any], *, column: str, key: str = KEYS
+) -> Select[Any]:
+    """Rows whose `column` ("erp_id", "crm_id", "number") is one of the `key` parameter."""
+    keys: Any = bindparam(key, expanding=True)
     if column == "erp_id":
         condition = and_(unified.is_erp, unified.base.id.in_(keys))
     elif column == "crm_id":

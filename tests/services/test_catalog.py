@@ -147,6 +147,36 @@ async def test_a_sales_key_with_scope_own_sees_only_its_customers(world: World) 
     assert await page.total_count() == len(mine)
 
 
+async def test_a_pages_relations_in_one_statement_equal_the_loaders_answers(world: World) -> None:
+    """`customer_relations` (what the GraphQL customers page primes its loaders with) gives what
+    each batch loader gives, for ERP customers and CRM-only accounts alike, in one statement."""
+    customers = await _everything(world.all, ADMIN)
+    crm_only = [c for c in customers if c.erp_id is None]
+    assert crm_only and any(c.crm_owner_id for c in crm_only)
+    for page in (customers[:200], customers[-200:]):
+        with count_queries(world.engine) as counter:  # type: ignore[arg-type]
+            found = await world.all.customer_relations(ADMIN, page)
+        assert counter.count == 1
+        codes = list(found.salespeople_by_code)
+        owners = list(found.salespeople_by_crm_id)
+        currencies = list(found.currencies_by_code)
+        listed = list(found.default_price_lists)
+        assert codes == list(dict.fromkeys(c.salesperson_code for c in page if c.salesperson_code))
+        assert currencies == list(dict.fromkeys(c.currency_code for c in page if c.currency_code))
+        assert list(found.salespeople_by_code.values()) == await world.all.salespeople_by_codes(ADMIN, codes)
+        assert list(found.salespeople_by_crm_id.values()) == await world.all.salespeople_by_crm_ids(
+            ADMIN, owners
+        )
+        assert list(found.currencies_by_code.values()) == await world.all.currencies_by_codes(
+            ADMIN, currencies
+        )
+        assert list(found.default_price_lists.values()) == await world.all.default_price_lists(ADMIN, listed)
+        assert any(found.salespeople_by_code.values()) and any(found.default_price_lists.values())
+    assert any(found.salespeople_by_crm_id.values())  # the last page holds the CRM-only accounts
+    nothing = await world.all.customer_relations(ADMIN, customers[:5], salesperson=False, currency=False)
+    assert not nothing.salespeople_by_code and not nothing.currencies_by_code
+
+
 async def test_relations_load_in_batches(world: World) -> None:
     customers = (await world.all.list_customers(APP, first=60)).nodes
     with count_queries(world.engine) as counter:  # type: ignore[arg-type]
