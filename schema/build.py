@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
 from schema.document_cache import CachedDocuments, Documents
-from schema.extensions import CostLimit, IntrospectionGate, MaskUnexpectedErrors
+from schema.extensions import CostLimit, IntrospectionGate, MaskUnexpectedErrors, log_errors
 from schema.mutation import Mutation
 from schema.query import Query
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
 MAX_TOKENS = 2_000
+
+
+class GatewaySchema(strawberry.Schema):
+    """The schema with our error log: a client's mistake is not an ERROR with a traceback."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        log_errors(errors)
 
 
 def build_schema() -> strawberry.Schema:
@@ -24,7 +34,7 @@ def build_schema() -> strawberry.Schema:
         CostLimit,
     ]
     documents = Documents()
-    return strawberry.Schema(
+    return GatewaySchema(
         query=Query,
         mutation=Mutation,
         extensions=[

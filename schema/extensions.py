@@ -64,6 +64,19 @@ def _is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, (GraphQLError, *EXPECTED_ERRORS))
 
 
+def log_errors(errors: list[GraphQLError]) -> None:
+    """The schema's error log (instead of strawberry's, which logs every error at ERROR with its
+    traceback): a client's mistake (syntax, validation, a bad variable, a bad cursor, an unknown
+    record) is one INFO line; a resolver's unexpected failure is left to MaskUnexpectedErrors, which
+    logs it with the correlation id the client sees; anything else unexpected is an ERROR with its
+    traceback."""
+    for error in errors:
+        if not _is_unexpected(error):
+            log.info("GraphQL request refused: %s", error.message)
+        elif not error.path:
+            log.error("GraphQL request failed: %s", error.message, exc_info=error.original_error)
+
+
 class IntrospectionGate(SchemaExtension):
     """Introspection (`__schema`, `__type`) only when the context allows it (admin keys, demo)."""
 

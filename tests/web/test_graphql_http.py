@@ -3,6 +3,7 @@ limits (depth, aliases, cost, body size), masked unexpected errors, introspectio
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -106,3 +107,25 @@ async def test_introspection_only_for_admin_outside_demo(gw: Harness, role: Role
 async def test_typename_is_always_allowed(gw: Harness) -> None:
     response = await gw.client.post("/graphql", json={"query": "{ __typename }"}, headers=gw.auth(Role.APP))
     assert response.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_client_mistakes_are_one_info_line_each_in_the_log(
+    gw: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    order = "mutation($i: CreateSalesOrderInput!) { createSalesOrder(input: $i) { __typename } }"
+    bad_line = {"customerNumber": "C1", "lines": [{"itemNumber": "I1", "quantity": "abc"}]}
+    mistakes = [
+        ({"query": "{ me { role "}, Role.APP),  # syntax
+        ({"query": "{ nope }"}, Role.APP),  # validation
+        ({"query": '{ customers(first: 2, after: "xx") { edges { node { number } } } }'}, Role.APP),
+        ({"query": order, "variables": {"i": bad_line}}, Role.SALES),  # a variable's value
+    ]
+    with caplog.at_level(logging.INFO):
+        for body, role in mistakes:
+            response = await gw.client.post("/graphql", json=body, headers=gw.auth(role))
+            assert response.status_code == 200 and response.json()["errors"], response.text
+    # Strawberry logged each at ERROR with a traceback; a client's mistake is no server error.
+    graphql_records = [r for r in caplog.records if r.name.startswith(("strawberry", "gateway.graphql"))]
+    assert [r.levelname for r in graphql_records] == ["INFO"] * len(mistakes)
+    assert all(r.exc_info is None for r in graphql_records)
+    assert all(r.getMessage().startswith("GraphQL request refused: ") for r in graphql_records)
