@@ -95,6 +95,7 @@ async def serve_all(main: Served, helpers: Sequence[Served] = (), *, log_level: 
 
 
 WORKER_APP = "gateway.serving:app_from_environment"
+WORKER_HEALTHCHECK_SECONDS = 30
 
 
 def app_from_environment() -> ASGIApp:
@@ -122,6 +123,9 @@ def serve_workers(*, host: str, port: int, workers: int, log_level: str = "info"
         log_level=log_level.lower(),
         access_log=False,
         lifespan="on",
+        # The supervisor pings each worker every 0.5 s and replaces one that does not answer within
+        # this; uvicorn's 5 s default replaced workers still starting up on a loaded machine.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
     sock = config.bind_socket()
     try:
