@@ -46,9 +46,21 @@ def _check(value: Any, schema: Schema, *, where: str) -> None:
 
 def _first(errors: Any) -> ValidationError | None:
     # The deepest error of the first failing branch names the field best ("fields.0.direction").
+    # A nullable value's `null` branch never explains anything ("'x' is not of type 'null'"); when
+    # no branch gets deeper than the value itself, the alternatives' description says what fits.
     found: ValidationError | None = next(iter(errors), None)
     while found is not None and found.context:
-        found = min(found.context, key=lambda e: (-len(e.absolute_path), str(e.message)))
+        branches = [e for e in found.context if e.schema != {"type": "null"}] or list(found.context)
+        deepest = min(branches, key=lambda e: (-len(e.absolute_path), str(e.message)))
+        if (
+            len(deepest.absolute_path) == len(found.absolute_path)
+            and len({id(e.schema) for e in branches}) > 1
+            and isinstance(found.schema, dict)
+            and "description" in found.schema
+        ):
+            found.message = f"must be {found.schema['description']}"
+            return found
+        found = deepest
     return found
 
 

@@ -82,11 +82,12 @@ FILTER: Schema = _nullable(
     {
         "type": "object",
         "additionalProperties": {
+            "description": 'a value, a list of values (any of them) or {"not": value}',
             "anyOf": [
                 {"type": ["string", "number", "boolean", "null"]},
                 {"type": "array", "items": {"type": ["string", "number", "boolean", "null"]}},
                 _object({"not": {"type": ["string", "number", "boolean", "null"]}}, required=("not",)),
-            ]
+            ],
         },
     }
 )

@@ -310,6 +310,24 @@ async def test_bad_input_is_a_400_naming_the_field(gw: Harness) -> None:
         assert response.json()["field"] == field, (method, path, response.json())
 
 
+async def test_a_bad_filter_says_what_a_filter_is(gw: Harness) -> None:
+    # Not "'…' is not of type 'null'" (the nullable branch) nor "not is required" (one alternative).
+    cases = [
+        ({"erpFilter": "number eq C1"}, "erpFilter", "erpFilter: 'number eq C1' is not of type 'object'"),
+        (
+            {"crmFilter": {"name": {"a": 1}}},
+            "crmFilter.name",
+            'crmFilter.name: must be a value, a list of values (any of them) or {"not": value}',
+        ),
+    ]
+    for body, field, detail in cases:
+        response = await _call(gw, "PATCH", "/mappings/CUSTOMER", body)
+        assert response.status_code == 400, response.text
+        assert (response.json()["field"], response.json()["detail"]) == (field, detail)
+    fine = await _call(gw, "PATCH", "/mappings/CUSTOMER", {"crmFilter": {"statecode": {"not": 1}}})
+    assert fine.status_code == 200 and fine.json()["crmFilter"] == {"statecode": {"not": 1}}
+
+
 async def test_a_body_that_is_not_json_is_a_400(gw: Harness) -> None:
     response = await gw.client.patch(
         f"{A}/mappings/CUSTOMER",
