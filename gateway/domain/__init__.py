@@ -1,0 +1,132 @@
+"""Plain, frozen value objects shared by every layer: records as the two upstreams hold them,
+the unified read model, and the inputs and answers of pricing and availability. No I/O here.
+
+Money and quantities are `Decimal`; timestamps are timezone-aware UTC `datetime`s; dates are `date`.
+
+One module per subject (records, reference, pricing, availability, callers, unified, orders); import
+the names from `gateway.domain` itself.
+"""
+
+from gateway.domain.availability import (
+    Availability,
+    AvailabilityAnswer,
+    AvailabilityLine,
+)
+from gateway.domain.callers import (
+    Principal,
+    Role,
+)
+from gateway.domain.orders import (
+    CustomerBlocked,
+    CustomerNotCoupled,
+    InvalidOrder,
+    ItemBlocked,
+    ItemNotCoupled,
+    OrderNotPermitted,
+    OrderRejection,
+    SalesOrder,
+    SalesOrderLine,
+    SalesOrderState,
+    UnknownCustomer,
+    UnknownItem,
+)
+from gateway.domain.pricing import (
+    CustomerPricing,
+    ItemPricing,
+    PriceAmountType,
+    PriceAssetType,
+    PriceLineRef,
+    PriceListHeader,
+    PriceListLine,
+    PriceListStatus,
+    PriceQuote,
+    PriceRequest,
+    PriceSourceType,
+)
+from gateway.domain.records import (
+    BatchResult,
+    Company,
+    DeletedRecord,
+    Organisation,
+    Side,
+    UpstreamRecord,
+    UpstreamStatus,
+    WebhookSubscription,
+)
+from gateway.domain.reference import (
+    Currency,
+    Customer,
+    ExchangeRate,
+    Item,
+    ItemUnit,
+    Location,
+    Salesperson,
+    UnitOfMeasure,
+)
+from gateway.domain.unified import (
+    CouplingStatus,
+    PricingGroup,
+    UnifiedCurrency,
+    UnifiedCustomer,
+    UnifiedItem,
+    UnifiedItemUnit,
+    UnifiedPriceList,
+    UnifiedSalesperson,
+    UnifiedUnit,
+)
+
+__all__ = [
+    "Availability",
+    "AvailabilityAnswer",
+    "AvailabilityLine",
+    "BatchResult",
+    "Company",
+    "CouplingStatus",
+    "Currency",
+    "Customer",
+    "CustomerBlocked",
+    "CustomerNotCoupled",
+    "CustomerPricing",
+    "DeletedRecord",
+    "ExchangeRate",
+    "InvalidOrder",
+    "Item",
+    "ItemBlocked",
+    "ItemNotCoupled",
+    "ItemPricing",
+    "ItemUnit",
+    "Location",
+    "OrderNotPermitted",
+    "OrderRejection",
+    "Organisation",
+    "PriceAmountType",
+    "PriceAssetType",
+    "PriceLineRef",
+    "PriceListHeader",
+    "PriceListLine",
+    "PriceListStatus",
+    "PriceQuote",
+    "PriceRequest",
+    "PriceSourceType",
+    "PricingGroup",
+    "Principal",
+    "Role",
+    "SalesOrder",
+    "SalesOrderLine",
+    "SalesOrderState",
+    "Salesperson",
+    "Side",
+    "UnifiedCurrency",
+    "UnifiedCustomer",
+    "UnifiedItem",
+    "UnifiedItemUnit",
+    "UnifiedPriceList",
+    "UnifiedSalesperson",
+    "UnifiedUnit",
+    "UnitOfMeasure",
+    "UnknownCustomer",
+    "UnknownItem",
+    "UpstreamRecord",
+    "UpstreamStatus",
+    "WebhookSubscription",
+]
