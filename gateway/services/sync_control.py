@@ -502,8 +502,11 @@ async def _coupling_of(session: Any, error: JobError) -> Coupling | None:
 
 async def _find(session: Any, side: Side, entity_set: str, record_id: str | None, key: str | None) -> Any:
     if (record_id is None) == (key is None):
+        given = "both" if record_id is not None else "neither"
         raise InvalidInput(
-            f"give the {side.value.upper()} record's id or its key (not both)", field=f"{side.value}Id"
+            f"give the {side.value.upper()} record's id ({side.value}Id) or its key ({side.value}Key),"
+            f" one of them, not {given}",
+            field=f"{side.value}Id",
         )
     records = await mirror.load_records(
         session, side=side, entity_set=entity_set, ids=[record_id] if record_id else None

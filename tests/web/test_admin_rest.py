@@ -328,6 +328,21 @@ async def test_a_bad_filter_says_what_a_filter_is(gw: Harness) -> None:
     assert fine.status_code == 200 and fine.json()["crmFilter"] == {"statecode": {"not": 1}}
 
 
+async def test_a_coupling_names_each_record_once(gw: Harness) -> None:
+    for body, detail in (
+        (
+            {"mapping": "CURRENCY", "crmKey": "EUR"},
+            "give the ERP record's id (erpId) or its key (erpKey), one of them, not neither",
+        ),
+        (
+            {"mapping": "CURRENCY", "erpId": "x", "erpKey": "EUR", "crmKey": "EUR"},
+            "give the ERP record's id (erpId) or its key (erpKey), one of them, not both",
+        ),
+    ):
+        response = await _call(gw, "POST", "/couplings", body)
+        assert response.status_code == 400 and response.json()["detail"] == detail, response.text
+
+
 async def test_a_body_that_is_not_json_is_a_400(gw: Harness) -> None:
     response = await gw.client.patch(
         f"{A}/mappings/CUSTOMER",
