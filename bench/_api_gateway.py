@@ -103,6 +103,8 @@ class DemoGateway:
     simulator_ports: dict[str, int] = field(default_factory=lambda: {k: free_port() for k in SIMULATORS})
     keys: dict[str, str] = field(default_factory=dict)
     output: list[str] = field(default_factory=list)
+    # Settings for the gateway's process on top of the bench's own (e.g. GATEWAY_LEASE_TTL_SECONDS).
+    gateway_env: dict[str, str] = field(default_factory=dict)
     _children: list[_Child] = field(default_factory=list)
 
     @property
@@ -127,7 +129,12 @@ class DemoGateway:
         """The simulators' processes."""
         return [c.process.pid for c in self._children if c.name.startswith("gateway simulate")]
 
-    def start(self, *, timeout: float = 900.0) -> None:
+    def check_alive(self) -> None:
+        """Raise (with its log's tail) if any child process has exited."""
+        for child in self._children:
+            child.check_alive()
+
+    def start(self, *, timeout: float = 900.0, scheduler: bool = True) -> None:
         """Start both simulators (they generate the same demo data from the same seed), wait until
         they answer, then start the gateway against them and read its banner for every role's key."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
@@ -150,7 +157,7 @@ class DemoGateway:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{child.name} did not answer in {timeout:.0f}s")
                 time.sleep(0.5)
-        self._start_demo(timeout=deadline - time.monotonic())
+        self._start_demo(timeout=deadline - time.monotonic(), scheduler=scheduler)
 
     def _base_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
@@ -164,6 +171,7 @@ class DemoGateway:
             # mappings disabled after the first full sync) landed in a measured row as upstream calls.
             GATEWAY_WEBHOOK_URL="",
         )
+        env.update(self.gateway_env)
         return env
 
     def _start_demo(self, *, timeout: float, scheduler: bool = True) -> None:
