@@ -22,16 +22,15 @@ from gateway.errors import Busy, InvalidInput, NotFound
 from gateway.store import couplings as couplings_store
 from gateway.store import deletion_hints, erp_watch, mirror
 from gateway.store import jobs as jobs_store
-from gateway.store.engine import SessionFactory
+from gateway.store.engine import SessionFactory, read_sessions_of
 from gateway.store.tables import Coupling, ErrorAction, ErrorStatus, JobError, JobType, SyncJob
 from gateway.store.types import utcnow
 from gateway.sync import catalog
 from gateway.sync.deletion_requests import request_check
 from gateway.sync.engine import RunSummary, SyncEngine
-from gateway.sync.full import FullSync
+from gateway.sync.full import FullSync, mapping_lease_names
 from gateway.sync.leases import HeldLeases, hold_leases
 from gateway.sync.model import mapping_to_dict
-from gateway.sync.pricing_mirror import ERP_PRICING
 from gateway.sync.scheduler import lease_name
 
 log = logging.getLogger(__name__)
@@ -129,6 +128,9 @@ class SyncControl:
         lease_ttl: float = 15.0,
     ) -> None:
         self.sessions = sessions
+        # Reviews and listings read without the write lock (on SQLite a session of `sessions`
+        # takes it): a status polled every 2 s during a full sync must not queue its renewals.
+        self.reads = read_sessions_of(sessions)
         self.engine = engine
         self.concurrency = concurrency
         # Admin runs take the same leases as `gateway worker` schedulers, under a holder of their
@@ -151,11 +153,11 @@ class SyncControl:
         return await catalog.ensure_default_mappings(self.sessions)
 
     async def list_mappings(self) -> list[dict[str, Any]]:
-        async with self.sessions() as session:
+        async with self.reads() as session:
             return [mapping_to_dict(m) for m in await catalog.load_mappings(session)]
 
     async def get_mapping(self, name: str) -> dict[str, Any]:
-        async with self.sessions() as session:
+        async with self.reads() as session:
             return mapping_to_dict(await catalog.get_mapping(session, name))
 
     async def patch_mapping(self, name: str, changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -219,7 +221,7 @@ class SyncControl:
     async def full_sync_status(self) -> dict[str, Any]:
         """The review lines: one per mapping, with dependencies, recommendation and the status of
         each direction's latest full job (blank, in process, success, error) with done/total."""
-        async with self.sessions() as session:
+        async with self.reads() as session:
             mappings = await catalog.load_mappings(session)
             lines = []
             for mapping in mappings:
@@ -279,15 +281,7 @@ class SyncControl:
             ]
 
     async def _lease_names(self, mapping_names: Sequence[str]) -> list[str]:
-        async with self.sessions() as session:
-            every = {m.name: m for m in await catalog.load_mappings(session)}
-        names = []
-        for name in mapping_names:
-            if name != ERP_PRICING and name not in every:
-                raise NotFound(f"no mapping named {name!r}")
-            directions = ["erp_to_crm"] if name == ERP_PRICING else every[name].directions()
-            names += [lease_name(name, d) for d in directions]
-        return names
+        return await mapping_lease_names(self.reads, mapping_names)
 
     async def _hold(self, stack: contextlib.AsyncExitStack, names: Sequence[str]) -> HeldLeases:
         """Take every lease in `names` (waiting up to `lease_wait_seconds` while a scheduled run
@@ -313,12 +307,12 @@ class SyncControl:
         status: str | None = None,
         limit: int = 50,
     ) -> list[dict[str, Any]]:
-        async with self.sessions() as session:
+        async with self.reads() as session:
             rows = await jobs_store.list_jobs(session, mapping=mapping, type=type, status=status, limit=limit)
             return [job_to_dict(j) for j in rows]
 
     async def get_job(self, job_id: str) -> dict[str, Any]:
-        async with self.sessions() as session:
+        async with self.reads() as session:
             job = job_to_dict(await jobs_store.get_job(session, job_id=job_id))
             errors = await jobs_store.list_job_errors(session, job_id=job_id, limit=1000)
             job["errors"] = [error_to_dict(e) for e in errors]
@@ -336,7 +330,7 @@ class SyncControl:
         after_id: int | None = None,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
-        async with self.sessions() as session:
+        async with self.reads() as session:
             rows = await jobs_store.list_job_errors(
                 session,
                 mapping=mapping,
@@ -420,7 +414,7 @@ class SyncControl:
     # ------------------------------------------------------------------------------ couplings
 
     async def list_couplings(self, **filters: Any) -> list[dict[str, Any]]:
-        async with self.sessions() as session:
+        async with self.reads() as session:
             return [coupling_to_dict(c) for c in await couplings_store.list_couplings(session, **filters)]
 
     async def create_coupling(

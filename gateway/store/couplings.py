@@ -8,10 +8,11 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_
+from sqlalchemy import ColumnElement, delete, func, insert, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -102,6 +103,89 @@ async def create_coupling(
     except IntegrityError as exc:
         raise await _duplicate(session, coupling) from exc
     return coupling
+
+
+_INSERTED = (
+    "mapping",
+    "erp_id",
+    "crm_id",
+    "erp_key",
+    "crm_key",
+    "state",
+    "skipped",
+    "last_synced",
+    "erp_modified_at",
+    "crm_modified_at",
+    "created_at",
+    "updated_at",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewCoupling:
+    """One coupling for `create_couplings` (the arguments of `create_coupling`)."""
+
+    erp_id: str
+    crm_id: str
+    erp_key: str | None = None
+    crm_key: str | None = None
+    state: CouplingState | str = CouplingState.COUPLED
+    last_synced: Mapping[str, Any] | None = None
+    erp_modified_at: datetime | None = None
+    crm_modified_at: datetime | None = None
+
+
+async def create_couplings(
+    session: AsyncSession, *, mapping: str, new: Sequence[NewCoupling]
+) -> list[Coupling]:
+    """Couple many pairs of `mapping` with one executemany INSERT (and one SELECT of their ids per
+    500) instead of a savepoint and an INSERT each: on SQLite each statement is a hop to the
+    driver's thread while the write lock is held, and 1,000 couplings one by one held it for 9 s
+    under load. On a clash nothing is written and the first clashing pair raises
+    DuplicateCoupling, as `create_coupling` would."""
+    if not mapping:
+        raise InvalidInput("mapping must not be empty", field="mapping")
+    couplings = [
+        Coupling(
+            mapping=mapping,
+            erp_id=normalize_id(n.erp_id, field="erp_id"),
+            crm_id=normalize_id(n.crm_id, field="crm_id"),
+            erp_key=n.erp_key,
+            crm_key=n.crm_key,
+            state=_state(n.state),
+            last_synced=dict(n.last_synced or {}),
+            erp_modified_at=n.erp_modified_at,
+            crm_modified_at=n.crm_modified_at,
+        )
+        for n in new
+    ]
+    if not couplings:
+        return []
+    rows = [{column: getattr(c, column) for column in _INSERTED} for c in couplings]
+    try:
+        async with session.begin_nested():
+            await session.exec(insert(Coupling), params=rows)  # one executemany
+    except IntegrityError:
+        # The failure path only: find the pair that clashed, one by one in a savepoint rolled back
+        # whatever happens (a clash among `new` themselves is found the same way).
+        async with session.begin_nested():
+            for coupling in couplings:
+                await create_coupling(
+                    session, mapping=mapping, erp_id=coupling.erp_id, crm_id=coupling.crm_id
+                )
+            raise
+    ids: dict[str, int] = {}
+    erp_ids = [c.erp_id for c in couplings]
+    for start in range(0, len(erp_ids), _IN_CHUNK):
+        found = await session.exec(
+            select(col(Coupling.erp_id), col(Coupling.id)).where(
+                col(Coupling.mapping) == mapping, col(Coupling.erp_id).in_(erp_ids[start : start + _IN_CHUNK])
+            )
+        )
+        ids.update((erp_id, coupling_id) for erp_id, coupling_id in found.all() if coupling_id is not None)
+    for coupling in couplings:
+        coupling.id = ids[coupling.erp_id]
+    return couplings
 
 
 async def _duplicate(session: AsyncSession, attempted: Coupling) -> DuplicateCoupling:

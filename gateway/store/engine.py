@@ -198,6 +198,15 @@ def session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
+def read_sessions_of(sessions: SessionFactory) -> SessionFactory:
+    """Read-only sessions (`read_session_factory`) over the engine behind `sessions`. On SQLite a
+    session of `sessions` begins IMMEDIATE, taking the write lock even when it only reads: a
+    status page polled during a full sync, or a sync run's loads, then held it for seconds while
+    the lease renewal waited behind them."""
+    bind = sessions.kw.get("bind")
+    return read_session_factory(bind) if isinstance(bind, AsyncEngine) else sessions
+
+
 def read_session_factory(engine: AsyncEngine) -> SessionFactory:
     """Sessions for reads only: on SQLite a plain deferred BEGIN (no write lock, so reads never queue
     behind a writer); on PostgreSQL a REPEATABLE READ, READ ONLY transaction (one snapshot for every

@@ -11,6 +11,7 @@ from gateway.domain import BatchResult, Side, UpstreamRecord
 from gateway.errors import RecordError, UpstreamError
 from gateway.store import couplings as couplings_store
 from gateway.store import intents, mirror
+from gateway.store.couplings import NewCoupling
 from gateway.store.sync_tables import MirrorRecord
 from gateway.store.tables import (
     CouplingState,
@@ -112,19 +113,23 @@ class CreatesPart(EngineCore):
                         for _, c in created
                     },
                 )
-            for record, crm in created:
-                await couplings_store.create_coupling(
-                    session,
-                    mapping=table.name,
-                    erp_id=record.id,
-                    crm_id=crm.id,
-                    erp_key=record.key,
-                    crm_key=table.key_of(Side.CRM, crm.values),
-                    last_synced=snapshot(table, erp=record.values, crm=crm.values),
-                    erp_modified_at=record.modified_at,
-                    crm_modified_at=crm.modified_at,
-                )
-                run.resolved.add((record.id, None))
+            await couplings_store.create_couplings(
+                session,
+                mapping=table.name,
+                new=[
+                    NewCoupling(
+                        erp_id=record.id,
+                        crm_id=crm.id,
+                        erp_key=record.key,
+                        crm_key=table.key_of(Side.CRM, crm.values),
+                        last_synced=snapshot(table, erp=record.values, crm=crm.values),
+                        erp_modified_at=record.modified_at,
+                        crm_modified_at=crm.modified_at,
+                    )
+                    for record, crm in created
+                ],
+            )
+            run.resolved.update((record.id, None) for record, _ in created)
             run.count("inserted", len(created), direction="erp_to_crm")
             run.count("done", len(writes))
             await self._flush(session, run)
@@ -251,21 +256,27 @@ class CreatesPart(EngineCore):
                         couplings_store.normalize_id(e.id): table.key_of(Side.ERP, e.values) for _, e in done
                     },
                 )
-            fresh: list[Pair] = []
-            for record, erp in done:
-                coupling = await couplings_store.create_coupling(
-                    session,
-                    mapping=table.name,
-                    erp_id=erp.id,
-                    crm_id=record.id,
-                    erp_key=table.key_of(Side.ERP, erp.values),
-                    crm_key=record.key,
-                    last_synced=snapshot(table, erp=erp.values, crm=record.values),
-                    erp_modified_at=erp.modified_at,
-                    crm_modified_at=record.modified_at,
-                )
-                fresh.append(Pair(coupling, mirror_record(Side.ERP, erp), record))
-                run.resolved.add((None, record.id))
+            couplings = await couplings_store.create_couplings(
+                session,
+                mapping=table.name,
+                new=[
+                    NewCoupling(
+                        erp_id=erp.id,
+                        crm_id=record.id,
+                        erp_key=table.key_of(Side.ERP, erp.values),
+                        crm_key=record.key,
+                        last_synced=snapshot(table, erp=erp.values, crm=record.values),
+                        erp_modified_at=erp.modified_at,
+                        crm_modified_at=record.modified_at,
+                    )
+                    for record, erp in done
+                ],
+            )
+            fresh = [
+                Pair(coupling, mirror_record(Side.ERP, erp), record)
+                for coupling, (record, erp) in zip(couplings, done, strict=True)
+            ]
+            run.resolved.update((None, record.id) for record, _ in done)
             await intents.drop_intents(
                 session, mapping=table.name, crm_ids=[r.id for r, _ in done] + definitive_failures
             )

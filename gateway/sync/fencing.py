@@ -23,20 +23,34 @@ class Fence(Protocol):
 
 
 class LeaseFence:
-    """Checks lease `name` is still at `generation` (and unexpired) in the writer's own transaction."""
+    """Checks lease `name` is still at `generation` (and unexpired) in the writer's own transaction.
 
-    __slots__ = ("_clock", "generation", "name")
+    With `ttl` (the lease's TTL) each check also renews the lease for `ttl` from now: every commit
+    of the run keeps its lease, whether or not its renewal task got the store's write lock in time
+    (on SQLite it waits behind the run's own transactions; see `check_fence`)."""
 
-    def __init__(self, name: str, generation: int, *, clock: Callable[[], datetime] = utcnow) -> None:
+    __slots__ = ("_clock", "generation", "name", "ttl")
+
+    def __init__(
+        self,
+        name: str,
+        generation: int,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        ttl: float | None = None,
+    ) -> None:
         self.name = name
         self.generation = generation
         self._clock = clock
+        self.ttl = ttl
 
     def __repr__(self) -> str:
         return f"LeaseFence({self.name!r}, {self.generation})"
 
     async def check(self, session: StoreSession) -> None:
-        await check_fence(session, name=self.name, generation=self.generation, now=self._clock())
+        await check_fence(
+            session, name=self.name, generation=self.generation, now=self._clock(), extend_ttl=self.ttl
+        )
 
 
 class NoFence:

@@ -7,13 +7,29 @@ import asyncio
 from collections.abc import Callable, Sequence
 
 from gateway.domain import Side
-from gateway.store.engine import writers_serialize
+from gateway.errors import NotFound
+from gateway.store.engine import SessionFactory, writers_serialize
 from gateway.sync import catalog
 from gateway.sync.engine import RunSummary, SyncEngine
 from gateway.sync.fencing import Fence, NoFence
 from gateway.sync.mirroring import ReadResult
 from gateway.sync.plan import layers
 from gateway.sync.pricing_mirror import ERP_PRICING
+from gateway.sync.scheduler import lease_name
+
+
+async def mapping_lease_names(sessions: SessionFactory, mapping_names: Sequence[str]) -> list[str]:
+    """The leases a run of these mappings takes, one per direction ("CUSTOMER:erp_to_crm"), the
+    same the schedulers' runs take; NotFound for a name that is no mapping."""
+    async with sessions() as session:
+        every = {m.name: m for m in await catalog.load_mappings(session)}
+    names = []
+    for name in mapping_names:
+        if name != ERP_PRICING and name not in every:
+            raise NotFound(f"no mapping named {name!r}")
+        directions = ["erp_to_crm"] if name == ERP_PRICING else every[name].directions()
+        names += [lease_name(name, d) for d in directions]
+    return names
 
 
 class FullSync:

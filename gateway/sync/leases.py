@@ -48,12 +48,16 @@ class HeldLeases:
 
     grants: dict[str, LeaseGrant]
     clock: Callable[[], datetime]
+    ttl: float | None = None
+    """Each fence check renews its leases for this long (`LeaseFence`); None: only the renewal task."""
     lost: asyncio.Event = field(default_factory=asyncio.Event)
 
     def fence(self, *names: str) -> Fence:
         """The fence over the named leases (all of them when none are named)."""
         chosen = names or tuple(self.grants)
-        return AllFences([LeaseFence(n, self.grants[n].generation, clock=self.clock) for n in chosen])
+        return AllFences(
+            [LeaseFence(n, self.grants[n].generation, clock=self.clock, ttl=self.ttl) for n in chosen]
+        )
 
     def fence_for_mapping(self, mapping: str) -> Fence:
         """The fence over every held lease of `mapping` ("MAPPING:direction" names)."""
@@ -75,22 +79,39 @@ async def _release_all(
 
 
 async def renew_grants(
-    sessions: SessionFactory, grants: Sequence[LeaseGrant], *, holder: str, ttl: float, now: datetime
+    sessions: SessionFactory,
+    grants: Sequence[LeaseGrant],
+    *,
+    holder: str,
+    ttl: float,
+    clock: Callable[[], datetime],
 ) -> list[str]:
     """Extend every lease in `grants` in ONE write transaction; returns the names found lost.
 
     One transaction, not one per lease: on SQLite each write transaction queues for the write lock
     behind the run's own page transactions, so renewing a full sync's 12 leases one by one could
     take longer than their TTL (the admin full sync lost CUSTOMER:erp_to_crm at 20,000 customers).
+    A renewal asked for in time counts even if it then waited for the store's write lock, and the
+    new expiry counts from when it got the lock: one that waited 11 s behind a run's transaction
+    extended the leases from before the wait, and the next renewal found them expired.
     The scheduler and `hold_leases` both renew through here."""
     lost: list[str] = []
     if not grants:
         return lost
+    asked_at = clock()
     async with sessions.begin() as session:
+        await session.connection()  # begins the transaction: on SQLite, waits for the write lock
+        now = max(clock(), asked_at)
         for grant in grants:
             try:
                 await renew(
-                    session, name=grant.name, holder=holder, generation=grant.generation, ttl=ttl, now=now
+                    session,
+                    name=grant.name,
+                    holder=holder,
+                    generation=grant.generation,
+                    ttl=ttl,
+                    now=now,
+                    asked_at=asked_at,
                 )
             except StaleLease:  # its UPDATE changed nothing: the others still commit
                 lost.append(grant.name)
@@ -123,13 +144,13 @@ async def hold_leases(
             yield None
             return
         grants.append(grant)
-    held = HeldLeases({g.name: g for g in grants}, clock=clock)
+    held = HeldLeases({g.name: g for g in grants}, clock=clock, ttl=ttl)
 
     async def keep_alive() -> None:
         while True:
             await asyncio.sleep(period)
             try:
-                lost = await renew_grants(sessions, grants, holder=holder, ttl=ttl, now=clock())
+                lost = await renew_grants(sessions, grants, holder=holder, ttl=ttl, clock=clock)
             except Exception:  # a database hiccup: the TTL leaves room for the next attempt
                 log.exception("could not renew the leases of %s", holder)
                 continue

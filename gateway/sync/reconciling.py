@@ -6,6 +6,7 @@ from __future__ import annotations
 from gateway.domain import Side
 from gateway.store import couplings as couplings_store
 from gateway.store import jobs, mirror, sync_state
+from gateway.store.couplings import NewCoupling
 from gateway.store.engine import StoreSession
 from gateway.store.sync_tables import MirrorRecord
 from gateway.store.tables import (
@@ -249,21 +250,31 @@ class ReconcilingPart(RunsPart, PairsPart, CreatesPart):
         if not new_pairs:
             return
         table = run.mapping
-        created: list[Pair] = []
-        async with self.sessions.begin() as session:
-            for erp_id, crm_id in new_pairs:
-                erp, crm = erp_records[erp_id], crm_records[crm_id]
-                coupling = await couplings_store.create_coupling(
+        # A commit per chunk, its couplings in one INSERT: all of CUSTOMER's 13,000 new pairs in one
+        # transaction, one INSERT each, held SQLite's write lock past the lease's TTL.
+        for start in range(0, len(new_pairs), self.chunk_size):
+            chunk = new_pairs[start : start + self.chunk_size]
+            async with self.sessions.begin() as session:
+                couplings = await couplings_store.create_couplings(
                     session,
                     mapping=table.name,
-                    erp_id=erp_id,
-                    crm_id=crm_id,
-                    erp_key=table.key_of(Side.ERP, erp.values),
-                    crm_key=table.key_of(Side.CRM, crm.values),
+                    new=[
+                        NewCoupling(
+                            erp_id=erp_id,
+                            crm_id=crm_id,
+                            erp_key=table.key_of(Side.ERP, erp_records[erp_id].values),
+                            crm_key=table.key_of(Side.CRM, crm_records[crm_id].values),
+                        )
+                        for erp_id, crm_id in chunk
+                    ],
                 )
-                created.append(Pair(coupling, erp, crm))
-            run.count("coupled", len(created))
-            await self._flush(session, run)
-            await run.fence.check(session)
-        for start in range(0, len(created), self.chunk_size):
-            await self._sync_pairs(run, created[start : start + self.chunk_size])
+                run.count("coupled", len(couplings))
+                await self._flush(session, run)
+                await run.fence.check(session)
+            await self._sync_pairs(
+                run,
+                [
+                    Pair(coupling, erp_records[erp_id], crm_records[crm_id])
+                    for coupling, (erp_id, crm_id) in zip(couplings, chunk, strict=True)
+                ],
+            )

@@ -216,7 +216,7 @@ class Scheduler:
 
     async def _execute(self, run: _Run) -> None:
         item, grant = run.item, run.grant
-        fence = LeaseFence(grant.name, grant.generation, clock=self.clock)
+        fence = LeaseFence(grant.name, grant.generation, clock=self.clock, ttl=self.lease_ttl)
         try:
             await self.runner.run(
                 mapping=item.mapping, direction=item.direction, job_type=run.job_type, fence=fence
@@ -288,7 +288,7 @@ class Scheduler:
                 [run.grant for run in runs.values()],
                 holder=self.worker_id,
                 ttl=self.lease_ttl,
-                now=self.clock(),
+                clock=self.clock,
             )
         except Exception:  # a database hiccup: try again next time, the TTL leaves room for two misses
             log.exception("%s: could not renew %s", self.worker_id, ", ".join(runs))

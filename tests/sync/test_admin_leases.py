@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from gateway.errors import StaleLease
 from gateway.services.sync_control import SyncControl
 from gateway.simulators import SimulatorOptions
-from gateway.store import leases
+from gateway.store import jobs, leases
 from gateway.store.types import utcnow
+from gateway.sync.full import FullSync
+from gateway.sync.leases import hold_leases
 from tests.sync.world import World, build_world
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
@@ -86,3 +89,55 @@ async def test_a_run_whose_lease_is_taken_ends_its_jobs_failed_not_running(
     review = {line["mapping"]: line for line in (await c.full_sync_status())["lines"]}
     assert review["CUSTOMER"]["jobs"]["erp_to_crm"]["status"] == "error"
     assert (await c.list_jobs(mapping="CURRENCY", type="full"))[0]["status"] == "success"
+
+
+class CommitClock:
+    """A clock that moves only when the store commits: once `running`, every commit takes `step`
+    seconds of the leases' time, however fast the machine runs the sync."""
+
+    def __init__(self, step: float) -> None:
+        self.now = utcnow()
+        self.step = timedelta(seconds=step)
+        self.running = False
+        self.commits = 0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def committed(self, _connection: object) -> None:
+        if self.running:
+            self.now += self.step
+            self.commits += 1
+
+
+async def test_a_full_sync_keeps_its_leases_through_its_own_commits_when_renewals_cannot_run(
+    database_url: str,
+) -> None:
+    """On SQLite the renewal task's transaction waits behind the run's own write transactions (the
+    admin full sync at 20,000 customers lost 'ERP PRICING:erp_to_crm' so). Here the renewal task
+    never runs (renew_every far beyond the run) and every commit takes 7 s of a 15 s TTL: the
+    leases expire by the third commit unless each fence check, inside the commit, renews them."""
+    w = await build_world(database_url, SimulatorOptions(customers=20, items=20))
+    clock = CommitClock(step=7.0)
+    event.listen(w.db.sync_engine, "commit", clock.committed)
+    names = ["CUSTOMER:erp_to_crm", "CUSTOMER:crm_to_erp"]
+    try:
+        async with hold_leases(
+            w.sessions, names=names, holder="w1/full", ttl=15.0, renew_every=3600.0, clock=clock
+        ) as held:
+            assert held is not None
+            clock.running = True
+            summaries = await FullSync(w.engine).run(mappings=["CUSTOMER"], fence_for=held.fence_for_mapping)
+            clock.running = False
+            assert not held.lost.is_set()
+        assert clock.commits > 3  # far more than the TTL allows without renewals
+        assert [(s.mapping, s.message) for s in summaries] == [("CUSTOMER", None)]  # ran through
+        for name in names:
+            lease = await _lease(w, name)
+            assert lease.generation == 1 and lease.holder == "w1/full"
+            assert lease.renewed_at is not None and lease.acquired_at is not None
+            assert lease.renewed_at > lease.acquired_at  # renewed by commits: the task never ran
+        async with w.sessions() as session:
+            assert await jobs.list_jobs(session, status="running") == []
+    finally:
+        await w.close()
