@@ -18,8 +18,9 @@ from gateway.store.jobs import list_jobs
 from gateway.sync import catalog
 from gateway.sync.deletion_check import DeletionCheck, WithDeletionChecks
 from gateway.sync.deletion_requests import check_entries
-from gateway.sync.engine import SyncEngine
-from gateway.sync.full import FullSync
+from gateway.sync.engine import RunSummary, SyncEngine
+from gateway.sync.full import FullSync, mapping_lease_names
+from gateway.sync.leases import hold_leases
 from gateway.sync.model import MappingDirection, TableMapping
 from gateway.sync.pricing_mirror import ERP_PRICING
 from gateway.sync.scheduler import Runner, Scheduled, Scheduler, ScheduleSource
@@ -124,6 +125,22 @@ async def _never_synced(sessions: SessionFactory) -> bool:
         return not await list_jobs(session, limit=1)
 
 
+async def first_full_sync(engine: SyncEngine, *, holder: str, ttl: float) -> list[RunSummary] | None:
+    """A store's first full synchronization, under the leases of every mapping-direction it runs
+    (held, renewed and fenced as an admin's full sync: `hold_leases`), so two processes starting on
+    one store never both run it: the one that does not get the leases, or finds a job already run
+    once it has them, runs none (None). `holder` must not be a scheduler's worker id."""
+    runner = FullSync(engine)
+    plan = await runner.plan()
+    names = await mapping_lease_names(engine.sessions, [name for layer in plan for name in layer])
+    async with hold_leases(engine.sessions, names=names, holder=holder, ttl=ttl) as held:
+        if held is None or not await _never_synced(engine.sessions):
+            log.info("the first full synchronization runs (or ran) elsewhere")
+            return None
+        log.info("first start: running a full synchronization")
+        return await runner.run(fence_for=held.fence_for_mapping)
+
+
 @asynccontextmanager
 async def sync_worker(
     settings: Settings,
@@ -149,9 +166,10 @@ async def sync_worker(
 
     async def serve() -> None:
         if initial_full_sync and await _never_synced(sessions):
-            log.info("first start: running a full synchronization")
             try:
-                await FullSync(engine).run()
+                await first_full_sync(
+                    engine, holder=f"{scheduler.worker_id}/full", ttl=settings.lease_ttl_seconds
+                )
             except Exception:  # the job rows say what failed; the schedule still starts
                 log.exception("initial full synchronization failed")
         await scheduler.serve()
@@ -176,4 +194,11 @@ async def sync_worker(
         await scheduler.aclose()
 
 
-__all__ = ["build_scheduler", "catalog_schedule", "ensure_mappings", "subscription_manager", "sync_worker"]
+__all__ = [
+    "build_scheduler",
+    "catalog_schedule",
+    "ensure_mappings",
+    "first_full_sync",
+    "subscription_manager",
+    "sync_worker",
+]
