@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from gateway.domain import BatchResult, Side, UpstreamRecord
 from gateway.errors import GatewayError
 from gateway.store import jobs, sync_state
-from gateway.store.engine import SessionFactory, StoreSession
+from gateway.store.engine import SessionFactory, StoreSession, read_sessions_of
 from gateway.store.sync_tables import MirrorRecord
 from gateway.store.tables import (
     ErrorAction,
@@ -33,6 +33,8 @@ class EngineCore(abc.ABC):
         self, *, sessions: SessionFactory, erp: ErpConnector, crm: CrmConnector, chunk_size: int = 1000
     ) -> None:
         self.sessions = sessions
+        # Loads read without the write lock (on SQLite a session of `sessions` begins IMMEDIATE).
+        self.reads = read_sessions_of(sessions)
         self.erp = erp
         self.crm = crm
         self.chunk_size = chunk_size

@@ -42,7 +42,7 @@ class FullSync:
         self.concurrency = 1 if writers_serialize(engine.sessions) else max(1, concurrency)
 
     async def plan(self, *, mappings: Sequence[str] | None = None) -> list[list[str]]:
-        async with self.engine.sessions() as session:
+        async with self.engine.reads() as session:
             every = await catalog.load_mappings(session)
         runnable = list(every)
         wanted = None if mappings is None else [m for m in mappings if m != ERP_PRICING]
@@ -75,7 +75,7 @@ class FullSync:
         return summaries
 
     async def _affected(self, plan: list[list[str]], summaries: list[RunSummary]) -> list[list[str]]:
-        async with self.engine.sessions() as session:
+        async with self.engine.reads() as session:
             every = {m.name: m for m in await catalog.load_mappings(session)}
         order = [name for layer in plan for name in layer]
         created_at: dict[tuple[Side, str], int] = {}

@@ -14,7 +14,7 @@ from gateway.domain import DeletedRecord, Side, UpstreamRecord
 from gateway.errors import UpstreamNotFound
 from gateway.store import deletion_hints, mirror, watermarks
 from gateway.store.couplings import normalize_id
-from gateway.store.engine import SessionFactory
+from gateway.store.engine import SessionFactory, read_sessions_of
 from gateway.store.types import utcnow
 from gateway.sync.fencing import Fence
 from gateway.sync.model import TableMapping
@@ -70,6 +70,7 @@ class MirrorReader:
 
     def __init__(self, *, sessions: SessionFactory, erp: ErpConnector, crm: CrmConnector) -> None:
         self.sessions = sessions
+        self.reads = read_sessions_of(sessions)  # watermark reads take no write lock
         self.erp = erp
         self.crm = crm
 
@@ -222,7 +223,7 @@ class MirrorReader:
     ) -> ReadResult:
         """What changed on `side` since the last read (a full read when there is no watermark yet)."""
         direction = READ_DIRECTION[side]
-        async with self.sessions() as session:
+        async with self.reads() as session:
             mark = await watermarks.get_watermark(session, mapping=mapping.name, direction=direction)
         if side is Side.CRM:
             if mark is None or not mark.delta_link:
@@ -262,7 +263,7 @@ class MirrorReader:
         """`changes` on the ERP side of several mappings, their first pages asked for together (one
         JSON `$batch` per BC API) and any further pages read one by one. A mapping with no watermark
         yet, or whose read the batch did not answer, is read on its own."""
-        async with self.sessions() as session:
+        async with self.reads() as session:
             marks = {
                 m.name: await watermarks.get_watermark(
                     session, mapping=m.name, direction=READ_DIRECTION[Side.ERP]
@@ -334,7 +335,7 @@ class MirrorReader:
         CONFIRM_CHUNK at a time, not listing it: a hint is never trusted alone), marked deleted in the
         mirror, and put in the run's scope, so the deletion policy applies now rather than at the next
         full sync."""
-        async with self.sessions() as session:
+        async with self.reads() as session:
             hinted = await deletion_hints.hinted_ids(session, mapping=mapping.name)
         if not hinted:
             return

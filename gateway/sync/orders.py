@@ -129,7 +129,7 @@ async def sync_orders(
         # Nothing changed: orders that failed to transfer (or to report back) wait for a change, the
         # retry backoff, or an admin run (gateway.sync.retries), so an idle run loads nothing more.
         return
-    async with engine.sessions() as session:
+    async with engine.reads() as session:
         orders = await mirror.load_records(session, side=Side.CRM, entity_set=table.crm_entity)
         details = await mirror.load_records(session, side=Side.CRM, entity_set=lines_table.crm_entity)
         erp_orders = await mirror.load_records(session, side=Side.ERP, entity_set=table.erp_entity)
@@ -178,7 +178,7 @@ async def _read_changes(engine: SyncEngine, run: RunState) -> bool:
 
 async def _awaiting_fulfilment(engine: SyncEngine, table: TableMapping) -> bool:
     """Whether a transferred order is still open (may yet become fulfilled)."""
-    async with engine.sessions() as session:
+    async with engine.reads() as session:
         coupled = [c.crm_id for c in await sync_state.mapping_couplings(session, mapping=table.name)]
         orders = await mirror.load_records(session, side=Side.CRM, entity_set=table.crm_entity, ids=coupled)
     return any(o.values.get("statecode") in OPEN for o in orders.values())

@@ -11,6 +11,7 @@ from gateway.domain import BatchResult, Side, UpstreamRecord
 from gateway.errors import GatewayError, MissingDependency, RecordError, UpstreamError
 from gateway.store import couplings as couplings_store
 from gateway.store import mirror
+from gateway.store.couplings import AgreedCoupling
 from gateway.store.tables import (
     CouplingState,
     ErrorAction,
@@ -68,22 +69,22 @@ class PairsPart(EngineCore):
         written = await self._write_updates(run, updates)
         settled += written
         async with self.sessions.begin() as session:
+            moved: list[AgreedCoupling] = []
             for pair, erp_values, crm_values in settled:
                 agreed = snapshot(table, erp=erp_values, crm=crm_values)
                 if agreed != pair.coupling.last_synced or pair.coupling.state != CouplingState.COUPLED.value:
-                    await couplings_store.update_coupling(
-                        session,
-                        coupling_id=pair.coupling.id or 0,
-                        last_synced=agreed,
-                        state=CouplingState.COUPLED,
-                        erp_last_result="success",
-                        crm_last_result="success",
-                        erp_modified_at=pair.erp.modified_at if pair.erp else None,
-                        crm_modified_at=pair.crm.modified_at if pair.crm else None,
+                    moved.append(
+                        AgreedCoupling(
+                            coupling_id=pair.coupling.id or 0,
+                            last_synced=agreed,
+                            erp_modified_at=pair.erp.modified_at if pair.erp else None,
+                            crm_modified_at=pair.crm.modified_at if pair.crm else None,
+                        )
                     )
                     pair.coupling.last_synced = agreed
                     pair.coupling.state = CouplingState.COUPLED.value
                 run.resolved.add((pair.coupling.erp_id, pair.coupling.crm_id))
+            await couplings_store.settle_couplings(session, moved)  # one UPDATE for them all
             for pair in pairs:
                 if pair.coupling.state in (CouplingState.ERROR.value, CouplingState.CONFLICT.value):
                     await couplings_store.update_coupling(

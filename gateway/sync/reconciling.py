@@ -37,7 +37,7 @@ class ReconcilingPart(RunsPart, PairsPart, CreatesPart):
 
     async def _reconcile_all(self, run: RunState) -> None:
         table = run.mapping
-        async with self.sessions() as session:
+        async with self.reads() as session:
             erp_records = await mirror.load_records(
                 session, side=Side.ERP, entity_set=table.erp_entity, include_deleted=True
             )
@@ -71,7 +71,7 @@ class ReconcilingPart(RunsPart, PairsPart, CreatesPart):
 
     async def _reconcile_changes(self, run: RunState, source: Side, read: ReadResult) -> None:
         table = run.mapping
-        async with self.sessions() as session:
+        async with self.reads() as session:
             retry_erp, retry_crm = await sync_state.failed_record_ids(session, mapping=table.name)
         # Failed records are retried when they change, or when what they depend on changed (see
         # gateway.sync.retries); an idle run with nothing to retry loads nothing, not even the
@@ -92,7 +92,7 @@ class ReconcilingPart(RunsPart, PairsPart, CreatesPart):
         # Only what this run can touch, so its memory follows the changes, not the mapping's size:
         # the couplings of the records in scope, their records on both sides, and the uncoupled
         # records (match and create candidates). Coupled records out of scope are never loaded.
-        async with self.sessions() as session:
+        async with self.reads() as session:
             couplings = await sync_state.couplings_touching(
                 session, mapping=table.name, erp_ids=erp_scope, crm_ids=crm_scope
             )

@@ -36,7 +36,7 @@ class RunsPart(EngineCore):
         return await self._mapping(name)
 
     async def _mapping(self, name: str) -> TableMapping:
-        async with self.sessions() as session:
+        async with self.reads() as session:
             table = await catalog.get_mapping(session, name)
         return table
 
@@ -61,7 +61,7 @@ class RunsPart(EngineCore):
                 )
                 ids[direction] = job.id
             await fence.check(session)
-        async with self.sessions() as session:
+        async with self.reads() as session:
             open_erp, open_crm = await sync_state.failed_record_ids(session, mapping=table.name)
         run = RunState(
             mapping=table,
@@ -146,7 +146,7 @@ class RunsPart(EngineCore):
         )
         versions: dict[str, object] = {}
         if wanted or also:
-            async with self.sessions() as session:
+            async with self.reads() as session:
                 versions.update(await sync_state.coupling_versions(session, mappings=[*wanted, *also]))
                 if any(lk.crm_fallback for lk in wanted.values()):
                     mappings = {m.name: m for m in await catalog.load_mappings(session)}
@@ -164,7 +164,7 @@ class RunsPart(EngineCore):
         wanted = {fm.lookup.mapping: fm.lookup for fm in table.fields if fm.lookup is not None and fm.enabled}
         if any(lk.empty_is_local_currency for lk in wanted.values()):
             table_.local_currency = await self.local_currency()
-        async with self.sessions() as session:
+        async with self.reads() as session:
             mappings = {m.name: m for m in await catalog.load_mappings(session)}
             for name, lookup in wanted.items():
                 rows = await sync_state.mapping_couplings(session, mapping=name)

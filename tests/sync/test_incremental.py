@@ -329,26 +329,26 @@ async def test_creates_are_idempotent_across_a_crash_between_write_and_coupling(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     w = world
-    real = couplings_store.create_coupling
+    real = couplings_store.create_couplings
     crashed: list[str] = []
 
-    async def crash_once(session: Any, **kwargs: Any) -> Coupling:
+    async def crash_once(session: Any, **kwargs: Any) -> list[Coupling]:
         # Creates pass the agreed values; the first create on each side "crashes" after its write.
-        if kwargs.get("last_synced") and kwargs["mapping"] == "CUSTOMER":
-            side = (
-                "crm" if kwargs["crm_id"] == engine_module.crm_id_for("CUSTOMER", kwargs["erp_id"]) else "erp"
-            )
+        new = kwargs["new"]
+        if new and new[0].last_synced and kwargs["mapping"] == "CUSTOMER":
+            first = new[0]
+            side = "crm" if first.crm_id == engine_module.crm_id_for("CUSTOMER", first.erp_id) else "erp"
             if side not in crashed:
                 crashed.append(side)
                 raise RuntimeError(f"killed after writing to {side}")
         return await real(session, **kwargs)
 
-    monkeypatch.setattr(couplings_store, "create_coupling", crash_once)
+    monkeypatch.setattr(couplings_store, "create_couplings", crash_once)
     first = await FullSync(w.engine).run(mappings=["SALESPEOPLE", "CURRENCY", "PRICE LIST", "CUSTOMER"])
     assert crashed == ["crm"] and any(s.message for s in first)
     second = await FullSync(w.engine).run(mappings=["CUSTOMER"])
     assert crashed == ["crm", "erp"] and second[0].message
-    monkeypatch.setattr(couplings_store, "create_coupling", real)
+    monkeypatch.setattr(couplings_store, "create_couplings", real)
     await FullSync(w.engine).run(mappings=["CUSTOMER"])
     await FullSync(w.engine).run(mappings=["CUSTOMER"])
 
