@@ -142,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
             rows = mirror_rows(work / "demo.db")
         finally:
             gateway.stop()
-        log_tail = (work / "gateway.log").read_text(errors="replace").splitlines()[-40:]
+        logs = sorted(work.glob("gateway-*.log"), key=lambda path: path.stat().st_mtime)
+        log_tail = logs[-1].read_text(errors="replace").splitlines()[-40:] if logs else []
     total_rows = sum(rows.values())
     print(f"load average (1/5/15 min) at start {load_start}, at end {load_end}")
     print(
