@@ -235,10 +235,9 @@ class SyncControl:
                     recommendation = "couple records"
                 directions = {}
                 for direction in mapping.directions():
-                    latest = await jobs_store.list_jobs(
-                        session, mapping=mapping.name, direction=direction, type=JobType.FULL, limit=1
+                    job = await jobs_store.review_job(
+                        session, mapping=mapping.name, direction=direction, type=JobType.FULL
                     )
-                    job = latest[0] if latest else None
                     directions[direction] = {
                         "status": _STATUS.get(job.status, job.status) if job else "blank",
                         "done": job.done if job else 0,

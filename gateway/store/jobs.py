@@ -200,6 +200,31 @@ async def finish_job(
     return job
 
 
+async def create_queued_jobs(
+    session: AsyncSession, *, planned: Sequence[tuple[str, str]], type: JobType | str
+) -> dict[tuple[str, str], str]:
+    """Queued jobs for (mapping, direction) pairs a run will start later: the review shows them in
+    process from now on. Returns their ids by pair."""
+    ids = {}
+    for mapping, direction in planned:
+        job = await create_job(session, mapping=mapping, direction=direction, type=type)
+        ids[(mapping, direction)] = job.id
+    return ids
+
+
+async def drop_queued_jobs(session: AsyncSession, *, job_ids: Iterable[str]) -> int:
+    """Delete jobs that were queued and never started (a planned run found it had nothing to do);
+    jobs that started are kept. Returns how many went."""
+    dropped = 0
+    for job_id in job_ids:
+        job = await session.get(SyncJob, job_id)
+        if job is not None and job.status == JobStatus.QUEUED.value:
+            await session.delete(job)
+            dropped += 1
+    await session.flush()
+    return dropped
+
+
 async def unfinished_jobs(session: AsyncSession, *, mapping: str, direction: str) -> Sequence[SyncJob]:
     """The jobs of one mapping-direction still queued or running, oldest first."""
     statement = (
@@ -246,6 +271,26 @@ async def latest_job(session: AsyncSession, *, mapping: str, direction: Directio
     """The most recent job of a mapping in one direction (the status shown on a review line)."""
     jobs = await list_jobs(session, mapping=mapping, direction=direction, limit=1)
     return jobs[0] if jobs else None
+
+
+async def review_job(
+    session: AsyncSession, *, mapping: str, direction: Direction | str, type: JobType | str
+) -> SyncJob | None:
+    """The job a review line shows for one mapping-direction: the running one, else the next queued
+    one (a run planned more jobs), else the latest. Newest alone could be a finished first run while
+    its second run waits queued, and the line would look done too early."""
+    wanted = _choice(JobType, type, "type").value
+    checked = _choice(Direction, direction, "direction").value
+    unfinished = [
+        j for j in await unfinished_jobs(session, mapping=mapping, direction=checked) if j.type == wanted
+    ]
+    running = [j for j in unfinished if j.status == JobStatus.RUNNING.value]
+    if running:
+        return running[-1]
+    if unfinished:
+        return unfinished[0]
+    latest = await list_jobs(session, mapping=mapping, direction=checked, type=wanted, limit=1)
+    return latest[0] if latest else None
 
 
 # --- job errors

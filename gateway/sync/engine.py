@@ -10,6 +10,7 @@ The parts: runs (jobs, lookups), reconciling (scope, match, couple), pairs, crea
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 
 from gateway.domain import Side
 from gateway.errors import NotFound, StaleLease
@@ -81,17 +82,19 @@ class SyncEngine(AdminActionsPart, ReconcilingPart, RunsPart, PairsPart, Creates
         mapping: str,
         fence: Fence | None = None,
         read_cache: dict[tuple[Side, str], ReadResult] | None = None,
+        queued: Mapping[str, str] | None = None,
     ) -> RunSummary:
         """Full synchronization of one mapping: read both sides completely, couple by match, create
         what is missing where the direction allows, bring every coupled pair up to date.
 
-        `read_cache` (shared by the mappings of one full run) skips entity sets already read in it.
+        `read_cache` (shared by the mappings of one full run) skips entity sets already read in it;
+        `queued`: the run's job ids by direction, queued ahead by gateway.sync.full (else new rows).
         """
         fence = fence or NoFence()
         if mapping == ERP_PRICING:
-            return await self._mirror_pricing(full=True, fence=fence, read_cache=read_cache)
+            return await self._mirror_pricing(full=True, fence=fence, read_cache=read_cache, queued=queued)
         table = await self._mapping(mapping)
-        run = await self._start(table, table.directions(), JobType.FULL, fence)
+        run = await self._start(table, table.directions(), JobType.FULL, fence, queued=queued)
         if table.name == SALES_ORDER:
             return await self._orders(run, full=True, read_cache=read_cache)
         try:
@@ -137,15 +140,27 @@ class SyncEngine(AdminActionsPart, ReconcilingPart, RunsPart, PairsPart, Creates
         return read
 
     async def _mirror_pricing(
-        self, *, full: bool, fence: Fence, read_cache: dict[tuple[Side, str], ReadResult] | None = None
+        self,
+        *,
+        full: bool,
+        fence: Fence,
+        read_cache: dict[tuple[Side, str], ReadResult] | None = None,
+        queued: Mapping[str, str] | None = None,
     ) -> RunSummary:
         """Mirror the ERP-only pricing data the API's quotes need (no CRM side, no couplings)."""
         tables = pricing_tables()
         job_type = JobType.FULL if full else JobType.SYNC
         async with self.sessions.begin() as session:
-            job = await jobs.create_job(
-                session, mapping=ERP_PRICING, direction="erp_to_crm", type=job_type, status=JobStatus.RUNNING
-            )
+            if queued is not None and "erp_to_crm" in queued:
+                job = await jobs.start_job(session, job_id=queued["erp_to_crm"])
+            else:
+                job = await jobs.create_job(
+                    session,
+                    mapping=ERP_PRICING,
+                    direction="erp_to_crm",
+                    type=job_type,
+                    status=JobStatus.RUNNING,
+                )
             await fence.check(session)
         run = RunState(
             mapping=tables[0],

@@ -4,7 +4,7 @@ lost, and what its field lookups and retry fingerprint read from the couplings o
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from gateway.domain import Side
 from gateway.errors import StaleLease
@@ -50,15 +50,26 @@ class RunsPart(EngineCore):
         fence: Fence,
         *,
         lazy: bool = False,
+        queued: Mapping[str, str] | None = None,
     ) -> RunState:
-        """The run's job rows and state; its lookups now, or (`lazy`) once it has work (_need_lookups)."""
+        """The run's job rows and state; its lookups now, or (`lazy`) once it has work (_need_lookups).
+
+        `queued`: job ids by direction a full sync queued for this run ahead: they start (rather than
+        new rows being made), so the review never shows the mapping finished between its runs."""
         lookups = LookupTable() if lazy else await self._lookups(table)
         async with self.sessions.begin() as session:
             ids = {}
             for direction in directions:
-                job = await jobs.create_job(
-                    session, mapping=table.name, direction=direction, type=job_type, status=JobStatus.RUNNING
-                )
+                if queued is not None and direction in queued:
+                    job = await jobs.start_job(session, job_id=queued[direction])
+                else:
+                    job = await jobs.create_job(
+                        session,
+                        mapping=table.name,
+                        direction=direction,
+                        type=job_type,
+                        status=JobStatus.RUNNING,
+                    )
                 ids[direction] = job.id
             await fence.check(session)
         async with self.reads() as session:
