@@ -6,7 +6,6 @@ Expected "not found" is null; bad arguments (page size, cursor) raise InvalidInp
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable
 from typing import Any
 
@@ -33,8 +32,6 @@ from resolvers.loaders import ready_or_load
 from schema.enums import CatalogOrder
 from schema.inputs import CatalogFilter as CatalogFilterInput
 from schema.inputs import CustomerFilter, PriceListFilter
-
-_log = logging.getLogger(__name__)
 
 
 def _states(given: list[Any] | None) -> frozenset[CouplingStatus] | None:
@@ -126,17 +123,15 @@ async def _prime_customer_relations(info: Info, nodes: list[UnifiedCustomer]) ->
     wanted = _node_selections(info) & {"salesperson", "currency", "defaultPriceList"}
     if not wanted or not nodes:
         return
-    try:
-        found = await info.context.services.catalog.customer_relations(
-            info.context.principal,
-            nodes,
-            salesperson="salesperson" in wanted,
-            currency="currency" in wanted,
-            price_list="defaultPriceList" in wanted,
-        )
-    except Exception:  # each node's field then loads (and reports) its relation on its own
-        _log.warning("loading a customer page's relations together failed", exc_info=True)
-        return
+    # No fallback to per-node loads on failure: that hid a PostgreSQL type error in this statement
+    # behind a warning and three times the statements; a failure here is a server error.
+    found = await info.context.services.catalog.customer_relations(
+        info.context.principal,
+        nodes,
+        salesperson="salesperson" in wanted,
+        currency="currency" in wanted,
+        price_list="defaultPriceList" in wanted,
+    )
     loaders = info.context.loaders
     loaders.salesperson_by_code.prime_many(found.salespeople_by_code)
     loaders.salesperson_by_crm_id.prime_many(found.salespeople_by_crm_id)
