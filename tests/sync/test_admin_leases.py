@@ -22,16 +22,23 @@ from tests.sync.world import World, build_world
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
 
-LATENCY_MS = 300  # every simulator request: a run of a few requests outlasts the 1 s TTL below
-TTL = 1.0
+# Every simulator request takes LATENCY_MS, so a run of a few requests outlasts the TTL: only
+# renewals keep its leases. The TTL is short but not so short that a busy CI machine (a stalled
+# event loop for a second) loses a lease the code renewed on time; the logic itself is proven with
+# an injected clock below, independent of the machine's speed.
+LATENCY_MS = 1000
+TTL = 3.0
 
 
 @pytest.fixture
-async def control(database_url: str) -> AsyncIterator[tuple[World, SyncControl]]:
+async def control(
+    request: pytest.FixtureRequest, database_url: str
+) -> AsyncIterator[tuple[World, SyncControl]]:
+    ttl, latency_ms = getattr(request, "param", (TTL, LATENCY_MS))
     w = await build_world(database_url, SimulatorOptions(customers=20, items=20))
-    c = SyncControl(sessions=w.sessions, engine=w.engine, lease_ttl=TTL)
+    c = SyncControl(sessions=w.sessions, engine=w.engine, lease_ttl=ttl)
     for side in ("erp", "crm"):
-        await w.sim(side, "POST", "/_sim/latency", {"ms": LATENCY_MS})
+        await w.sim(side, "POST", "/_sim/latency", {"ms": latency_ms})
     yield w, c
     await c.aclose()
     await w.close()
@@ -63,6 +70,9 @@ async def test_a_full_sync_longer_than_the_ttl_is_renewed_and_completes(
     assert await c.list_jobs(status="running") == []
 
 
+# A TTL no renewal can miss: here the lease is lost only because another worker takes it (the
+# latency keeps CUSTOMER's run going long enough to be caught running).
+@pytest.mark.parametrize("control", [(15.0, 300)], indirect=True)
 async def test_a_run_whose_lease_is_taken_ends_its_jobs_failed_not_running(
     control: tuple[World, SyncControl],
 ) -> None:
