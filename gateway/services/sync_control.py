@@ -195,11 +195,12 @@ class SyncControl:
     # ------------------------------------------------------------------------------ full sync
 
     async def start_full_sync(self, *, mappings: Sequence[str] | None = None) -> dict[str, Any]:
-        """Start a full synchronization in the background (one at a time); returns the review."""
-        if self._full is not None and not self._full.done():
-            raise InvalidInput("a full synchronization is already running", field="mappings")
+        """Start a full synchronization in the background (one at a time); returns the review.
+        The names are checked first: an unknown mapping is a 400 whether or not one is running."""
         runner = FullSync(self.engine, concurrency=self.concurrency)
         plan = await runner.plan(mappings=mappings)  # validates the names before anything starts
+        if self._full is not None and not self._full.done():
+            raise Busy("a full synchronization is already running", retry_after=5.0)
         planned = [name for layer in plan for name in layer]
         leases = contextlib.AsyncExitStack()
         held = await self._hold(leases, await self._lease_names(planned))

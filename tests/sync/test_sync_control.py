@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.errors import InvalidInput, NotFound
+from gateway.errors import Busy, InvalidInput, NotFound
 from gateway.services.sync_control import SyncControl
 from gateway.simulators import SimulatorOptions
 from tests.sync.world import World, build_world
@@ -33,8 +33,10 @@ async def test_full_sync_in_the_background_with_review_lines(control: tuple[Worl
     } == {"blank"}
     started = await c.start_full_sync(mappings=["SALESPEOPLE", "CURRENCY", "PRICE LIST", "CUSTOMER"])
     assert started["running"]
-    with pytest.raises(InvalidInput):
+    with pytest.raises(Busy):
         await c.start_full_sync()
+    with pytest.raises(InvalidInput, match="NOPE"):  # the names are checked before whether one runs
+        await c.start_full_sync(mappings=["NOPE"])
     summaries = await c.wait_full_sync()
     assert [s["mapping"] for s in summaries] == ["CURRENCY", "SALESPEOPLE", "PRICE LIST", "CUSTOMER"]
     status = await c.full_sync_status()
@@ -95,7 +97,6 @@ async def test_mappings_errors_and_couplings(control: tuple[World, SyncControl])
 
 async def test_admin_runs_take_the_mapping_leases(control: tuple[World, SyncControl]) -> None:
     """A run now, or a full sync, never overlaps a worker's run of the same mapping-direction."""
-    from gateway.errors import Busy
     from gateway.store import leases
     from gateway.sync.scheduler import lease_name
 

@@ -54,6 +54,11 @@ async def _full_sync(gw: Harness, mappings: list[str]) -> dict[str, Any]:
     assert started.json()["running"] is True
     again = await _call(gw, "POST", "/sync/full", {})
     assert again.status_code == 409
+    assert again.headers["content-type"] == "application/problem+json"
+    # An unknown mapping is a 400 naming it whether or not a full sync runs.
+    unknown = await _call(gw, "POST", "/sync/full", {"mappings": ["NOPE"]})
+    assert unknown.status_code == 400, unknown.text
+    assert unknown.json()["field"] == "mappings" and "NOPE" in unknown.json()["detail"]
     async with asyncio.timeout(120):
         while True:
             review = (await _call(gw, "GET", "/sync/full")).json()
