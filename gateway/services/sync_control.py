@@ -388,6 +388,11 @@ class SyncControl:
             coupling = await _coupling_of(session, error)
         if error.status != ErrorStatus.OPEN.value and chosen is not ErrorAction.RETRY:
             raise InvalidInput(f"error {error_id} is {error.status}", field="id")
+        if chosen.value not in error.actions:  # e.g. a retry of an ambiguous match would recreate it
+            offered = ", ".join(error.actions) or "none"
+            raise InvalidInput(
+                f"error {error_id} does not offer {chosen.value}; its actions: {offered}", field="action"
+            )
         result: dict[str, Any] = {"error": error_id, "action": chosen.value}
         if chosen is ErrorAction.IGNORE:
             async with self.sessions.begin() as session:

@@ -180,6 +180,25 @@ async def test_full_sync_review_then_jobs_errors_couplings_and_match(gw: Harness
     assert (await _call(gw, "DELETE", f"/couplings/{made.json()['id']}")).status_code == 204
     assert (await _call(gw, "DELETE", f"/couplings/{made.json()['id']}")).status_code == 404
 
+    # An action the error does not offer is refused, naming the offered ones, and not applied:
+    # a retry of an ambiguous match would only recreate it.
+    assert ambiguous["actions"] == ["ignore"]
+
+    async def status_of_ambiguous() -> str:
+        rows = (await _call(gw, "GET", f"/errors?record={ambiguous['erpId']}&status=all")).json()["items"]
+        return str(next(e["status"] for e in rows if e["id"] == ambiguous["id"]))
+
+    before_refusal = await status_of_ambiguous()
+    refused = await _call(gw, "POST", f"/errors/{ambiguous['id']}/retry")
+    assert refused.status_code == 400, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["field"] == "action" and "ignore" in refused.json()["detail"]
+    in_bulk = (
+        await _call(gw, "POST", "/errors/actions", {"ids": [ambiguous["id"]], "action": "retry"})
+    ).json()["results"]
+    assert len(in_bulk) == 1 and "ignore" in in_bulk[0]["problem"] and "status" not in in_bulk[0]
+    assert await status_of_ambiguous() == before_refusal
+
     # Error actions: one by path, several at once (an unknown id is reported, not fatal).
     owner = [
         e
