@@ -102,6 +102,8 @@ async def test_sync_couple_and_errors_commands(served: Served) -> None:
     assert re.search(r"\d+ pair\(s\), [1-9]\d* ambiguous, no match: \d+ ERP, \d+ CRM", match.output)
     bad_field = await served.gateway("couple", "match", "CUSTOMER", "--field", "displayName")
     assert bad_field.exit_code != 0 and "ERPFIELD=CRMFIELD" in bad_field.output
+    unknown = await served.gateway("couple", "match", "CUSTOMER", "--field", "nosuch=name")
+    assert unknown.exit_code != 0 and "'nosuch'" in unknown.output and "no match" not in unknown.output
 
     errors = await served.gateway("errors", "list", "--mapping", "CUSTOMER")
     lines = [line.split("\t") for line in errors.output.splitlines()]

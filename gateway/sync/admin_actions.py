@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway.domain import Side
-from gateway.errors import StaleLease
+from gateway.errors import InvalidInput, StaleLease
 from gateway.store import couplings as couplings_store
 from gateway.store import mirror
 from gateway.store.tables import (
@@ -17,7 +17,7 @@ from gateway.store.tables import (
     JobType,
 )
 from gateway.sync.fencing import NoFence
-from gateway.sync.matching import match_records
+from gateway.sync.matching import match_records, unknown_field
 from gateway.sync.model import DeletionPolicy
 from gateway.sync.reconciling import ReconcilingPart
 from gateway.sync.runstate import (
@@ -112,6 +112,14 @@ class AdminActionsPart(ReconcilingPart):
             for i, r in crm_records.items()
             if i not in coupled_crm and table.passes_filter(Side.CRM, r.values)
         }
+        every_erp = {i: r.values for i, r in erp_records.items()}
+        every_crm = {i: r.values for i, r in crm_records.items()}
+        if fields and (unknown := unknown_field(table, fields, erp=every_erp, crm=every_crm)) is not None:
+            index, side, name = unknown
+            raise InvalidInput(
+                f"{table.name} {side.value.upper()} records have no field {name!r}",
+                field=f"fields.{index}.{side.value}Field",
+            )
         groups = [list(fields)] if fields else None
         result = match_records(
             table, erp=free_erp, crm=free_crm, lookups=lookups, groups=groups, case_sensitive=case_sensitive

@@ -33,6 +33,35 @@ def _field_for(mapping: TableMapping, erp_field: str, crm_field: str) -> FieldMa
     return None
 
 
+def unknown_field(
+    mapping: TableMapping,
+    pairs: Sequence[tuple[str, str]],
+    *,
+    erp: Mapping[str, Values],
+    crm: Mapping[str, Values],
+) -> tuple[int, Side, str] | None:
+    """The first (index, side, name) of `pairs` that names a field its side does not have: neither
+    a field of the mapping's field mappings or match groups on that side nor a field of any of that
+    side's records (what BC / Dataverse returned, as the mirror holds it). A side without records
+    proves nothing and is not checked. ERP composite keys ("a+b") are checked part by part."""
+    known: dict[Side, set[str] | None] = {}
+    for side, records in ((Side.ERP, erp), (Side.CRM, crm)):
+        if not records:
+            known[side] = None
+            continue
+        names = {n for values in records.values() for n in values}
+        names.update(n for fm in mapping.fields if (n := fm.erp_field if side is Side.ERP else fm.crm_field))
+        names.update(p[0 if side is Side.ERP else 1] for group in mapping.match_groups for p in group)
+        known[side] = {part for n in names for part in n.split("+")} | names
+    for index, (erp_field, crm_field) in enumerate(pairs):
+        for side, name in ((Side.ERP, erp_field), (Side.CRM, crm_field)):
+            have = known[side]
+            parts = name.split("+") if side is Side.ERP else [name]
+            if have is not None and any(part not in have for part in parts):
+                return index, side, name
+    return None
+
+
 def _norm(value: Any, case_sensitive: bool) -> str | None:
     if value is None or value is SKIP:
         return None

@@ -158,6 +158,20 @@ async def test_full_sync_review_then_jobs_errors_couplings_and_match(gw: Harness
     report = dry.json()
     assert any(a["id"] == ambiguous["erpId"] and len(a["candidates"]) >= 2 for a in report["ambiguous"])
     assert set(report["noMatch"]) == {"erp", "crm"}
+    # A field neither the mapping nor the side's records have is a 400 naming it, on either side.
+    for fields, where, name in (
+        ([{"erpField": "nosuch", "crmField": "name"}], "fields.0.erpField", "nosuch"),
+        (
+            [{"erpField": "displayName", "crmField": "name"}, {"erpField": "number", "crmField": "nosuch"}],
+            "fields.1.crmField",
+            "nosuch",
+        ),
+        ([{"erpField": "number+nosuch", "crmField": "accountnumber"}], "fields.0.erpField", "number+nosuch"),
+    ):
+        unknown = await _call(gw, "POST", "/couplings/match", {"mapping": "CUSTOMER", "fields": fields})
+        assert unknown.status_code == 400, unknown.text
+        assert unknown.headers["content-type"] == "application/problem+json"
+        assert unknown.json()["field"] == where and repr(name) in unknown.json()["detail"]
     count = len((await _call(gw, "GET", "/couplings?mapping=CUSTOMER&first=1000")).json()["items"])
     again = (await _call(gw, "POST", "/couplings/match", {"mapping": "CUSTOMER", "dryRun": True})).json()
     assert len((await _call(gw, "GET", "/couplings?mapping=CUSTOMER&first=1000")).json()["items"]) == count
