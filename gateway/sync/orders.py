@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.domain import BatchResult, Side, UpstreamRecord
 from gateway.errors import MissingDependency, RecordError
 from gateway.store import couplings as couplings_store
-from gateway.store import intents, mirror, sync_state
+from gateway.store import intents, jobs, mirror, sync_state
 from gateway.store.sync_tables import MirrorRecord
 from gateway.store.tables import ErrorAction
 from gateway.store.types import utcnow
@@ -147,6 +147,9 @@ async def sync_orders(
     for detail in details.values():
         lines_of.setdefault(str(detail.values.get("_salesorderid_value")), []).append(detail.values)
     pending = [o for o in orders.values() if o.values.get("statecode") == SUBMITTED and o.id not in couplings]
+    if pending:  # the job's total, known before the transfer counts each of them done
+        async with engine.sessions.begin() as session:
+            await jobs.update_job(session, job_id=run.jobs[run.primary], total=len(pending))
     await _transfer(engine, run, pending, lines_of, lookups)
     await _report_back(engine, run, orders, erp_orders, couplings)
     engine.retries.tried(table, dependencies)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from gateway.services.sync_control import SyncControl
 from gateway.simulators import SimulatorOptions
 from gateway.store.tables import Coupling, ErrorStatus, JobError
 from gateway.sync.full import FullSync
@@ -29,6 +30,17 @@ async def test_submitted_orders_become_erp_orders_once_and_report_back(database_
         crm_orders = {o["salesorderid"]: o for o in await _all(w.crm, "salesorders")}
         submitted = [o for o in crm_orders.values() if o["statecode"] == 1]
         assert submitted
+        # Its full job counts the submitted orders it transferred out of a total that holds them (the
+        # review showed "error 2/0": done was counted, the total never set). A second full job (run
+        # again after later mappings) has nothing left to transfer.
+        control = SyncControl(sessions=w.sessions, engine=w.engine)
+        full_jobs = await control.list_jobs(mapping="SALES ORDER", type="full")
+        first = full_jobs[-1]  # newest first
+        assert (first["counts"]["done"], first["total"]) == (len(submitted), len(submitted))
+        assert all(j["counts"]["done"] <= j["total"] for j in full_jobs), full_jobs
+        review = await control.full_sync_status()
+        line = next(line for line in review["lines"] if line["mapping"] == "SALES ORDER")
+        assert all(j["done"] <= j["total"] for j in line["jobs"].values()), line
         details = await _all(w.crm, "salesorderdetails")
         erp_orders = {o["externalDocumentNumber"]: o for o in await _all(w.erp, "salesOrders")}
         for order in submitted:
