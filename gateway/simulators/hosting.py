@@ -233,6 +233,9 @@ class SimulatorHost:
                     response = self._error(
                         root, 429, "TooManyRequests", exc.reason, {"Retry-After": str(exc.retry_after)}
                     )
+                except ClientDisconnect:  # the caller went away mid-body (a client shutting down):
+                    # nobody reads an answer; without this uvicorn logs a traceback per request.
+                    response = Response(status_code=499)
             self.stats.record(method=method, entity_set=label, status=response.status_code)
             return response
 
