@@ -1,0 +1,49 @@
+"""The listening socket `gateway run --workers N` shares between its workers: connections accepted
+from it get TCP_NODELAY, as they do when uvicorn binds the port itself (one process)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import uvicorn
+
+from gateway.serving import bind_tcp_socket
+
+
+async def _nodelay_of_an_accepted_connection(sock: socket.socket) -> int:
+    """Serve `sock` with asyncio (as a uvicorn worker does), connect once, and report the accepted
+    connection's TCP_NODELAY option as the server side sees it."""
+    loop = asyncio.get_running_loop()
+    seen: asyncio.Future[int] = loop.create_future()
+
+    class Report(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            accepted = transport.get_extra_info("socket")
+            seen.set_result(accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            transport.close()
+
+    server = await loop.create_server(Report, sock=sock)
+    try:
+        host, port = sock.getsockname()[:2]
+        _, writer = await asyncio.open_connection(host, port)
+        try:
+            return await asyncio.wait_for(seen, timeout=10)
+        finally:
+            writer.close()
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def test_the_shared_socket_gives_accepted_connections_tcp_nodelay() -> None:
+    sock = bind_tcp_socket(uvicorn.Config("gateway.serving:app_from_environment", host="127.0.0.1", port=0))
+    assert sock.proto == socket.IPPROTO_TCP
+    assert asyncio.run(_nodelay_of_an_accepted_connection(sock)) != 0
+
+
+def test_uvicorns_own_bound_socket_does_not_which_is_why_we_rewrap_it() -> None:
+    """The upstream behaviour this module works around; when uvicorn fixes it, this test says the
+    workaround may go."""
+    sock = uvicorn.Config("gateway.serving:app_from_environment", host="127.0.0.1", port=0).bind_socket()
+    assert asyncio.run(_nodelay_of_an_accepted_connection(sock)) == 0
