@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway.domain import Side
-from gateway.errors import InvalidInput, StaleLease
+from gateway.errors import InvalidInput
 from gateway.store import couplings as couplings_store
 from gateway.store import mirror
 from gateway.store.tables import (
@@ -60,19 +60,16 @@ class AdminActionsPart(ReconcilingPart):
                 ).get(coupling.crm_id)
             )
         pair = Pair(coupling, erp, crm)
-        try:
+
+        async def act() -> None:
             if action is ErrorAction.RESTORE:
                 await self._deleted(run, [pair], policy=DeletionPolicy.RESTORE)
             else:
                 force = {ErrorAction.FORCE_ERP: Side.ERP, ErrorAction.FORCE_CRM: Side.CRM}.get(action)
                 coupling.state = CouplingState.COUPLED.value
                 await self._sync_pairs(run, [pair], force=force)
-        except StaleLease as exc:
-            await self._lost(run, exc)
-            raise
-        except Exception as exc:
-            return await self._finish(run, failure=exc)
-        return await self._finish(run)
+
+        return await self._run_to_end(run, act)
 
     async def match(
         self,

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping
 
 from gateway.domain import Side
-from gateway.errors import NotFound, StaleLease
+from gateway.errors import NotFound
 from gateway.store import jobs
 from gateway.store.tables import (
     JobStatus,
@@ -63,18 +63,15 @@ class SyncEngine(AdminActionsPart, ReconcilingPart, RunsPart, PairsPart, Creates
         run = await self._start(table, [direction], JobType(job_type), fence, lazy=not orders_run)
         if orders_run:
             return await self._orders(run, full=False)
-        try:
+
+        async def read_and_reconcile() -> None:
             source = Side.ERP if direction == "erp_to_crm" else Side.CRM
             read = await self.reader.changes(
                 mapping=table, side=source, fence=fence, generation=uuid.uuid4().hex
             )
             await self._reconcile_changes(run, source, read)
-        except StaleLease as exc:
-            await self._lost(run, exc)
-            raise
-        except Exception as exc:
-            return await self._finish(run, failure=exc)
-        return await self._finish(run)
+
+        return await self._run_to_end(run, read_and_reconcile)
 
     async def full(
         self,
@@ -97,30 +94,22 @@ class SyncEngine(AdminActionsPart, ReconcilingPart, RunsPart, PairsPart, Creates
         run = await self._start(table, table.directions(), JobType.FULL, fence, queued=queued)
         if table.name == SALES_ORDER:
             return await self._orders(run, full=True, read_cache=read_cache)
-        try:
+
+        async def read_and_reconcile_all() -> None:
             for side in (Side.ERP, Side.CRM):
                 await self._read_fully(table, side, fence, read_cache)
             dependencies = await self._dependencies(table)
             await self._reconcile_all(run)
             self.retries.tried(table, dependencies)  # every record was just tried
-        except StaleLease as exc:
-            await self._lost(run, exc)
-            raise
-        except Exception as exc:
-            return await self._finish(run, failure=exc)
-        return await self._finish(run)
+
+        return await self._run_to_end(run, read_and_reconcile_all)
 
     async def _orders(
         self, run: RunState, *, full: bool, read_cache: dict[tuple[Side, str], ReadResult] | None = None
     ) -> RunSummary:
-        try:
-            await orders.sync_orders(self, run, full=full, read_cache=read_cache)
-        except StaleLease as exc:
-            await self._lost(run, exc)
-            raise
-        except Exception as exc:
-            return await self._finish(run, failure=exc)
-        return await self._finish(run)
+        return await self._run_to_end(
+            run, lambda: orders.sync_orders(self, run, full=full, read_cache=read_cache)
+        )
 
     async def _read_fully(
         self,
@@ -170,7 +159,8 @@ class SyncEngine(AdminActionsPart, ReconcilingPart, RunsPart, PairsPart, Creates
             primary="erp_to_crm",
             job_type=job_type.value,
         )
-        try:
+
+        async def read_and_count() -> None:
             if full:
                 reads = [await self._read_fully(table, Side.ERP, fence, read_cache) for table in tables]
             else:
@@ -182,13 +172,8 @@ class SyncEngine(AdminActionsPart, ReconcilingPart, RunsPart, PairsPart, Creates
                 run.count("modified", modified)
                 run.count("deleted", len(read.deleted))
                 run.count("done", modified + len(read.deleted))
-        except StaleLease as exc:
-            await self._lost(run, exc)
-            raise
-        except Exception as exc:
-            summary = await self._finish(run, failure=exc)
-        else:
-            summary = await self._finish(run)
+
+        summary = await self._run_to_end(run, read_and_count)
         summary.mapping = ERP_PRICING
         return summary
 

@@ -4,7 +4,7 @@ lost, and what its field lookups and retry fingerprint read from the couplings o
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from gateway.domain import Side
 from gateway.errors import StaleLease
@@ -96,6 +96,19 @@ class RunsPart(EngineCore):
         if not run.lookups_loaded:
             run.lookups = await self._lookups(run.mapping)
             run.lookups_loaded = True
+
+    async def _run_to_end(self, run: RunState, body: Callable[[], Awaitable[object]]) -> RunSummary:
+        """Do `body`, the run's work, then end the run: the one place every run ends. A lost lease
+        marks its jobs as errors naming it and propagates (the holder must stop); any other failure
+        is recorded on the jobs and returned in the summary, for the caller's next run to go on."""
+        try:
+            await body()
+        except StaleLease as exc:
+            await self._lost(run, exc)
+            raise
+        except Exception as exc:
+            return await self._finish(run, failure=exc)
+        return await self._finish(run)
 
     async def _finish(self, run: RunState, *, failure: BaseException | None = None) -> RunSummary:
         message = None
