@@ -9,7 +9,8 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from gateway.cli import main, run_worker
+from gateway.cli import main
+from gateway.cli_worker import run_worker
 from gateway.simulators import SimulatorOptions, create_crm_simulator, create_erp_simulator
 from gateway.store.engine import create_engine, read_session_factory, session_factory
 from gateway.store.jobs import list_jobs
