@@ -6,7 +6,8 @@ stale while one background refresh runs (stale-while-revalidate) until `max_stal
 that a caller waits for the ERP, and if the ERP fails gets `AvailabilityUnavailable` saying how old
 the last value is. Concurrent misses share one fetch: one future per key in a process, and with a
 Redis cache one short lock per key across processes (see `availability_locks`). A circuit breaker
-stops calling an ERP that keeps failing.
+stops calling an ERP that keeps failing. Answers, and the error with the last values' ages, are
+built in `availability_answers`.
 """
 
 from __future__ import annotations
@@ -17,24 +18,17 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Protocol
 from urllib.parse import quote
 
 from aiocache.base import BaseCache
 
 from gateway.domain import Availability, AvailabilityAnswer
-from gateway.errors import AvailabilityUnavailable, CircuitOpen, InvalidInput, UpstreamError
+from gateway.errors import CircuitOpen, InvalidInput, UpstreamError
+from gateway.services.availability_answers import AvailabilityAnswers
 from gateway.services.availability_locks import KeyLocks, locks_for
 from gateway.services.availability_reads import BatchedReads
-from gateway.services.availability_units import (
-    UnitLookup,
-    UnitTable,
-    in_unit,
-    unit_code_of,
-    unit_factors,
-)
+from gateway.services.availability_units import UnitLookup, UnitTable
 from gateway.services.circuit import CircuitBreaker, CircuitState
 
 __all__ = ["AvailabilityService", "AvailabilitySource", "CachedAvailability", "UnitLookup", "UnitTable"]
@@ -85,7 +79,7 @@ def _locations(location_codes: Sequence[str] | None) -> tuple[str, ...] | None:
     return tuple(sorted({code.strip() for code in location_codes}))
 
 
-class AvailabilityService:
+class AvailabilityService(AvailabilityAnswers):
     """Answers `get()`; owns background refresh tasks (call `aclose()` on shutdown)."""
 
     def __init__(
@@ -348,63 +342,3 @@ class AvailabilityService:
             log.warning("availability not cached: %s: %s", type(exc).__name__, exc)
         for item, entry in entries.items():
             settle(item, entry)
-
-    # ----------------------------------------------------------------------------------------
-    # Answers and errors
-
-    async def _answers(
-        self,
-        items: Sequence[str],
-        entries: Mapping[str, CachedAvailability],
-        *,
-        unit: str | None,
-        now: float,
-    ) -> list[AvailabilityAnswer]:
-        unit_code = None if unit is None else unit_code_of(unit)
-        factors: Mapping[str, Decimal] = {}
-        if unit_code is not None:
-            rows = {item: entries[item].rows for item in items}
-            factors = await unit_factors(self._units, rows=rows, unit_code=unit_code)
-        answers = []
-        for item in items:
-            entry = entries[item]
-            age = max(0.0, now - entry.fetched_at)
-            as_of = datetime.fromtimestamp(entry.fetched_at, UTC)
-            for row in entry.rows:
-                if unit_code is not None:
-                    row = in_unit(row, unit_code, factors.get(item, Decimal(1)))
-                answers.append(
-                    AvailabilityAnswer(
-                        availability=row, as_of=as_of, age_seconds=age, stale=age >= self.fresh_seconds
-                    )
-                )
-        return answers
-
-    def _unavailable(
-        self,
-        failures: Mapping[str, UpstreamError],
-        *,
-        cached: Mapping[str, CachedAvailability | None],
-        now: float,
-    ) -> AvailabilityUnavailable:
-        ages = {
-            item: None if entry is None else max(0.0, now - entry.fetched_at)
-            for item, entry in cached.items()
-        }
-        cause = next(iter(failures.values()))
-        described = []
-        for item, age in list(ages.items())[:5]:
-            described.append(
-                f"item {item}: no cached value" if age is None else f"item {item}: last value {age:.0f} s old"
-            )
-        more = f" and {len(ages) - 5} more" if len(ages) > 5 else ""
-        message = (
-            f"availability cannot be served ({'; '.join(described)}{more}; "
-            f"values older than {self.max_stale_seconds:g} s are not served): "
-            f"the ERP failed: {type(cause).__name__}: {cause}"
-        )
-        error = AvailabilityUnavailable(
-            message, ages=ages, max_stale_seconds=self.max_stale_seconds, service="erp"
-        )
-        error.__cause__ = cause
-        return error
