@@ -1,24 +1,19 @@
 """The catalog's store API: unified records as domain objects, keyset pages, counts and the batch
 lookups DataLoaders call (one SQL statement per batch, whatever the batch size up to 500 keys).
 
-Kinds: "customers", "items", "price_lists", "salespeople", "currencies". Price lines and item units
-come in batches keyed by their owner, each owner's page cut by a window function in the same query.
+Kinds: "customers", "items", "price_lists", "salespeople", "currencies" (each one's joins, filters
+and converter: `read_kinds`). Price lines and item units come in batches keyed by their owner, each
+owner's page cut by a window function in the same query.
 """
 
 from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from decimal import Decimal
+from collections.abc import Iterable
 from typing import Any, Literal
 
-from sqlalchemy import (
-    ColumnElement,
-    and_,
-    bindparam,
-)
+from sqlalchemy import and_, bindparam
 from sqlalchemy.sql import Select
 from sqlmodel import col
 from sqlmodel import select as model_select
@@ -29,187 +24,24 @@ from gateway.domain import (
     PriceListStatus,
     PriceSourceType,
     PricingGroup,
-    UnifiedCurrency,
-    UnifiedCustomer,
-    UnifiedItem,
     UnifiedItemUnit,
     UnifiedPriceList,
-    UnifiedSalesperson,
     UnifiedUnit,
 )
 from gateway.errors import InvalidInput
 from gateway.store import read_queries as q
-from gateway.store.read_model import (
-    RmCurrency,
-    RmCustomer,
-    RmItem,
-    RmItemUnit,
-    RmPriceList,
-    RmPricingGroup,
-    RmSalesperson,
-    RmUnit,
-)
+from gateway.store.read_kinds import KINDS, KindSpec, Where
+from gateway.store.read_model import RmItemUnit, RmPricingGroup, RmUnit
 from gateway.store.read_queries import Filters, Order, SortKey, Unified
+from gateway.store.read_values import natural
 from gateway.store.tables import Coupling, CouplingState
 
 Kind = Literal["customers", "items", "price_lists", "salespeople", "currencies"]
 LookupColumn = Literal["erp_id", "crm_id", "number"]
 
 
-def natural(value: Any) -> Decimal:
-    """Numeric columns come back with the column's 10 decimals; give the value its natural scale."""
-    number = Decimal(value)
-    if number == number.to_integral_value():
-        return number.quantize(Decimal(1))
-    return number.normalize()
-
-
-def _link(row: Any) -> dict[str, Any]:
-    return {
-        "erp_id": row.u_erp_id,
-        "crm_id": row.u_crm_id,
-        "coupling_state": CouplingStatus(row.u_state),
-        "last_synchronized_at": row.u_last_synced,
-    }
-
-
-def _customer(row: Any) -> UnifiedCustomer:
-    b = row
-    return UnifiedCustomer(
-        **_link(row),
-        number=b.number,
-        name=b.name,
-        type=b.type,
-        address_line1=b.address_line1,
-        address_line2=b.address_line2,
-        city=b.city,
-        state=b.state,
-        country=b.country,
-        postal_code=b.postal_code,
-        phone=b.phone,
-        email=b.email,
-        website=b.website,
-        salesperson_code=row.u_salesperson_code or "",
-        currency_code=row.u_currency_code or "",
-        credit_limit=natural(b.credit_limit),
-        balance_due=natural(b.balance_due),
-        blocked=b.blocked,
-        price_group_code=row.u_price_group or "",
-        discount_group_code=row.u_discount_group or "",
-        allow_line_discount=True if row.u_allow_line_discount is None else bool(row.u_allow_line_discount),
-        crm_owner_id=b.owner_id,
-        crm_default_price_list_id=b.default_price_list_id,
-        modified_at=b.modified_at,
-    )
-
-
-def _item(row: Any) -> UnifiedItem:
-    b = row
-    return UnifiedItem(
-        **_link(row),
-        number=b.number,
-        name=b.name,
-        type=b.type,
-        item_category_code=b.item_category_code,
-        blocked=b.blocked,
-        gtin=b.gtin,
-        inventory=natural(b.inventory),
-        unit_price=natural(b.unit_price),
-        price_includes_tax=b.price_includes_tax,
-        unit_cost=natural(b.unit_cost),
-        base_unit_of_measure_code=b.base_unit_code,
-        discount_group_code=row.u_discount_group or "",
-        sales_unit_of_measure_code=row.u_sales_unit or "",
-        modified_at=b.modified_at,
-    )
-
-
-def _price_list(row: Any) -> UnifiedPriceList:
-    b = row
-    return UnifiedPriceList(
-        **_link(row),
-        code=b.number,
-        description=b.name,
-        source_type=b.source_type,
-        source_no=b.source_no,
-        currency_code=row.u_currency_code or "",
-        starting_date=b.starting_date,
-        ending_date=b.ending_date,
-        status=b.status,
-        price_includes_tax=b.price_includes_tax,
-        allow_line_discount=b.allow_line_discount,
-        modified_at=b.modified_at,
-    )
-
-
-def _salesperson(row: Any) -> UnifiedSalesperson:
-    b = row
-    return UnifiedSalesperson(
-        **_link(row),
-        code=b.number,
-        name=b.name,
-        email=b.email,
-        phone=b.phone,
-        job_title=b.job_title,
-        blocked=b.blocked,
-        modified_at=b.modified_at,
-    )
-
-
-def _currency(row: Any) -> UnifiedCurrency:
-    b = row
-    return UnifiedCurrency(
-        **_link(row),
-        code=b.number,
-        name=b.name,
-        symbol=b.symbol,
-        amount_rounding_precision=natural(b.amount_rounding_precision),
-        unit_amount_rounding_precision=natural(b.unit_amount_rounding_precision),
-        modified_at=b.modified_at,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class _Kind:
-    model: type[Any]
-    build: Callable[[Unified], tuple[Select[Any], Callable[[Filters], list[ColumnElement[bool]]]]]
-    convert: Callable[[Any], Any]
-
-
-def _customers(u: Unified) -> tuple[Select[Any], Callable[[Filters], list[ColumnElement[bool]]]]:
-    statement, expressions = q.customer_statement(u)
-    return statement, lambda f: q.customer_filters(u, expressions, f)
-
-
-def _items(u: Unified) -> tuple[Select[Any], Callable[[Filters], list[ColumnElement[bool]]]]:
-    return q.item_statement(u), lambda f: q.blocked_filter(u, f)
-
-
-def _price_lists(u: Unified) -> tuple[Select[Any], Callable[[Filters], list[ColumnElement[bool]]]]:
-    return q.price_list_statement(u), u.common_filters
-
-
-def _salespeople(u: Unified) -> tuple[Select[Any], Callable[[Filters], list[ColumnElement[bool]]]]:
-    return q.salesperson_statement(u), lambda f: q.blocked_filter(u, f)
-
-
-def _currencies(u: Unified) -> tuple[Select[Any], Callable[[Filters], list[ColumnElement[bool]]]]:
-    return u.select(), u.common_filters
-
-
-KINDS: dict[str, _Kind] = {
-    "customers": _Kind(RmCustomer, _customers, _customer),
-    "items": _Kind(RmItem, _items, _item),
-    "price_lists": _Kind(RmPriceList, _price_lists, _price_list),
-    "salespeople": _Kind(RmSalesperson, _salespeople, _salesperson),
-    "currencies": _Kind(RmCurrency, _currencies, _currency),
-}
-
-
 @functools.cache
-def _skeleton(
-    kind: str,
-) -> tuple[_Kind, Unified, Select[Any], Callable[[Filters], list[ColumnElement[bool]]]]:
+def _skeleton(kind: str) -> tuple[KindSpec, Unified, Select[Any], Where]:
     """The query skeleton of a kind, built once per process: SQLAlchemy memoizes column adaptation
     on each aliased entity, so reusing the aliases saves ~30 ms of Python per request (measured at
     20,000 customers). Statements are immutable; filters and pages are applied to copies."""
@@ -219,7 +51,7 @@ def _skeleton(
     return spec, unified, statement, where
 
 
-def _prepare(kind: str, filters: Filters) -> tuple[_Kind, Unified, Select[Any]]:
+def _prepare(kind: str, filters: Filters) -> tuple[KindSpec, Unified, Select[Any]]:
     spec, unified, statement, where = _skeleton(kind)
     return spec, unified, statement.where(*where(filters))
 
@@ -242,9 +74,13 @@ def _count_statement(kind: str, filters: Filters) -> Select[Any]:
 
 
 @functools.lru_cache(maxsize=_STATEMENTS)
-def _lookup_statement(kind: str, filters: Filters, column: LookupColumn) -> Select[Any]:
+def lookup_statement(
+    kind: Kind, column: LookupColumn, key: str = q.KEYS, filters: Filters = Filters()
+) -> Select[Any]:
+    """`records_by`'s statement: records of `kind` under `filters` whose `column` is one of the keys
+    in parameter `key` (`read_relations` gives each of its branches its own)."""
     _, unified, statement = _prepare(kind, filters)
-    return q.by_keys_statement(unified, statement, column=column)
+    return q.by_keys_statement(unified, statement, column=column, key=key)
 
 
 async def list_records(
@@ -276,7 +112,7 @@ async def records_by(
 
     Where a number exists on both sides uncoupled, the ERP record wins (it is the system of record).
     """
-    statement = _lookup_statement(kind, filters or Filters(), column)
+    statement = lookup_statement(kind, column, filters=filters or Filters())
     wanted = list(values)
     if column != "number":
         wanted = [normalized(v) for v in wanted]
@@ -292,12 +128,6 @@ def keyed(kind: Kind, column: LookupColumn, rows: Iterable[Any]) -> dict[str, An
         key = {"erp_id": record.erp_id, "crm_id": record.crm_id}.get(column, row.number)
         found[key] = record
     return found
-
-
-def lookup_statement(kind: Kind, column: LookupColumn, key: str) -> Select[Any]:
-    """`records_by`'s statement (default filters) with its keys in parameter `key`."""
-    _, unified, statement = _prepare(kind, Filters())
-    return q.by_keys_statement(unified, statement, column=column, key=key)
 
 
 def normalized(value: str) -> str:
@@ -394,9 +224,10 @@ def group_lists_statement(key: str = q.KEYS) -> Select[Any]:
 
 def lists_by_group(rows: Iterable[Any]) -> dict[str, UnifiedPriceList]:
     """`price_lists_for_groups`'s answer from its rows: the lowest code wins."""
+    convert = KINDS["price_lists"].convert
     found: dict[str, UnifiedPriceList] = {}
     for row in sorted(rows, key=lambda r: r.number, reverse=True):  # the lowest code written last
-        found[row.source_no] = _price_list(row)
+        found[row.source_no] = convert(row)
     return found
 
 

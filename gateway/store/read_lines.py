@@ -36,8 +36,8 @@ from gateway.domain import (
     PriceSourceType,
     UnifiedCustomer,
 )
-from gateway.store.read_catalog import natural
 from gateway.store.read_model import RmPriceLine, RmPriceList
+from gateway.store.read_values import natural
 
 LineCursor = tuple[str, int]
 """(price list code, line no): a price line's position in every line ordering."""

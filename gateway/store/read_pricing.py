@@ -27,7 +27,6 @@ from gateway.domain import (
     PriceListLine,
     PriceSourceType,
 )
-from gateway.store.read_catalog import natural
 from gateway.store.read_lines import line_from_row
 from gateway.store.read_model import (
     RmCurrency,
@@ -40,6 +39,7 @@ from gateway.store.read_model import (
     RmPriceList,
 )
 from gateway.store.read_queries import chunks
+from gateway.store.read_values import natural
 
 
 def _t(model: Any) -> Table:

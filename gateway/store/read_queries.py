@@ -3,7 +3,7 @@
 
 A two-sided table holds ERP rows and CRM rows; a unified record is an ERP row (with the coupling
 of its mapping, if any) or a CRM row no coupling ties to an ERP row we hold. Plain reads: callers
-pass a session from `read_session_factory`.
+pass a session from `read_session_factory`. What each kind adds to the skeleton: `read_kinds`.
 
 Core tables and plain rows, not ORM entities: an ORM select pays for its compile state and for one
 entity per row on every execution, which for a page of 50 customers was a fifth of the request.
@@ -37,9 +37,7 @@ from gateway.domain import CouplingStatus
 from gateway.store.read_model import (
     RmCurrency,
     RmCustomer,
-    RmCustomerPricing,
     RmItem,
-    RmItemPricing,
     RmPriceList,
     RmSalesperson,
 )
@@ -312,90 +310,3 @@ async def by_keys(session: AsyncSession, statement: Select[Any], *, values: Iter
     for chunk in chunks(values):
         found.extend(await fetch(session, statement, {KEYS: chunk}))
     return found
-
-
-# ------------------------------------------------------------------------------------------------
-# Per-entity additions: extra joins and filters
-
-
-def customer_statement(unified: Unified) -> tuple[Select[Any], dict[str, Any]]:
-    """Customers: pricing profile (ERP), the CRM-only account's currency code and salesperson code."""
-    b = unified.base
-    pricing_t, currency_t = alias(RmCustomerPricing, "cpr"), alias(RmCurrency, "cur")
-    pricing: Any = pricing_t.c
-    currency: Any = currency_t.c
-    seller_t, seller_coupling_t = alias(RmSalesperson, "sp"), alias(Coupling, "spc")
-    seller: Any = seller_t.c
-    seller_coupling: Any = seller_coupling_t.c
-    owner_code = (
-        select(seller.number)
-        .select_from(seller_coupling_t)
-        .join(seller_t, and_(seller.side == "erp", seller.id == seller_coupling.erp_id))
-        .where(seller_coupling.mapping == MAPPINGS[RmSalesperson], seller_coupling.crm_id == b.owner_id)
-        .limit(1)
-        .scalar_subquery()
-    )
-    expressions = {
-        "salesperson_code": case((unified.is_erp, b.salesperson_code), else_=func.coalesce(owner_code, "")),
-        "currency_code": case((unified.is_erp, b.currency_code), else_=func.coalesce(currency.number, "")),
-    }
-    statement = (
-        unified.select(
-            pricing.price_group_code.label("u_price_group"),
-            pricing.discount_group_code.label("u_discount_group"),
-            pricing.allow_line_discount.label("u_allow_line_discount"),
-            expressions["salesperson_code"].label("u_salesperson_code"),
-            expressions["currency_code"].label("u_currency_code"),
-        )
-        .outerjoin(pricing_t, and_(unified.is_erp, pricing.id == b.id))
-        .outerjoin(currency_t, and_(b.side == "crm", currency.side == "crm", currency.id == b.currency_id))
-        # Only accounts that are customers (customertypecode 3, or unset) are unified customers.
-        .where(or_(unified.is_erp, b.customer_type_code.is_(None), b.customer_type_code == 3))
-    )
-    return statement, expressions
-
-
-def customer_filters(
-    unified: Unified, expressions: dict[str, Any], filters: Filters
-) -> list[ColumnElement[bool]]:
-    conditions = unified.common_filters(filters)
-    if filters.salesperson_code is not None:
-        conditions.append(expressions["salesperson_code"] == filters.salesperson_code)
-    if filters.only_salesperson is not None:
-        conditions.append(expressions["salesperson_code"] == filters.only_salesperson)
-    if filters.blocked is not None:
-        blocked = unified.base.blocked.notin_(("", " "))
-        conditions.append(blocked if filters.blocked else ~blocked)
-    return conditions
-
-
-def item_statement(unified: Unified) -> Select[Any]:
-    pricing_t = alias(RmItemPricing, "ipr")
-    pricing: Any = pricing_t.c
-    return unified.select(
-        pricing.discount_group_code.label("u_discount_group"),
-        pricing.sales_unit_code.label("u_sales_unit"),
-    ).outerjoin(pricing_t, and_(unified.is_erp, pricing.id == unified.base.id))
-
-
-def blocked_filter(unified: Unified, filters: Filters) -> list[ColumnElement[bool]]:
-    """Items and salespeople: `blocked` is a boolean column."""
-    conditions = unified.common_filters(filters)
-    if filters.blocked is not None:
-        conditions.append(unified.base.blocked.is_(filters.blocked))
-    return conditions
-
-
-def salesperson_statement(unified: Unified) -> Select[Any]:
-    # Integration and application users are never salespeople (DOMAIN.md §5, SALESPEOPLE).
-    return unified.select().where(or_(unified.is_erp, unified.base.integration_user.is_(False)))
-
-
-def price_list_statement(unified: Unified) -> Select[Any]:
-    currency_t = alias(RmCurrency, "plc")
-    currency: Any = currency_t.c
-    b = unified.base
-    code = case((unified.is_erp, b.currency_code), else_=func.coalesce(currency.number, ""))
-    return unified.select(code.label("u_currency_code")).outerjoin(
-        currency_t, and_(b.side == "crm", currency.side == "crm", currency.id == b.currency_id)
-    )

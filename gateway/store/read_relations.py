@@ -44,7 +44,7 @@ def _statement(shapes: tuple[tuple[Kind, str], ...]) -> Select[Any]:
         if column == GROUP:
             statement = read_catalog.group_lists_statement(_key(index))
         else:
-            statement = read_catalog.lookup_statement(kind, column, _key(index))  # type: ignore[arg-type]
+            statement = read_catalog.lookup_statement(kind, column, _key(index))
         branches.append(statement.subquery(f"r{index}"))
     types: dict[str, Any] = {}
     for branch in branches:

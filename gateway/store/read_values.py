@@ -1,5 +1,6 @@
 """Upstream JSON values as read-model column values, by the conventions of both services: blank
-dates (BC's 0001-01-01, Dataverse's null), booleans sent as text, decimals sent as strings."""
+dates (BC's 0001-01-01, Dataverse's null), booleans sent as text, decimals sent as strings; and
+numeric column values back as domain decimals (`natural`)."""
 
 from __future__ import annotations
 
@@ -79,3 +80,11 @@ def as_datetime(value: Any) -> datetime | None:
 def as_precision(places: Any) -> Decimal:
     digits = as_int(places)
     return Decimal(1).scaleb(-digits) if digits is not None and digits >= 0 else Decimal("0.01")
+
+
+def natural(value: Any) -> Decimal:
+    """Numeric columns come back with the column's 10 decimals; give the value its natural scale."""
+    number = Decimal(value)
+    if number == number.to_integral_value():
+        return number.quantize(Decimal(1))
+    return number.normalize()
