@@ -46,10 +46,16 @@ def _application_users(clients: list[str], business_unit: str) -> list[dict[str,
 
 
 def build_crm_store(
-    options: SimulatorOptions, crm: dict[str, list[dict[str, Any]]], *, clients: list[str], business_unit: str
+    options: SimulatorOptions,
+    crm: dict[str, list[dict[str, Any]]],
+    *,
+    clients: list[str],
+    business_unit: str,
+    seeded_at: float,
 ) -> Store:
+    """A fresh store holding the seeded CRM data (called at start and on every /_sim/reset)."""
     model = crm_model()
-    store = Store(model, clock=options.clock)
+    store = Store(model, clock=options.clock, seeded_at=seeded_at)
     for name, rows in crm.items():
         if model.get(name) is None:
             store.load_warnings.append(f"CRM data set {name} has no entity set")
@@ -74,9 +80,12 @@ def create_crm_simulator(options: SimulatorOptions) -> Starlette:
     clients = [options.client_id, *options.extra_clients]
     business_unit = str(uuid.uuid5(_NS, f"business-unit:{options.seed}"))
     organization = str(uuid.uuid5(_NS, f"organization:{options.seed}"))
+    seeded_at = options.clock()  # fixed here: every reset stamps the seed rows with it again
 
     def factory() -> Store:
-        return build_crm_store(options, crm, clients=clients, business_unit=business_unit)
+        return build_crm_store(
+            options, crm, clients=clients, business_unit=business_unit, seeded_at=seeded_at
+        )
 
     store_ref = StoreRef(factory())
     flavor = DataverseFlavor(

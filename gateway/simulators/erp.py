@@ -43,10 +43,13 @@ def _subscribable(model: ServiceModel) -> set[str]:
     return {s.name for s in model.sets if s.company_scoped and not s.computed}
 
 
-def build_erp_store(options: SimulatorOptions, erp: dict[str, list[dict[str, Any]]]) -> Store:
-    """A fresh store holding the seeded ERP data (called at start and on every /_sim/reset)."""
+def build_erp_store(
+    options: SimulatorOptions, erp: dict[str, list[dict[str, Any]]], *, seeded_at: float
+) -> Store:
+    """A fresh store holding the seeded ERP data (called at start and on every /_sim/reset);
+    seed rows without a lastModifiedDateTime get ``seeded_at``."""
     model = storage_model()
-    store = Store(model, clock=options.clock)
+    store = Store(model, clock=options.clock, seeded_at=seeded_at)
     stock_table = availability.install(store)
     webhooks.install(store)
     company = _company_id(erp)
@@ -70,7 +73,8 @@ def build_erp_store(options: SimulatorOptions, erp: dict[str, list[dict[str, Any
 def create_erp_simulator(options: SimulatorOptions) -> Starlette:
     """The Business Central simulator as an ASGI app; see docs/simulators.md for its URLs."""
     erp = demo_data(options).erp
-    store_ref = StoreRef(build_erp_store(options, erp))
+    seeded_at = options.clock()  # fixed here: every reset stamps the seed rows with it again
+    store_ref = StoreRef(build_erp_store(options, erp, seeded_at=seeded_at))
     flavor = BusinessCentralFlavor()
     api = ODataService(
         model=api_model(), store_ref=store_ref, flavor=flavor, max_page_size=options.max_page_size
@@ -108,7 +112,7 @@ def create_erp_simulator(options: SimulatorOptions) -> Starlette:
     host = SimulatorHost(
         roots=roots,
         store_ref=store_ref,
-        store_factory=lambda: build_erp_store(options, erp),
+        store_factory=lambda: build_erp_store(options, erp, seeded_at=seeded_at),
         issuer=issuer,
         protection=ServiceProtection(limits, clock=options.clock),
         public_base_url=options.public_base_url,

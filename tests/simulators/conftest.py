@@ -23,6 +23,16 @@ BC_SCOPE = "https://api.businesscentral.dynamics.com/.default"
 CRM_SCOPE = "https://demo.crm.dynamics.com/.default"
 
 
+class Clock:
+    """A settable stand-in for ``time.time`` (SimulatorOptions.clock): tests move time, never sleep."""
+
+    def __init__(self) -> None:
+        self.now = 1_900_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def options(**overrides: Any) -> SimulatorOptions:
     return SimulatorOptions(demo_data=FixtureData(), **overrides)
 

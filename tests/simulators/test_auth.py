@@ -6,16 +6,8 @@ import httpx
 
 from gateway.simulators import create_crm_simulator, create_erp_simulator
 
-from .conftest import BC_API, BC_SCOPE, CRM_API, CRM_SCOPE, options, token
+from .conftest import BC_API, BC_SCOPE, CRM_API, CRM_SCOPE, Clock, options, token
 from .fixtures import COMPANY
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_900_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _client(app: object) -> httpx.AsyncClient:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
 from gateway.simulators import create_crm_simulator, create_erp_simulator
 
-from .conftest import BC_API, BC_SCOPE, CRM_API, CRM_SCOPE, authed_client, options
+from .conftest import BC_API, BC_SCOPE, CRM_API, CRM_SCOPE, Clock, authed_client, options
 from .fixtures import ACCOUNT_1, COMPANY
 
 SIM = "https://sim.test/_sim"
@@ -32,9 +34,11 @@ async def test_stats_count_by_method_set_and_status() -> None:
 
 
 async def test_reset_restores_seed_data_and_zeroes_counters() -> None:
-    app = create_crm_simulator(options())
+    clock = Clock()
+    app = create_crm_simulator(options(clock=clock))
     async with await authed_client(app, CRM_SCOPE, CRM_API) as dv:
         original = (await dv.get(f"accounts({ACCOUNT_1})")).json()
+        clock.now += 61.5  # the reset happens minutes later: seconds and minutes both roll over
         await dv.patch(f"accounts({ACCOUNT_1})", json={"name": "Changed"})
         await dv.post("accounts", json={"name": "Extra"})
         assert (await dv.post(f"{SIM}/reset")).json() == {"reset": True}
@@ -43,6 +47,40 @@ async def test_reset_restores_seed_data_and_zeroes_counters() -> None:
         again = (await dv.get(f"accounts({ACCOUNT_1})")).json()
         assert again == original
         assert (await dv.get("accounts/$count")).text == "2"
+
+
+@pytest.mark.parametrize(
+    ("factory", "scope", "base", "path"),
+    [
+        (create_crm_simulator, CRM_SCOPE, CRM_API, "accounts"),
+        (create_erp_simulator, BC_SCOPE, BC_API, f"companies({COMPANY})/items"),
+    ],
+    ids=["crm", "erp"],
+)
+async def test_rows_seeded_without_stamps_keep_the_seed_time_across_resets(
+    factory: Any, scope: str, base: str, path: str
+) -> None:
+    """The fixture's accounts and items carry no modifiedon / lastModifiedDateTime: they are stamped
+    with the time the simulator was created, on every reset too; writes after a reset still sort
+    after them (later stamps), so a reader polling by watermark sees those."""
+    clock = Clock()
+    app = factory(options(clock=clock))
+    stamp = "modifiedon" if factory is create_crm_simulator else "lastModifiedDateTime"
+    async with await authed_client(app, scope, base) as client:
+        seeded = (await client.get(path)).json()["value"]
+        assert {row[stamp][:19] for row in seeded} == {"2030-03-17T17:46:40"}  # the clock at creation
+        for step in (1.2, 1800.0):  # a second and half an hour later, each reset gives the same rows
+            clock.now += step
+            assert (await client.post(f"{SIM}/reset")).status_code == 200
+            assert (await client.get(path)).json()["value"] == seeded
+        key = "accountid" if factory is create_crm_simulator else "id"
+        first = seeded[0][key]
+        changed = {"name": "Later"} if factory is create_crm_simulator else {"displayName": "Later"}
+        etag = {"If-Match": "*"}
+        assert (await client.patch(f"{path}({first})", json=changed, headers=etag)).status_code in (200, 204)
+        written = (await client.get(f"{path}({first})")).json()
+        assert written[stamp] > max(row[stamp] for row in seeded)
+        assert written[stamp][:19] == "2030-03-17T18:16:41"
 
 
 async def _statuses(client: httpx.AsyncClient, url: str, n: int) -> list[int]:

@@ -117,7 +117,7 @@ def test_one_items_availability_is_found_by_index_not_by_scanning_the_company() 
     from gateway.simulators.erp import build_erp_store
 
     options = SimulatorOptions(customers=60, items=40)
-    store = build_erp_store(options, generate(seed=42, customers=60, items=40).erp)
+    store = build_erp_store(options, generate(seed=42, customers=60, items=40).erp, seeded_at=options.clock())
     plan = [
         str(row[3])
         for row in store.conn.exec_driver_sql(

@@ -9,16 +9,8 @@ import httpx
 
 from gateway.simulators import create_crm_simulator, create_erp_simulator
 
-from .conftest import BC_API, BC_SCOPE, CRM_API, CRM_SCOPE, authed_client, options, token
+from .conftest import BC_API, BC_SCOPE, CRM_API, CRM_SCOPE, Clock, authed_client, options, token
 from .fixtures import COMPANY
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_900_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_sliding_window_429_with_retry_after() -> None:

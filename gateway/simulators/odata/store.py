@@ -35,9 +35,12 @@ def _enable_savepoints(engine: sa.Engine) -> None:
 class Store:
     """Tables for every entity set of a model, plus the org-wide version counter and deletions log."""
 
-    def __init__(self, model: ServiceModel, *, clock: Any) -> None:
+    def __init__(self, model: ServiceModel, *, clock: Any, seeded_at: float) -> None:
         self.model = model
         self._clock = clock
+        # Seed rows without their own stamps get this time (the simulator's creation), not the
+        # clock's: every /_sim/reset then restores exactly the same rows.
+        self._seeded_at = seeded_at
         self.engine = sa.create_engine(
             "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
         )
@@ -102,7 +105,14 @@ class Store:
 
     def now(self) -> datetime:
         """Naive UTC now, strictly increasing by at least 1 ms so delta reads by timestamp never tie."""
-        now = datetime.fromtimestamp(self._clock(), UTC).replace(tzinfo=None)
+        return self._stamp(self._clock())
+
+    def _seed_stamp(self) -> datetime:
+        """The stamp of a seed row: from the seed time, still strictly increasing (as now())."""
+        return self._stamp(self._seeded_at)
+
+    def _stamp(self, seconds: float) -> datetime:
+        now = datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
         now = now.replace(microsecond=(now.microsecond // 1000) * 1000)
         if now <= self._last_stamp:
             now = self._last_stamp + timedelta(milliseconds=1)
@@ -152,7 +162,7 @@ class Store:
             present = [n for n in names if n in rows[0]]
             columns = [*present, VERSION_COLUMN, *[n for n in stamps if n not in present]]
             columns += [COMPANY_COLUMN] if entity_set.company_scoped else []
-            loaded_at = self.now()
+            loaded_at = self._seed_stamp()
             fixed: dict[str, Any] = {n: loaded_at for n in stamps if n not in present}
             if entity_set.company_scoped:
                 fixed[COMPANY_COLUMN] = company
@@ -192,7 +202,7 @@ class Store:
                 out["createdon"] = out.get("modifiedon")
             for stamp_name in stamps:
                 if out[stamp_name] is None:
-                    out[stamp_name] = self.now()
+                    out[stamp_name] = self._seed_stamp()
                 elif out[stamp_name] > self._last_stamp:
                     # Later writes must sort after every seeded stamp, or delta reads would miss them.
                     self._last_stamp = out[stamp_name]
