@@ -165,6 +165,11 @@ class SyncEngine(AdminActionsPart, ReconcilingPart, RunsPart, PairsPart, Creates
                 reads = [await self._read_fully(table, Side.ERP, fence, read_cache) for table in tables]
             else:
                 reads = await self._poll_pricing(tables, fence)
+            # The job's total is every row the run read (a full run: all rows of the sets); the
+            # finish raises done to it, as reconciling's totals. Without it the review said "N/0".
+            async with self.sessions.begin() as session:
+                total = sum(len(read.records) + len(read.deleted) for read in reads)
+                await jobs.update_job(session, job_id=job.id, total=total)
             for read in reads:
                 # A full read returns every row: count those new to the mirror. A poll returns what
                 # changed in BC since the set's watermark, even if PRICE LIST LINE (say) mirrored it.

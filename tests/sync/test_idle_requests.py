@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from gateway.domain import Side
 from gateway.simulators import SimulatorOptions
 from gateway.store import couplings as couplings_store
-from gateway.store import erp_watch, mirror, sync_state, watermarks
+from gateway.store import erp_watch, jobs, mirror, sync_state, watermarks
 from gateway.store.sync_tables import MirrorRecord
 from gateway.store.tables import Coupling, ErrorStatus, JobError
 from gateway.store.types import utcnow
@@ -146,6 +146,11 @@ async def test_batched_pricing_reads_follow_next_links_and_reach_the_mirror(sync
     after = await _requests_of(w)
     assert summary.status == "success" and summary.counts["modified"] == 8
     assert after["erp"] - before["erp"] == Counter({"POST $batch": 2, "GET priceListLines": 1})
+    # Its job counts the 8 rows it read done out of a total of 8 (the total stayed 0 before).
+    async with w.sessions() as session:
+        (job_id,) = summary.job_ids
+        job = await jobs.get_job(session, job_id=job_id)
+    assert (job.done, job.total) == (8, 8)
     async with w.sessions() as session:
         mirrored = await mirror.load_records(
             session, side=Side.ERP, entity_set="priceListLines", ids=[line.id for line in lines]
@@ -161,6 +166,10 @@ async def test_batched_pricing_reads_follow_next_links_and_reach_the_mirror(sync
     after = await _requests_of(w)
     assert summary.counts["modified"] == 0
     assert after["erp"] - before["erp"] == Counter({"POST $batch": 2})
+    async with w.sessions() as session:
+        (job_id,) = summary.job_ids
+        job = await jobs.get_job(session, job_id=job_id)
+    assert (job.done, job.total) == (0, 0), (job.done, job.total)
 
 
 async def _errors(w: World, mapping: str) -> tuple[int, int]:
