@@ -155,12 +155,17 @@ class AdminActionsPart(ReconcilingPart):
         if dry_run:
             return report
         run = await self._start(table, [table.directions()[0]], JobType.COUPLING, NoFence())
-        await self._couple_new(run, result.pairs, erp_records, crm_records)
-        if create_if_no_match:
-            if table.direction.allows(Side.ERP):
-                await self._create_in_crm(run, [erp_records[i] for i in result.unmatched_erp])
-            if table.direction.allows(Side.CRM):
-                await self._create_in_erp(run, [crm_records[i] for i in result.unmatched_crm])
-        summary = await self._finish(run)
-        report["jobIds"] = summary.job_ids
+
+        async def couple_and_create() -> None:
+            await self._couple_new(run, result.pairs, erp_records, crm_records)
+            if create_if_no_match:
+                if table.direction.allows(Side.ERP):
+                    await self._create_in_crm(run, [erp_records[i] for i in result.unmatched_erp])
+                if table.direction.allows(Side.CRM):
+                    await self._create_in_erp(run, [crm_records[i] for i in result.unmatched_crm])
+
+        # Ends like every run: a failure halfway is recorded on the coupling job (it used to stay
+        # "running" forever) and reported, with what was coupled before it kept.
+        summary = await self._run_to_end(run, couple_and_create)
+        report.update(jobIds=summary.job_ids, status=summary.status, message=summary.message)
         return report

@@ -382,6 +382,8 @@ MATCH_REPORT = _object(
         },
         "noMatch": _object({"erp": STRINGS, "crm": STRINGS}, required=("erp", "crm"), closed=False),
         "jobIds": STRINGS,
+        "status": {"enum": ["success", "error"]},
+        "message": OPT_STRING,
     },
     required=("mapping", "dryRun", "pairs", "ambiguous", "noMatch"),
     closed=False,

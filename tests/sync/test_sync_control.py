@@ -184,3 +184,28 @@ async def test_a_killed_workers_full_sync_shows_abandoned_once_its_lease_is_take
     )
     assert [j["id"] for j in await c.list_jobs(status="abandoned")] == [job.id]
     assert await c.list_jobs(status="running") == []
+
+
+async def test_a_match_that_fails_halfway_ends_its_job_with_the_failure(database_url: str) -> None:
+    """Creating the unmatched records fails (Dataverse keeps answering 503): the coupling job ends
+    in error, the answer says so, each record that could not be created is an open error naming
+    the cause, and the pairs coupled before the creates stay."""
+    w = await build_world(database_url, SimulatorOptions(customers=20, items=20), upstream_max_retries=0)
+    c = SyncControl(sessions=w.sessions, engine=w.engine)
+    try:
+        await c.start_full_sync(mappings=["SALESPEOPLE", "CURRENCY", "PRICE LIST"])
+        await c.wait_full_sync()
+        dry = await c.match(mapping="CUSTOMER", dry_run=True)  # reads both sides into the mirror
+        assert dry["pairs"] and dry["noMatch"]["erp"]
+        await w.sim("crm", "POST", "/_sim/faults", {"rate": 1.0, "seed": 1, "kinds": ["503"]})
+        report = await c.match(mapping="CUSTOMER", create_if_no_match=True, dry_run=False)
+        await w.sim("crm", "POST", "/_sim/faults", {"rate": 0})
+        assert report["status"] == "error"
+        [job] = [j for j in await c.list_jobs(mapping="CUSTOMER") if j["id"] in report["jobIds"]]
+        assert job["type"] == "coupling" and job["status"] == "error" and job["finishedAt"]
+        assert job["counts"]["coupled"] == len(dry["pairs"]) and job["counts"]["failed"] > 0
+        unavailable = [e for e in await c.list_errors(mapping="CUSTOMER") if "status=503" in e["reason"]]
+        assert unavailable and all(e["status"] == "open" and "retry" in e["actions"] for e in unavailable)
+    finally:
+        await c.aclose()
+        await w.close()
