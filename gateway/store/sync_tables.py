@@ -56,7 +56,7 @@ class MirrorRecord(SQLModel, table=True):
     """The last known state of one upstream record; the engine reconciles from these rows."""
 
     __tablename__ = "sync_mirror"
-    __table_args__ = (Index("ix_sync_mirror_set_key", "side", "entity_set", "key"),)
+    # No index beyond the primary key: see migration 0008 (why ix_sync_mirror_set_key went).
 
     side: str = Field(primary_key=True, max_length=3)
     entity_set: str = Field(primary_key=True)
