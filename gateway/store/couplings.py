@@ -19,11 +19,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.domain import Side
 from gateway.errors import DuplicateCoupling, InvalidInput, NotFound
+from gateway.store.planner import id_criteria
 from gateway.store.tables import Coupling, CouplingState, SyncResult
 from gateway.store.types import utcnow
 
-# Keeps IN (...) lists well below every driver's bound-parameter limit.
-_IN_CHUNK = 500
 MAX_PAGE = 1000
 
 
@@ -138,8 +137,8 @@ class NewCoupling:
 async def create_couplings(
     session: AsyncSession, *, mapping: str, new: Sequence[NewCoupling]
 ) -> list[Coupling]:
-    """Couple many pairs of `mapping` with one executemany INSERT (and one SELECT of their ids per
-    500) instead of a savepoint and an INSERT each: on SQLite each statement is a hop to the
+    """Couple many pairs of `mapping` with one executemany INSERT (and one SELECT of their ids, per
+    500 on SQLite) instead of a savepoint and an INSERT each: on SQLite each statement is a hop to the
     driver's thread while the write lock is held, and 1,000 couplings one by one held it for 9 s
     under load. On a clash nothing is written and the first clashing pair raises
     DuplicateCoupling, as `create_coupling` would."""
@@ -176,12 +175,9 @@ async def create_couplings(
             raise
     ids: dict[str, int] = {}
     erp_ids = [c.erp_id for c in couplings]
-    for start in range(0, len(erp_ids), _IN_CHUNK):
-        found = await session.exec(
-            select(col(Coupling.erp_id), col(Coupling.id)).where(
-                col(Coupling.mapping) == mapping, col(Coupling.erp_id).in_(erp_ids[start : start + _IN_CHUNK])
-            )
-        )
+    scope = [(col(Coupling.mapping), mapping)]
+    for criterion in id_criteria(session, col(Coupling.erp_id), erp_ids, scope=scope):
+        found = await session.exec(select(col(Coupling.erp_id), col(Coupling.id)).where(criterion))
         ids.update((erp_id, coupling_id) for erp_id, coupling_id in found.all() if coupling_id is not None)
     for coupling in couplings:
         coupling.id = ids[coupling.erp_id]
@@ -255,10 +251,8 @@ async def couplings_by_ids(
     column = col(Coupling.erp_id) if checked is Side.ERP else col(Coupling.crm_id)
     wanted = list(dict.fromkeys(normalize_id(i) for i in ids))
     found: dict[str, Coupling] = {}
-    for start in range(0, len(wanted), _IN_CHUNK):
-        chunk = wanted[start : start + _IN_CHUNK]
-        statement = select(Coupling).where(Coupling.mapping == mapping, column.in_(chunk))
-        for coupling in (await session.exec(statement)).all():
+    for criterion in id_criteria(session, column, wanted, scope=[(col(Coupling.mapping), mapping)]):
+        for coupling in (await session.exec(select(Coupling).where(criterion))).all():
             found[coupling.erp_id if checked is Side.ERP else coupling.crm_id] = coupling
     return found
 

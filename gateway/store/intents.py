@@ -3,12 +3,14 @@ crash between the write and the coupling is recovered by looking the record up b
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from gateway.store.planner import id_criteria
 from gateway.store.sync_tables import SyncIntent
 
 
@@ -17,11 +19,8 @@ async def intents_for(
 ) -> dict[str, SyncIntent]:
     wanted = list(dict.fromkeys(crm_ids))
     found: dict[str, SyncIntent] = {}
-    for start in range(0, len(wanted), 500):
-        statement = select(SyncIntent).where(
-            col(SyncIntent.mapping) == mapping, col(SyncIntent.crm_id).in_(wanted[start : start + 500])
-        )
-        for row in (await session.exec(statement)).all():
+    for criterion in _by_ids(session, mapping, wanted):
+        for row in (await session.exec(select(SyncIntent).where(criterion))).all():
             found[row.crm_id] = row
     return found
 
@@ -36,10 +35,10 @@ async def record_intent(session: AsyncSession, *, mapping: str, crm_id: str, erp
 
 
 async def drop_intents(session: AsyncSession, *, mapping: str, crm_ids: Iterable[str]) -> None:
-    ids = list(crm_ids)
-    for start in range(0, len(ids), 500):
-        await session.exec(
-            delete(SyncIntent).where(
-                col(SyncIntent.mapping) == mapping, col(SyncIntent.crm_id).in_(ids[start : start + 500])
-            )
-        )
+    for criterion in _by_ids(session, mapping, list(crm_ids)):
+        await session.exec(delete(SyncIntent).where(criterion))
+
+
+def _by_ids(session: AsyncSession, mapping: str, crm_ids: Sequence[str]) -> list[Any]:
+    """One statement on PostgreSQL, one per 500 ids on SQLite (gateway.store.planner)."""
+    return id_criteria(session, col(SyncIntent.crm_id), crm_ids, scope=[(col(SyncIntent.mapping), mapping)])

@@ -18,9 +18,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.domain import Side, UpstreamRecord
 from gateway.store.couplings import normalize_id
+from gateway.store.planner import id_criteria
 from gateway.store.sync_tables import MirrorRecord
 from gateway.store.types import utcnow
 
+# Rows per executemany call of the page upsert.
 _CHUNK = 500
 
 
@@ -50,21 +52,25 @@ async def load_records(
     ids: Iterable[str] | None = None,
     include_deleted: bool = False,
 ) -> dict[str, MirrorRecord]:
-    """Mirror rows of one entity set by id; every row when `ids` is None."""
-    base = select(MirrorRecord).where(
-        col(MirrorRecord.side) == Side(side).value, col(MirrorRecord.entity_set) == entity_set
-    )
-    if not include_deleted:
-        base = base.where(col(MirrorRecord.deleted).is_(False))
+    """Mirror rows of one entity set by id (one statement on PostgreSQL, see gateway.store.planner);
+    every row when `ids` is None."""
+    live = [] if include_deleted else [col(MirrorRecord.deleted).is_(False)]
     if ids is None:
-        return {row.id: row for row in (await session.exec(base)).all()}
+        statement = select(MirrorRecord).where(
+            col(MirrorRecord.side) == Side(side).value, col(MirrorRecord.entity_set) == entity_set, *live
+        )
+        return {row.id: row for row in (await session.exec(statement)).all()}
     wanted = list(dict.fromkeys(normalize_id(i) for i in ids))
     found: dict[str, MirrorRecord] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        statement = base.where(col(MirrorRecord.id).in_(wanted[start : start + _CHUNK]))
-        for row in (await session.exec(statement)).all():
+    for criterion in _by_ids(session, side, entity_set, wanted):
+        for row in (await session.exec(select(MirrorRecord).where(criterion, *live))).all():
             found[row.id] = row
     return found
+
+
+def _by_ids(session: AsyncSession, side: Side, entity_set: str, ids: Sequence[str]) -> list[Any]:
+    scope = [(col(MirrorRecord.side), Side(side).value), (col(MirrorRecord.entity_set), entity_set)]
+    return id_criteria(session, col(MirrorRecord.id), ids, scope=scope)
 
 
 async def upsert_records(
@@ -138,14 +144,10 @@ async def mark_deleted(
         return []
     live = await load_records(session, side=side, entity_set=entity_set, ids=ids)
     gone = list(live)
-    for start in range(0, len(gone), _CHUNK):
+    for criterion in _by_ids(session, side, entity_set, gone):
         await session.exec(
             update(MirrorRecord)
-            .where(
-                col(MirrorRecord.side) == Side(side).value,
-                col(MirrorRecord.entity_set) == entity_set,
-                col(MirrorRecord.id).in_(gone[start : start + _CHUNK]),
-            )
+            .where(criterion)
             .values(deleted=True, mirrored_at=utcnow())
             .execution_options(synchronize_session=False)
         )

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.domain import Side
+from gateway.store.planner import id_criteria
 from gateway.store.sync_tables import MirrorRecord
 from gateway.store.tables import Coupling, CouplingState, ErrorStatus, JobError
 from gateway.store.types import utcnow
@@ -21,23 +22,18 @@ async def mapping_couplings(session: AsyncSession, *, mapping: str) -> list[Coup
     return list((await session.exec(select(Coupling).where(col(Coupling.mapping) == mapping))).all())
 
 
-_CHUNK = 500
-
-
 async def couplings_touching(
     session: AsyncSession, *, mapping: str, erp_ids: Iterable[str], crm_ids: Iterable[str]
 ) -> list[Coupling]:
-    """The couplings of `mapping` that hold any of these ERP or CRM ids (chunked IN lists)."""
+    """The couplings of `mapping` that hold any of these ERP or CRM ids: one statement per side on
+    PostgreSQL, one per 500 ids on SQLite (gateway.store.planner)."""
     found: dict[int | None, Coupling] = {}
     for column, ids in (
         (col(Coupling.erp_id), sorted(set(erp_ids))),
         (col(Coupling.crm_id), sorted(set(crm_ids))),
     ):
-        for start in range(0, len(ids), _CHUNK):
-            statement = select(Coupling).where(
-                col(Coupling.mapping) == mapping, column.in_(ids[start : start + _CHUNK])
-            )
-            for coupling in (await session.exec(statement)).all():
+        for criterion in id_criteria(session, column, ids, scope=[(col(Coupling.mapping), mapping)]):
+            for coupling in (await session.exec(select(Coupling).where(criterion))).all():
                 found[coupling.id] = coupling
     return list(found.values())
 

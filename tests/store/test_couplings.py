@@ -213,7 +213,8 @@ async def test_couplings_by_ids_batches_lookups(
     async with sessions() as session:
         with count_queries(engine) as counter:
             found = await couplings_by_ids(session, mapping="ITEM-PRODUCT", side=Side.CRM, ids=wanted)
-    assert counter.count == 3  # 1101 ids in chunks of 500
+    # One statement on PostgreSQL (an unnest array), chunks of 500 ids on SQLite.
+    assert counter.count == (1 if engine.dialect.name == "postgresql" else 3)
     assert len(found) == 1100
     assert all(found[c].erp_id == e for e, c in pairs[:1100])
     async with sessions() as session:
