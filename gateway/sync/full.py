@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from gateway.domain import Side
 from gateway.errors import NotFound
-from gateway.store import jobs
+from gateway.store import jobs, planner
 from gateway.store.engine import SessionFactory, writers_serialize
 from gateway.store.tables import JobStatus, JobType
 from gateway.sync import catalog
@@ -91,9 +91,19 @@ class FullSync:
             for layer in plan:
                 if any(n in again for n in layer):
                     summaries += await asyncio.gather(*(one(n, maybe_again) for n in layer if n in again))
+            await self._refresh_statistics()
         finally:
             await self._abandon(queued)
         return summaries
+
+    async def _refresh_statistics(self) -> None:
+        """Once per run, not per page: the next incremental runs load these rows by id, and on
+        tables without statistics PostgreSQL's plans for that may read whole entity sets. Only an
+        optimization: a failure is logged, the run's outcome stands."""
+        try:
+            await planner.refresh_statistics(self.engine.sessions)
+        except Exception:
+            log.exception("could not refresh the store's statistics after a full synchronization")
 
     async def _queue(self, names: Sequence[str], every: dict[str, TableMapping]) -> dict[str, dict[str, str]]:
         planned = [
