@@ -23,12 +23,13 @@ from typing import Any
 
 import httpx
 
-from gateway.demo import (
-    DEMO_CLIENT_ID,
-    DEMO_CLIENT_SECRET,
-    DEMO_ENVIRONMENT,
-    DEMO_TENANT,
-    DEMO_WEBHOOK_DELAY_SECONDS,
+from gateway.demo import DEMO_WEBHOOK_DELAY_SECONDS
+from tests.replicas_process import (
+    answers,
+    erp_stocked_items,
+    redis_command,
+    replica_env,
+    wait_for_replicas,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +37,6 @@ ROOT = Path(__file__).resolve().parents[1]
 # items and their price list lines (quotes).
 NEEDED_MAPPINGS = ("SALESPEOPLE", "CURRENCY", "PRICE LIST", "CUSTOMER", "ITEM-PRODUCT", "PRICE LIST LINE")
 SIMULATORS = ("erp", "crm")
-ERP_SCOPE = "https://api.businesscentral.dynamics.com/.default"
 
 
 def free_port() -> int:
@@ -152,7 +152,7 @@ class DemoGateway:
             )
         deadline = time.monotonic() + timeout
         for child, root in zip(self._children, self.simulator_roots.values(), strict=True):
-            while not _answers(f"{root}/_sim/stats"):
+            while not answers(f"{root}/_sim/stats"):
                 child.check_alive()
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{child.name} did not answer in {timeout:.0f}s")
@@ -203,7 +203,7 @@ class DemoGateway:
         self._wait_listening(gateway, deadline)
 
     def _wait_listening(self, gateway: _Child, deadline: float) -> None:
-        while not _answers(f"{self.base}/healthz"):  # the banner comes before the server listens
+        while not answers(f"{self.base}/healthz"):  # the banner comes before the server listens
             gateway.check_alive()
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{gateway.name} did not answer /healthz:\n" + gateway.log())
@@ -233,40 +233,16 @@ class DemoGateway:
         self._stop_gateway()
         redis_port = free_port()
         redis = _spawn_command(
-            "redis-server",
-            [
-                redis_server,
-                "--port",
-                str(redis_port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            log_path=self.work_dir / "redis.log",
+            "redis-server", redis_command(redis_server, redis_port), log_path=self.work_dir / "redis.log"
         )
         self._children.append(redis)
-        roots, erp_token = (
-            self.simulator_roots,
-            f"{self.simulator_roots['erp']}/{DEMO_TENANT}/oauth2/v2.0/token",
-        )
+        roots = self.simulator_roots
         env = self._base_env()
         env.update(
-            GATEWAY_CACHE_URL=f"redis://127.0.0.1:{redis_port}/0",
+            replica_env(
+                erp_root=roots["erp"], crm_root=roots["crm"], cache_url=f"redis://127.0.0.1:{redis_port}/0"
+            ),
             GATEWAY_SCHEDULER_IN_PROCESS="false",
-            GATEWAY_ERP_BASE_URL=roots["erp"],
-            GATEWAY_ERP_TENANT=DEMO_TENANT,
-            GATEWAY_ERP_ENVIRONMENT=DEMO_ENVIRONMENT,
-            GATEWAY_ERP_TOKEN_URL=erp_token,
-            GATEWAY_ERP_CLIENT_ID=DEMO_CLIENT_ID,
-            GATEWAY_ERP_CLIENT_SECRET=DEMO_CLIENT_SECRET,
-            GATEWAY_CRM_BASE_URL=roots["crm"],
-            GATEWAY_CRM_TOKEN_URL=f"{roots['crm']}/{DEMO_TENANT}/oauth2/v2.0/token",
-            GATEWAY_CRM_CLIENT_ID=DEMO_CLIENT_ID,
-            GATEWAY_CRM_CLIENT_SECRET=DEMO_CLIENT_SECRET,
-            GATEWAY_CRM_SCOPE=f"{roots['crm']}/.default",
         )
         replicas = _spawn(
             f"gateway run --workers {workers}",
@@ -276,15 +252,13 @@ class DemoGateway:
         )
         self._children.append(replicas)
         deadline = time.monotonic() + timeout
-        self._wait_listening(replicas, deadline)
-        # One worker answering does not mean all have started (the shared socket hands connections
-        # to whichever accepts): wait for every worker process, then until none uses CPU (start-up
-        # done) so no worker's start-up lands in a measured row.
-        while len(_worker_children(replicas.process.pid)) < workers:
-            replicas.check_alive()
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{replicas.name} did not start its workers:\n" + replicas.log())
-            time.sleep(0.2)
+        try:
+            wait_for_replicas(
+                replicas.process.pid, workers, self.base, deadline=deadline, check_alive=replicas.check_alive
+            )
+        except TimeoutError as exc:
+            raise RuntimeError(f"{exc}:\n{replicas.log()}") from None
+        # Then until none uses CPU (start-up done), so no worker's start-up lands in a measured row.
         used = tree_cpu_seconds([replicas.process.pid])
         while True:
             time.sleep(1.0)
@@ -337,29 +311,7 @@ class DemoGateway:
         """The item numbers the ERP simulator holds availability rows for (its seeded stock), asked
         of it directly before the measurement. An item the sync created in the ERP from a Sales-only
         product has none: its availability answer is rightly empty, so it makes no scenario."""
-        root = self.simulator_roots["erp"]
-        company = httpx.get(f"{root}/_sim/info", timeout=10).raise_for_status().json()["companyId"]
-        token = httpx.post(
-            f"{root}/{DEMO_TENANT}/oauth2/v2.0/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": DEMO_CLIENT_ID,
-                "client_secret": DEMO_CLIENT_SECRET,
-                "scope": ERP_SCOPE,
-            },
-            timeout=10,
-        )
-        headers = {"Authorization": f"Bearer {token.raise_for_status().json()['access_token']}"}
-        url: str | None = (
-            f"{root}/v2.0/{DEMO_TENANT}/{DEMO_ENVIRONMENT}/api/bcgateway/integration/v1.0/companies({company})/itemAvailabilities"
-            "?$select=itemNumber"
-        )
-        numbers: set[str] = set()
-        while url:
-            page = httpx.get(url, headers=headers, timeout=120).raise_for_status().json()
-            numbers.update(row["itemNumber"] for row in page["value"])
-            url = page.get("@odata.nextLink")
-        return numbers
+        return erp_stocked_items(self.simulator_roots["erp"])
 
     def set_latency(self, ms: float) -> None:
         for root in self.simulator_roots.values():
@@ -406,35 +358,6 @@ def tree_cpu_seconds(pids: Iterable[int]) -> float:
             total += used.get(pid, 0.0)
             todo += children[pid]
     return total
-
-
-def _cmdline(proc: Path) -> bytes:
-    try:
-        return (proc / "cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
-def _worker_children(pid: int) -> list[int]:
-    """uvicorn's worker processes under `gateway run --workers` (process id `pid`)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            # uvicorn's workers, not multiprocessing's resource tracker (also a child)
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"spawn_main" in _cmdline(entry):
-                found.append(int(entry.name))
-    return found
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def simulator_snapshot(root: str, *, prefix: str) -> Counter[str]:

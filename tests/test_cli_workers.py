@@ -15,8 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ENVIRONMENT, DEMO_TENANT
 from tests.demo_process import clean_env, free_port, running_simulator
+from tests.replicas_process import (
+    erp_stocked_items,
+    redis_command,
+    replica_env,
+    wait_for_replicas,
+    worker_pids,
+)
 from tests.servers import in_ci
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,57 +63,12 @@ def _redis_server() -> Iterator[str]:
             pytest.fail("redis-server is not installed (CI=true: this test must run)")
         pytest.skip("redis-server is not installed")
     port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
+    process = subprocess.Popen(redis_command(binary, port), stdout=subprocess.DEVNULL)
     try:
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         process.terminate()
         process.wait(timeout=20)
-
-
-def _cmdline(proc: Path) -> bytes:
-    try:
-        return (proc / "cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            # uvicorn's workers, not multiprocessing's resource tracker (also a child)
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"spawn_main" in _cmdline(entry):
-                found.append(int(entry.name))
-    return found
-
-
-def _stocked_item(erp_url: str) -> str:
-    """An item number the ERP simulator holds stock rows for, asked of it directly."""
-    company = httpx.get(f"{erp_url}/_sim/info", timeout=10).json()["companyId"]
-    token = httpx.post(
-        f"{erp_url}/{DEMO_TENANT}/oauth2/v2.0/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": DEMO_CLIENT_ID,
-            "client_secret": DEMO_CLIENT_SECRET,
-            "scope": "https://api.businesscentral.dynamics.com/.default",
-        },
-        timeout=10,
-    ).json()["access_token"]
-    url = (
-        f"{erp_url}/v2.0/{DEMO_TENANT}/{DEMO_ENVIRONMENT}/api/bcgateway/integration/v1.0"
-        f"/companies({company})/itemAvailabilities?$select=itemNumber&$top=1"
-    )
-    rows = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30).json()["value"]
-    return str(rows[0]["itemNumber"])
 
 
 def _availability_reads(erp_url: str) -> int:
@@ -124,24 +85,13 @@ def test_two_workers_serve_one_port_and_share_the_availability_cache(tmp_path: P
         env = clean_env(
             tmp_path,
             GATEWAY_LOG_LEVEL="WARNING",
-            GATEWAY_CACHE_URL=cache_url,
-            GATEWAY_ERP_BASE_URL=erp_url,
-            GATEWAY_ERP_TENANT=DEMO_TENANT,
-            GATEWAY_ERP_ENVIRONMENT=DEMO_ENVIRONMENT,
-            GATEWAY_ERP_TOKEN_URL=f"{erp_url}/{DEMO_TENANT}/oauth2/v2.0/token",
-            GATEWAY_ERP_CLIENT_ID=DEMO_CLIENT_ID,
-            GATEWAY_ERP_CLIENT_SECRET=DEMO_CLIENT_SECRET,
-            GATEWAY_CRM_BASE_URL=crm_url,
-            GATEWAY_CRM_TOKEN_URL=f"{crm_url}/{DEMO_TENANT}/oauth2/v2.0/token",
-            GATEWAY_CRM_CLIENT_ID=DEMO_CLIENT_ID,
-            GATEWAY_CRM_CLIENT_SECRET=DEMO_CLIENT_SECRET,
-            GATEWAY_CRM_SCOPE=f"{crm_url}/.default",
+            **replica_env(erp_root=erp_url, crm_root=crm_url, cache_url=cache_url),
         )
         assert _run(["db", "upgrade"], env).returncode == 0
         created = _run(["keys", "create", "--role", "app"], env)
         assert created.returncode == 0, created.stderr
         key = created.stdout.strip().splitlines()[-1]
-        item = _stocked_item(erp_url)
+        item = min(erp_stocked_items(erp_url))
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         process = subprocess.Popen(
@@ -152,13 +102,13 @@ def test_two_workers_serve_one_port_and_share_the_availability_cache(tmp_path: P
             text=True,
             cwd=ROOT,
         )
+
+        def alive() -> None:
+            assert process.poll() is None, process.communicate()[0]
+
         try:
-            deadline = time.monotonic() + 90
-            while len(_children(process.pid)) < 2 or not _ready(base):
-                assert process.poll() is None, process.communicate()[0]
-                assert time.monotonic() < deadline, "gateway run --workers 2 did not answer in 90 s"
-                time.sleep(0.2)
-            workers = _children(process.pid)
+            wait_for_replicas(process.pid, 2, base, deadline=time.monotonic() + 90, check_alive=alive)
+            workers = worker_pids(process.pid)
             assert len(workers) == 2, workers
             before = _availability_reads(erp_url)
             answers = []
@@ -181,10 +131,3 @@ def test_two_workers_serve_one_port_and_share_the_availability_cache(tmp_path: P
         assert process.returncode == 0, output
         assert "Traceback" not in output, output
         assert all(not Path(f"/proc/{pid}").exists() for pid in workers)
-
-
-def _ready(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
