@@ -11,7 +11,7 @@ from gateway.errors import InvalidInput, NotFound
 from gateway.services.sync_dicts import error_to_dict, summary_to_dict
 from gateway.services.sync_runs import SyncRunsPart
 from gateway.store import couplings as couplings_store
-from gateway.store import jobs as jobs_store
+from gateway.store import job_errors
 from gateway.store.tables import Coupling, ErrorAction, ErrorStatus, JobError
 
 
@@ -29,7 +29,7 @@ class ErrorActionsPart(SyncRunsPart):
         limit: int = 100,
     ) -> list[dict[str, Any]]:
         async with self.reads() as session:
-            rows = await jobs_store.list_job_errors(
+            rows = await job_errors.list_job_errors(
                 session,
                 mapping=mapping,
                 job_id=job_id,
@@ -75,14 +75,14 @@ class ErrorActionsPart(SyncRunsPart):
             for result in results:
                 if "problem" not in result:
                     result["status"] = (
-                        await jobs_store.get_job_error(session, error_id=result["error"])
+                        await job_errors.get_job_error(session, error_id=result["error"])
                     ).status
         return results
 
     async def _apply(self, error_id: int, chosen: ErrorAction) -> tuple[dict[str, Any], str | None]:
         """Act on one error; returns its result and the mapping that must run for it, if any."""
         async with self.sessions() as session:
-            error = await jobs_store.get_job_error(session, error_id=error_id)
+            error = await job_errors.get_job_error(session, error_id=error_id)
             coupling = await _coupling_of(session, error)
         if error.status != ErrorStatus.OPEN.value and chosen is not ErrorAction.RETRY:
             raise InvalidInput(f"error {error_id} is {error.status}", field="id")
@@ -94,13 +94,13 @@ class ErrorActionsPart(SyncRunsPart):
         result: dict[str, Any] = {"error": error_id, "action": chosen.value}
         if chosen is ErrorAction.IGNORE:
             async with self.sessions.begin() as session:
-                await jobs_store.set_job_error_status(session, error_id=error_id, status=ErrorStatus.IGNORED)
+                await job_errors.set_job_error_status(session, error_id=error_id, status=ErrorStatus.IGNORED)
         elif chosen is ErrorAction.UNCOUPLE:
             if coupling is None:
                 raise InvalidInput("this error has no coupling to remove", field="action")
             async with self.sessions.begin() as session:
                 await couplings_store.delete_coupling(session, coupling_id=coupling.id or 0)
-                await jobs_store.set_job_error_status(session, error_id=error_id, status=ErrorStatus.RESOLVED)
+                await job_errors.set_job_error_status(session, error_id=error_id, status=ErrorStatus.RESOLVED)
         elif coupling is not None:
             async with contextlib.AsyncExitStack() as leases:
                 await self._hold(leases, await self._lease_names([error.mapping]))

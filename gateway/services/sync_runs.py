@@ -13,6 +13,7 @@ from typing import Any
 
 from gateway.errors import Busy, InvalidInput
 from gateway.services.sync_dicts import error_to_dict, job_to_dict, summary_to_dict
+from gateway.store import job_errors
 from gateway.store import jobs as jobs_store
 from gateway.store.engine import SessionFactory, read_sessions_of
 from gateway.sync.engine import RunSummary, SyncEngine
@@ -102,6 +103,6 @@ class SyncRunsPart:
     async def get_job(self, job_id: str) -> dict[str, Any]:
         async with self.reads() as session:
             job = job_to_dict(await jobs_store.get_job(session, job_id=job_id))
-            errors = await jobs_store.list_job_errors(session, job_id=job_id, limit=1000)
+            errors = await job_errors.list_job_errors(session, job_id=job_id, limit=1000)
             job["errors"] = [error_to_dict(e) for e in errors]
             return job

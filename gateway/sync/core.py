@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from gateway.domain import BatchResult, Side, UpstreamRecord
 from gateway.errors import GatewayError
-from gateway.store import jobs, sync_state
+from gateway.store import job_errors, jobs, sync_state
 from gateway.store.engine import SessionFactory, StoreSession, read_sessions_of
 from gateway.store.sync_tables import MirrorRecord
 from gateway.store.tables import (
@@ -58,7 +58,7 @@ class EngineCore(abc.ABC):
             await sync_state.resolve_record_errors(
                 session, mapping=run.mapping.name, erp_id=error.get("erp_id"), crm_id=error.get("crm_id")
             )
-            await jobs.add_job_error(
+            await job_errors.add_job_error(
                 session,
                 job_id=run.jobs[error.pop("direction", run.primary)],
                 mapping=run.mapping.name,

@@ -11,18 +11,20 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.errors import InvalidInput, NotFound
-from gateway.store.jobs import (
-    add_job_counts,
+from gateway.store.job_errors import (
     add_job_error,
     count_job_errors,
+    get_job_error,
+    list_job_errors,
+    set_job_error_status,
+)
+from gateway.store.jobs import (
+    add_job_counts,
     create_job,
     finish_job,
     get_job,
-    get_job_error,
     latest_job,
-    list_job_errors,
     list_jobs,
-    set_job_error_status,
     start_job,
     update_job,
 )
