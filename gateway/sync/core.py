@@ -10,6 +10,7 @@ from gateway.domain import BatchResult, Side, UpstreamRecord
 from gateway.errors import GatewayError
 from gateway.store import job_errors, jobs, sync_state
 from gateway.store.engine import SessionFactory, StoreSession, read_sessions_of
+from gateway.store.job_errors import FailedRecord
 from gateway.store.sync_tables import MirrorRecord
 from gateway.store.tables import (
     ErrorAction,
@@ -43,27 +44,18 @@ class EngineCore(abc.ABC):
         self._local_currency: str | None = None
 
     async def _flush(self, session: StoreSession, run: RunState) -> None:
-        """Counters and errors gathered since the last commit, written in the caller's transaction."""
+        """Counters and errors gathered since the last commit, written in the caller's transaction:
+        a statement per job for the counters, and for the errors one UPDATE closing those of the
+        records that synchronized since (only those that had open errors when the run started) or
+        failed anew, then one INSERT of the new ones, whatever the number of records."""
         for job_id, bucket in run.counts.items():
             await jobs.add_job_counts(session, job_id=job_id, **bucket)
         run.counts.clear()
-        for erp_id, crm_id in run.resolved:
-            if erp_id not in run.open_ids and crm_id not in run.open_ids:
-                continue
-            await sync_state.resolve_record_errors(
-                session, mapping=run.mapping.name, erp_id=erp_id, crm_id=crm_id
-            )
+        settled = [(e, c) for e, c in run.resolved if e in run.open_ids or c in run.open_ids]
+        failed = [(error.erp_id, error.crm_id) for error in run.errors]
+        await sync_state.resolve_record_errors(session, mapping=run.mapping.name, records=settled + failed)
+        await job_errors.add_job_errors(session, mapping=run.mapping.name, records=run.errors)
         run.resolved.clear()
-        for error in run.errors:
-            await sync_state.resolve_record_errors(
-                session, mapping=run.mapping.name, erp_id=error.get("erp_id"), crm_id=error.get("crm_id")
-            )
-            await job_errors.add_job_error(
-                session,
-                job_id=run.jobs[error.pop("direction", run.primary)],
-                mapping=run.mapping.name,
-                **error,
-            )
         run.errors.clear()
 
     def _fail(
@@ -84,17 +76,17 @@ class EngineCore(abc.ABC):
         direction = direction if direction in run.jobs else run.primary
         run.count(counter, direction=direction)
         run.errors.append(
-            {
-                "reason": reason,
-                "erp_id": erp_id,
-                "crm_id": crm_id,
-                "erp_key": erp_key,
-                "crm_key": crm_key,
-                "field": field,
-                "cause": list(cause) or [reason],
-                "actions": [a.value for a in actions],
-                "direction": direction,
-            }
+            FailedRecord(
+                job_id=run.jobs[direction],
+                reason=reason,
+                erp_id=erp_id,
+                crm_id=crm_id,
+                erp_key=erp_key,
+                crm_key=crm_key,
+                field=field,
+                cause=list(cause) or [reason],
+                actions=[a.value for a in actions],
+            )
         )
 
     @abc.abstractmethod

@@ -11,6 +11,7 @@ from typing import Any
 from gateway.domain import BatchResult, Side, UpstreamRecord
 from gateway.errors import GatewayError, RecordError
 from gateway.store import couplings as couplings_store
+from gateway.store.job_errors import FailedRecord
 from gateway.store.sync_tables import MirrorRecord
 from gateway.store.tables import (
     Coupling,
@@ -84,7 +85,7 @@ class RunState:
     primary: str
     job_type: str = JobType.SYNC.value
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[FailedRecord] = field(default_factory=list)
     resolved: set[tuple[str | None, str | None]] = field(default_factory=set)
     open_ids: set[str] = field(default_factory=set)
     """Records with open errors when the run started: only these need resolving on success."""
