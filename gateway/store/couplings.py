@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, or_, update
+from sqlalchemy import ColumnElement, delete, func, insert, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -396,40 +396,6 @@ async def update_coupling(
     session.add(coupling)
     await session.flush()
     return coupling
-
-
-@dataclass(frozen=True, slots=True)
-class AgreedCoupling:
-    """One pair found in step by a sync run (`settle_couplings`): what both sides now agree on."""
-
-    coupling_id: int
-    last_synced: Mapping[str, Any]
-    erp_modified_at: datetime | None
-    crm_modified_at: datetime | None
-
-
-async def settle_couplings(session: AsyncSession, agreed: Sequence[AgreedCoupling]) -> None:
-    """Mark many pairs coupled and in step (last_synced, both last results "success", the sides'
-    modified times), as `update_coupling` would one by one, in one executemany UPDATE by primary
-    key: a sync run settles up to 1,000 pairs per commit, and a SELECT and an UPDATE each held
-    SQLite's write lock for seconds under load."""
-    if not agreed:
-        return
-    now = utcnow()
-    rows = [
-        {
-            "id": a.coupling_id,
-            "last_synced": dict(a.last_synced),
-            "state": CouplingState.COUPLED.value,
-            "erp_last_result": SyncResult.SUCCESS.value,
-            "crm_last_result": SyncResult.SUCCESS.value,
-            "erp_modified_at": a.erp_modified_at,
-            "crm_modified_at": a.crm_modified_at,
-            "updated_at": now,
-        }
-        for a in agreed
-    ]
-    await session.exec(update(Coupling), params=rows)  # ORM bulk UPDATE by primary key
 
 
 async def delete_coupling(session: AsyncSession, *, coupling_id: int) -> bool:

@@ -11,7 +11,7 @@ from gateway.domain import BatchResult, Side, UpstreamRecord
 from gateway.errors import GatewayError, MissingDependency, RecordError, UpstreamError
 from gateway.store import couplings as couplings_store
 from gateway.store import mirror
-from gateway.store.couplings import AgreedCoupling
+from gateway.store.coupling_outcomes import AgreedCoupling, set_coupling_states, settle_couplings
 from gateway.store.tables import (
     CouplingState,
     ErrorAction,
@@ -84,12 +84,15 @@ class PairsPart(EngineCore):
                     pair.coupling.last_synced = agreed
                     pair.coupling.state = CouplingState.COUPLED.value
                 run.resolved.add((pair.coupling.erp_id, pair.coupling.crm_id))
-            await couplings_store.settle_couplings(session, moved)  # one UPDATE for them all
-            for pair in pairs:
-                if pair.coupling.state in (CouplingState.ERROR.value, CouplingState.CONFLICT.value):
-                    await couplings_store.update_coupling(
-                        session, coupling_id=pair.coupling.id or 0, state=pair.coupling.state
-                    )
+            await settle_couplings(session, moved)  # one UPDATE for them all
+            await set_coupling_states(  # and one for those that failed or conflicted
+                session,
+                {
+                    pair.coupling.id or 0: pair.coupling.state
+                    for pair in pairs
+                    if pair.coupling.state in (CouplingState.ERROR.value, CouplingState.CONFLICT.value)
+                },
+            )
             run.count("done", len(pairs))
             await self._flush(session, run)
             await run.fence.check(session)
