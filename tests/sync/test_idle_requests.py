@@ -20,7 +20,6 @@ from starlette.applications import Starlette
 
 from gateway.domain import Side
 from gateway.simulators import SimulatorOptions
-from gateway.store import couplings as couplings_store
 from gateway.store import erp_watch, jobs, mirror, sync_state, watermarks
 from gateway.store.sync_tables import MirrorRecord
 from gateway.store.tables import Coupling, ErrorStatus, JobError
@@ -30,7 +29,7 @@ from gateway.sync.erp_polls import ERP_POLL_FALLBACK
 from gateway.sync.full import FullSync
 from gateway.sync.subscriptions import SubscriptionManager
 from gateway.web.webhooks import webhook_routes
-from tests.sync.world import World, build_world
+from tests.sync.world import World, build_world, couple_salesperson
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
 
@@ -202,15 +201,7 @@ async def test_failed_records_are_retried_when_a_dependency_changes_or_after_a_b
     assert again.counts["failed"] == first.counts["failed"]
     assert (await _errors(w, "CUSTOMER"))[0] == open_
     # A dependency changes (salesperson RH gets coupled to a user): retried at once, and resolved.
-    async with w.sessions.begin() as session:
-        people = await mirror.load_records(session, side=Side.ERP, entity_set="salespersonPurchasers")
-        rh = next(p for p in people.values() if p.values.get("code") == "RH")
-        coupled = {c.crm_id for c in await sync_state.mapping_couplings(session, mapping="SALESPEOPLE")}
-        users = await mirror.load_records(session, side=Side.CRM, entity_set="systemusers")
-        user = next(u for u in users.values() if u.id not in coupled)
-        await couplings_store.create_coupling(
-            session, mapping="SALESPEOPLE", erp_id=rh.id, crm_id=user.id, erp_key="RH"
-        )
+    await couple_salesperson(w, "RH")
     fixed = await w.engine.run(mapping="CUSTOMER", direction="erp_to_crm")
     assert fixed.counts["modified"] + fixed.counts["inserted"] > 0
     async with w.sessions() as session:

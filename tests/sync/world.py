@@ -13,7 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from gateway.config import Settings, load_settings
+from gateway.domain import Side
 from gateway.simulators import SimulatorOptions, create_crm_simulator, create_erp_simulator
+from gateway.store import couplings as couplings_store
+from gateway.store import mirror, sync_state
 from gateway.store.engine import SessionFactory, create_engine, session_factory
 from gateway.sync.catalog import ensure_default_mappings
 from gateway.sync.engine import SyncEngine
@@ -85,6 +88,20 @@ async def build_world(database_url: str, options: SimulatorOptions, **overrides:
     sessions = session_factory(db)
     await ensure_default_mappings(sessions)
     return World(erp_sim, crm_sim, erp, crm, db, sessions, SyncEngine(sessions=sessions, erp=erp, crm=crm))
+
+
+async def couple_salesperson(w: World, code: str) -> None:
+    """Couple an ERP salesperson the demo data leaves uncoupled (RH) to a CRM user no one holds:
+    the customers it owns, which failed for want of an owner, can then synchronize."""
+    async with w.sessions.begin() as session:
+        people = await mirror.load_records(session, side=Side.ERP, entity_set="salespersonPurchasers")
+        person = next(p for p in people.values() if p.values.get("code") == code)
+        coupled = {c.crm_id for c in await sync_state.mapping_couplings(session, mapping="SALESPEOPLE")}
+        users = await mirror.load_records(session, side=Side.CRM, entity_set="systemusers")
+        user = next(u for u in users.values() if u.id not in coupled)
+        await couplings_store.create_coupling(
+            session, mapping="SALESPEOPLE", erp_id=person.id, crm_id=user.id, erp_key=code
+        )
 
 
 @pytest.fixture
