@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -79,29 +79,30 @@ async def resolve_record_errors(
     session: AsyncSession, *, mapping: str, records: Iterable[tuple[str | None, str | None]]
 ) -> int:
     """Close the open errors of records that have synchronized since (or failed anew): per (ERP id,
-    CRM id), those naming either id. One UPDATE per 500 ids, not a lookup and an UPDATE per record:
-    a run resolves up to a thousand records per commit, and each lookup scanned every open error of
-    the mapping. Returns how many were closed."""
-    ids: list[tuple[str, str]] = []  # (side, id); an id None or empty matches nothing
+    CRM id), those naming either id (an id None or empty matches nothing). One UPDATE per side (per
+    500 ids on SQLite), not a lookup and an UPDATE per record: a run resolves up to a thousand
+    records per commit, and each lookup scanned every open error of the mapping. Returns how many
+    were closed."""
+    erp_ids: dict[str, None] = {}
+    crm_ids: dict[str, None] = {}
     for erp_id, crm_id in records:
-        ids += [("erp", erp_id)] if erp_id else []
-        ids += [("crm", crm_id)] if crm_id else []
-    wanted = list(dict.fromkeys(ids))
+        if erp_id:
+            erp_ids[erp_id] = None
+        if crm_id:
+            crm_ids[crm_id] = None
+    scope = [(col(JobError.mapping), mapping), (col(JobError.status), ErrorStatus.OPEN.value)]
+    now = utcnow()
     closed = 0
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
-        erp_ids = [i for side, i in chunk if side == "erp"]
-        crm_ids = [i for side, i in chunk if side == "crm"]
-        statement = (
-            update(JobError)
-            .where(
-                col(JobError.mapping) == mapping,
-                col(JobError.status) == ErrorStatus.OPEN.value,
-                or_(col(JobError.erp_id).in_(erp_ids), col(JobError.crm_id).in_(crm_ids)),
+    for column, ids in ((col(JobError.erp_id), list(erp_ids)), (col(JobError.crm_id), list(crm_ids))):
+        for criterion in id_criteria(session, column, ids, scope=scope):
+            result = await session.exec(
+                update(JobError)
+                .where(criterion)
+                .values(status=ErrorStatus.RESOLVED.value, resolved_at=now)
+                # Sync runs never hold job errors in their sessions: nothing loaded to refresh.
+                .execution_options(synchronize_session=False)
             )
-            .values(status=ErrorStatus.RESOLVED.value, resolved_at=utcnow())
-        )
-        closed += (await session.exec(statement)).rowcount
+            closed += result.rowcount
     return closed
 
 
