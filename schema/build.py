@@ -8,7 +8,9 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
+from schema.direct_resolvers import install_direct_resolvers
 from schema.document_cache import CachedDocuments, Documents
+from schema.executor import GatewayExecutor
 from schema.extensions import CostLimit, IntrospectionGate, MaskUnexpectedErrors, log_errors
 from schema.mutation import Mutation
 from schema.query import Query
@@ -34,9 +36,10 @@ def build_schema() -> strawberry.Schema:
         CostLimit,
     ]
     documents = Documents()
-    return GatewaySchema(
+    schema = GatewaySchema(
         query=Query,
         mutation=Mutation,
+        execution_context_class=GatewayExecutor,
         extensions=[
             # factories, so that every request gets fresh extension instances
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
@@ -46,3 +49,5 @@ def build_schema() -> strawberry.Schema:
             lambda: CachedDocuments(documents),  # last: the others' rules and options are its keys
         ],
     )
+    install_direct_resolvers(schema)
+    return schema
