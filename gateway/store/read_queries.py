@@ -11,6 +11,8 @@ entity per row on every execution, which for a page of 50 customers was a fifth 
 
 from __future__ import annotations
 
+import collections
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -257,8 +259,28 @@ def chunks(values: Iterable[str]) -> list[list[str]]:
 async def fetch(
     session: AsyncSession, statement: Select[Any], params: dict[str, Any] | None = None
 ) -> Sequence[Any]:
-    rows: Sequence[Any] = (await session.exec(statement, params=params)).all()  # type: ignore[call-overload]
-    return rows
+    """The rows, each a named tuple of the statement's columns when their labels allow one.
+
+    SQLAlchemy's `Row` answers `row.name` through `__getattr__`, after the ordinary lookup has
+    failed and raised internally: about 1 µs per column read, ~30 reads per unified customer, which
+    was a tenth of a GraphQL page's CPU. A named tuple reads a column by index (C code).
+    """
+    result = await session.exec(statement, params=params)  # type: ignore[call-overload]
+    shape = _row_shape(tuple(result.keys()))
+    rows: Sequence[Any] = result.all()
+    if shape is None:
+        return rows
+    return [shape._make(row) for row in rows]
+
+
+@functools.lru_cache(maxsize=512)
+def _row_shape(columns: tuple[str, ...]) -> Any:
+    # The statements are kept (read_catalog), so their shapes are few. A label that cannot name a
+    # tuple field (a leading underscore, a duplicate, a keyword) keeps SQLAlchemy's Row.
+    try:
+        return collections.namedtuple("UnifiedRow", columns)
+    except ValueError:
+        return None
 
 
 async def fetch_page(
