@@ -9,6 +9,7 @@ customers whose salesperson is its own, here, so GraphQL and REST agree.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -107,7 +108,10 @@ class CatalogService(PriceLinesPart):
             rows = await read_catalog.list_records(
                 session, kind=kind, filters=filters, order=order, after=position, limit=limit + 1
             )
-        edges = [Edge(cursors.encode_position(key, order=order_text), node) for node, key in rows[:limit]]
+        edges = [
+            Edge(functools.partial(cursors.encode_position, key, order=order_text), node)
+            for node, key in rows[:limit]
+        ]
 
         async def count() -> int:
             async with self._sessions() as session:

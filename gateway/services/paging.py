@@ -16,10 +16,25 @@ MAX_PAGE = 200
 ORDERS = ("number", "name", "changed")
 
 
-@dataclass(frozen=True, slots=True)
 class Edge(Generic[T]):
-    cursor: str
-    node: T
+    """A node and its cursor. The cursor may be given as a function that makes it: most pages are
+    asked for without `cursor` (a GraphQL page's edges encoded 50 JSON cursors for nothing), and a
+    REST page only wants the last one."""
+
+    __slots__ = ("_cursor", "node")
+
+    def __init__(self, cursor: str | Callable[[], str], node: T) -> None:
+        self._cursor = cursor
+        self.node = node
+
+    @property
+    def cursor(self) -> str:
+        if not isinstance(self._cursor, str):
+            self._cursor = self._cursor()
+        return self._cursor
+
+    def __repr__(self) -> str:
+        return f"Edge(cursor={self.cursor!r}, node={self.node!r})"
 
 
 @dataclass(frozen=True, slots=True)
