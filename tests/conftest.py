@@ -7,7 +7,7 @@ import pytest
 from tests.servers import POSTGRES_URL, REDIS_URL, require_server
 
 # Scheduling of the xdist workers (see the module); a plugin, so its hook runs in every worker.
-pytest_plugins = ["tests.xdist_groups"]
+pytest_plugins = ["tests.xdist_scheduling"]
 
 
 @pytest.fixture

@@ -92,6 +92,7 @@ UPSTREAMS = {
 }
 
 
+@pytest.mark.slow
 def test_an_unreachable_store_is_one_line_without_its_password(tmp_path: Path) -> None:
     # Nothing listens on this port: every command that needs the store says so in one line.
     url = f"postgresql+asyncpg://gw:pw-not-to-show@127.0.0.1:{_free_port()}/gateway"
@@ -170,6 +171,7 @@ def test_ctrl_c_stops_the_demo_quietly(tmp_path: Path) -> None:
     assert "Traceback" not in printed and "Aborted!" not in printed, printed
 
 
+@pytest.mark.slow
 def test_demo_options_for_external_simulators_are_checked_before_starting(tmp_path: Path) -> None:
     env = _env(tmp_path)
     cases = {
@@ -213,6 +215,7 @@ def _wait_for_first_full_sync(base: str, admin_key: str, *, timeout: float = 120
     raise AssertionError(f"the first full sync did not finish in {timeout:.0f}s: {status}")
 
 
+@pytest.mark.slow
 def test_demo_runs_against_simulators_in_their_own_processes(tmp_path: Path) -> None:
     with (
         running_simulator("erp") as erp_url,

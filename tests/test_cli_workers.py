@@ -76,6 +76,7 @@ def _availability_reads(erp_url: str) -> int:
     return int(stats["byEntitySet"].get("itemAvailabilities", 0))
 
 
+@pytest.mark.slow
 def test_two_workers_serve_one_port_and_share_the_availability_cache(tmp_path: Path) -> None:
     with (
         _redis_server() as cache_url,

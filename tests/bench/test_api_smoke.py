@@ -3,7 +3,11 @@ and reads from the store or a warm cache make no upstream call. Counts only, nev
 
 from __future__ import annotations
 
+import pytest
+
 from bench import api
+
+pytestmark = pytest.mark.slow  # starts the demo and its simulators: dealt first (tests/xdist_scheduling.py)
 
 
 def test_quick_run_answers_everything_without_upstream_calls_on_cached_reads() -> None:

@@ -7,7 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench import propagation
+
+pytestmark = pytest.mark.slow  # starts the demo and its simulators: dealt first (tests/xdist_scheduling.py)
 
 
 def test_two_changes_each_way_arrive_through_the_demo(tmp_path: Path) -> None:

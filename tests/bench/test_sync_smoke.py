@@ -7,7 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench import sync
+
+pytestmark = pytest.mark.slow  # two simulators and a full sync: dealt first (tests/xdist_scheduling.py)
 
 
 def test_quick_run_reads_at_the_minimum_and_every_change_arrives(tmp_path: Path) -> None:

@@ -62,6 +62,7 @@ async def _open_errors(w: World) -> list[JobError]:
         return list((await session.exec(statement)).all())
 
 
+@pytest.mark.slow
 async def test_full_sync_couples_creates_reports_and_a_second_run_writes_nothing(world: World) -> None:
     customers = await _rows(world, "erp", "customers")
     accounts_before = await _rows(world, "crm", "accounts")
@@ -173,6 +174,7 @@ async def _state(w: World) -> tuple[set[tuple[str, str | None, str | None]], dic
     return pairs, counts
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite"])
 async def test_full_sync_with_ten_percent_faults_ends_in_the_same_state(
     database_url: str, tmp_path_factory: pytest.TempPathFactory

@@ -41,6 +41,7 @@ def _job_ids(status: dict[str, Any]) -> dict[tuple[str, str], str]:
     }
 
 
+@pytest.mark.slow
 async def test_the_review_is_not_done_before_the_full_sync_with_its_rerun(
     control: tuple[World, SyncControl],
 ) -> None:

@@ -12,7 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.demo_process import running_demo
+
+pytestmark = pytest.mark.slow  # the longest single test of the suite: dealt first (tests/xdist_scheduling.py)
 
 SCHEMATHESIS = [sys.executable, "-m", "schemathesis.cli"]
 # Every check of `--checks all` but the two the docstring explains (`all` would also switch on
