@@ -3,14 +3,23 @@ its engine (settings from GATEWAY_* variables, migrated store, shared throttle, 
 under the leases of every mapping-direction it runs, as an admin's full sync.
 
 Run as `python -m tests.sync.crash_worker`; exits 0 when the full sync finished without a failed run.
+
+With CRASH_KILL_AT="gets:N" or "batches:N" it SIGKILLs its own process on the simulators' answer to
+its Nth GET or `$batch` (counted as `/_sim/stats` counts them): the request was served, a write in it
+landed, and the worker dies before it acts on the answer. The same point a poller of `/_sim/stats`
+would reach, without the poller's HTTP round trips every few milliseconds competing for the CPUs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import sys
 from contextlib import AsyncExitStack
+
+import httpx
 
 from gateway.config import load_settings
 from gateway.store import migrate
@@ -24,6 +33,42 @@ from gateway.sync.scheduler import lease_name
 from gateway.sync.worker import ensure_mappings
 from gateway.upstream.factory import build_crm_connector, build_erp_connector, build_throttle
 
+KILL_AT = "CRASH_KILL_AT"
+
+
+class KillingTransport(httpx.AsyncBaseTransport):
+    """The network transport, counting answered GETs and `$batch` requests across both connectors;
+    on the answer that brings `counter` to `at` the process SIGKILLs itself (no cleanup runs)."""
+
+    def __init__(self, counts: dict[str, int], counter: str, at: int) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.counts, self.counter, self.at = counts, counter, at
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method == "GET":
+            self.counts["gets"] += 1
+        if request.url.path.endswith("/$batch"):
+            self.counts["batches"] += 1
+        if self.counts[self.counter] >= self.at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _transports() -> tuple[httpx.AsyncBaseTransport | None, httpx.AsyncBaseTransport | None]:
+    """One killing transport per connector sharing one count, or none without CRASH_KILL_AT."""
+    point = os.environ.get(KILL_AT)
+    if not point:
+        return None, None
+    counter, at = point.split(":")
+    if counter not in ("gets", "batches"):
+        raise ValueError(f"{KILL_AT}={point}: the worker counts only gets and batches")
+    counts = {"gets": 0, "batches": 0}
+    return KillingTransport(counts, counter, int(at)), KillingTransport(counts, counter, int(at))
+
 
 async def run_full_sync() -> list[str]:
     """One full synchronization of every enabled mapping; returns the messages of failed runs."""
@@ -34,9 +79,10 @@ async def run_full_sync() -> list[str]:
         stack.push_async_callback(engine.dispose)
         throttle = build_throttle(settings)
         stack.push_async_callback(throttle.aclose)
-        erp = build_erp_connector(settings, throttle=throttle)
+        erp_transport, crm_transport = _transports()
+        erp = build_erp_connector(settings, throttle=throttle, transport=erp_transport)
         stack.push_async_callback(erp.aclose)
-        crm = build_crm_connector(settings, throttle=throttle)
+        crm = build_crm_connector(settings, throttle=throttle, transport=crm_transport)
         stack.push_async_callback(crm.aclose)
         sessions = session_factory(engine)
         await ensure_mappings(sessions)

@@ -1,8 +1,9 @@
 """The crash test's world: both simulators served by `gateway simulate` in long-lived child processes,
 a worker process (tests/sync/crash_worker.py) killed with SIGKILL at a chosen point, and snapshots.
 
-A point is a threshold on a counter observed from outside the worker: GETs or `$batch` POSTs the
-simulators answered (`/_sim/stats`), or coupling rows committed in the SQLite store.
+A point is a threshold on a counter: GETs or `$batch` POSTs the simulators answered (counted by the
+worker's own transport, as `/_sim/stats` counts them), or coupling rows committed in the SQLite store
+(watched from outside the worker).
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ from gateway.sync.pricing_mirror import PRICING_SETS
 from gateway.sync.runstate import crm_id_for
 from gateway.upstream.factory import build_crm_connector, build_erp_connector
 from tests.demo_process import ROOT, free_port
+from tests.sync.crash_worker import KILL_AT
 
 TENANT, ENVIRONMENT, CLIENT, SECRET = "demo", "production", "gateway-demo", "demo-secret"
 # Every worker process of the test has this id, as a restarted `gateway worker` keeps GATEWAY_WORKER_ID.
 WORKER_ID = "crash-worker"
 # Small pages give the run many page reads (each one a commit point of the mirror) on small data.
 PAGE_SIZE = 10
-# Per-request latency on the simulators: the poller sees every request before the next one lands.
+# Per-request latency on the simulators: spaces the coupling commits, so the store's poller sees
+# every commit before the next one lands.
 LATENCY_MS = 8
 POLL_SECONDS = 0.003
 
@@ -301,24 +304,30 @@ async def run_to_end(zygote: Zygote, sims: SimulatorPair, store: Path) -> str:
 
 
 async def run_and_kill(zygote: Zygote, sims: SimulatorPair, store: Path, point: KillPoint) -> dict[str, int]:
-    """Start a worker, SIGKILL it when `point` is reached; returns the counters seen at the kill.
+    """Start a worker that is SIGKILLed when `point` is reached; returns the counters after the kill.
 
+    A page-read or `$batch` point is counted by the worker itself (tests/sync/crash_worker.py), which
+    kills its own process on that answer; a coupling point is watched here, in the store file.
     Raises when the worker exits on its own first (the point was past the end of the run)."""
-    pid = zygote.spawn(sims.environment(_url(store)), store.with_suffix(".log"))
-    async with httpx.AsyncClient(timeout=5) as http:
-        while True:
-            if _exited(pid):
-                code = zygote.wait(pid)
-                raise AssertionError(f"the worker exited with {code} before {point}")
-            seen = await sims.counters(http)
-            seen["couplings"] = coupling_count(store) if point.counter == "couplings" else -1
-            if seen[point.counter] >= point.at:
-                os.kill(pid, signal.SIGKILL)
-                break
-            await asyncio.sleep(POLL_SECONDS)
+    env = sims.environment(_url(store))
+    if point.counter != "couplings":
+        env[KILL_AT] = f"{point.counter}:{point.at}"
+    log = store.with_suffix(".log")
+    pid = zygote.spawn(env, log)
+    while point.counter == "couplings":
+        if _exited(pid):
+            break  # reaped below: a worker that ended on its own fails the check there
+        if coupling_count(store) >= point.at:
+            os.kill(pid, signal.SIGKILL)
+            break
+        await asyncio.sleep(POLL_SECONDS)
     code = zygote.wait(pid)
     if code != -signal.SIGKILL:
-        raise AssertionError(f"the worker exited with {code} before the kill at {point}")
+        tail = log.read_text()[-4000:]
+        raise AssertionError(f"the worker exited with {code} before the kill at {point}:\n{tail}")
+    async with httpx.AsyncClient(timeout=5) as http:
+        seen = await sims.counters(http)
+    seen["couplings"] = coupling_count(store)
     return seen
 
 
