@@ -242,7 +242,7 @@ async def _measure_gateway(
 async def _warm_up(client: LeanClient, name: str, send: Send, *, parallel: int) -> None:
     """3 requests one after another (the cache, first-call costs), then `parallel` at once: as many
     connections as the largest row opens, so that with several workers each has made its own
-    first-call costs (e.g. its first quote reads the ERP's local currency once per process)."""
+    first-call costs (e.g. its first quote reads the currency tables from the store once per process)."""
     replies = [await send(client, index) for index in range(3)]
     replies += await asyncio.gather(*(send(client, index) for index in range(parallel)))
     for response, correct in replies:

@@ -21,7 +21,7 @@ from gateway.services.availability_units import ErpItemUnits
 from gateway.services.catalog import CatalogService
 from gateway.services.container import Services
 from gateway.services.orders import OrderService
-from gateway.services.pricing import LocalCurrency, PricingService
+from gateway.services.pricing import PricingService
 from gateway.services.readiness import ReadinessService
 from gateway.services.status import StatusService
 from gateway.services.sync_control import SyncControl
@@ -95,7 +95,6 @@ def create_app(
             pricing = PricingService(
                 sessions=read_session_factory(engine),
                 catalog=catalog,
-                local_currency=LocalCurrency(status=status),
             )
             app.state.settings = settings
             app.state.engine = engine  # for operators' tools and tests that count statements

@@ -22,6 +22,7 @@
     │   └── DuplicateCoupling         the record is already coupled in that mapping (`side`, `record_id`)
     ├── NotFound                      a client asked for something that does not exist
     ├── Busy                          another run holds what the operation needs (409, Retry-After)
+    ├── NotSynchronized               the store does not hold yet what the request needs (503)
     ├── InvalidInput                  a client's request is malformed (bad filter, bad payload)
     └── PermissionDenied              the caller's role does not allow the operation
 
@@ -187,6 +188,11 @@ class Busy(GatewayError):
     def __init__(self, message: str, *, retry_after: float = 5.0) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class NotSynchronized(GatewayError):
+    """The store does not hold yet what the request needs: the sync has not read it from upstream
+    (the read path never asks upstream instead); the message says which run brings it."""
 
 
 class InvalidInput(GatewayError):

@@ -23,11 +23,13 @@ from graphql import (
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import MaskErrors, SchemaExtension
 
-from gateway.errors import InvalidInput, NotFound, PermissionDenied
+from gateway.errors import InvalidInput, NotFound, NotSynchronized, PermissionDenied
 
 log = logging.getLogger("gateway.graphql")
 
-EXPECTED_ERRORS = (InvalidInput, NotFound, PermissionDenied)
+# NotSynchronized too: its message (what the sync has not read yet) is the useful answer, not a
+# masked internal error with a traceback in the log.
+EXPECTED_ERRORS = (InvalidInput, NotFound, PermissionDenied, NotSynchronized)
 MAX_COST = 50_000
 DEFAULT_PAGE = 50
 MAX_PAGE = 200

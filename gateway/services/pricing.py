@@ -9,20 +9,19 @@ the catalog, which decides visibility here too).
 from __future__ import annotations
 
 import decimal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Protocol
 
-from gateway.domain import PriceQuote, PriceRequest, Principal, Role, UnifiedCustomer, UpstreamStatus
-from gateway.errors import InvalidInput, NotFound, PermissionDenied, UpstreamUnavailable
+from gateway.domain import PriceQuote, PriceRequest, Principal, Role, UnifiedCustomer
+from gateway.errors import InvalidInput, NotFound, NotSynchronized, PermissionDenied
 from gateway.services.catalog import CatalogService
 from gateway.services.currency_tables import KeptCurrencyTables
 from gateway.services.price_engine import PricingSnapshot, quote_line
 from gateway.services.pricing_index import code_key, round_to
 from gateway.store.engine import SessionFactory
-from gateway.store.read_pricing import load_pricing_data
+from gateway.store.read_pricing import CurrencyTables, load_pricing_data
 
 MAX_LINES = 200
 MAX_QUANTITY = Decimal(999_999_999)
@@ -43,37 +42,17 @@ class Quote:
     """Sum of the line amounts, rounded to the currency's amount precision."""
 
 
-class StatusSource(Protocol):
-    async def erp(self) -> UpstreamStatus: ...
-
-    async def crm(self) -> UpstreamStatus: ...
-
-
-class LocalCurrency:
-    """The company's local currency code, which the read model does not hold (BC has no row for it).
-
-    Asked of the ERP (`companyInformation.currencyCode`), else of Sales (the organisation's base
-    currency, which the default mappings keep equal to it); the first answer is kept for the life
-    of the process, so quotes cost no upstream call after the first one.
-    """
-
-    def __init__(self, *, status: StatusSource) -> None:
-        self._status = status
-        self._code: str | None = None
-
-    async def __call__(self) -> str:
-        if self._code is None:
-            erp = await self._status.erp()
-            code = erp.company.currency_code if erp.company else ""
-            if not code:
-                crm = await self._status.crm()
-                code = crm.organisation.base_currency_code if crm.organisation else ""
-            if not code:
-                raise UpstreamUnavailable(
-                    "the local currency is unknown: neither Business Central nor Sales answered"
-                )
-            self._code = code_key(code)
-        return self._code
+def _local_currency(tables: CurrencyTables) -> str:
+    """The company's local currency, from the store: the sync's ERP PRICING run keeps BC's
+    `companyInformation` there, so no quote asks an upstream for it (issue 4: no upstream calls on
+    the read path), in no process, not even its first quote."""
+    code = code_key(tables.local_currency_code)
+    if not code:
+        raise NotSynchronized(
+            "the local currency is not synchronized yet: ERP PRICING's next run reads it from "
+            "Business Central (companyInformation)"
+        )
+    return code
 
 
 def _today() -> date:
@@ -86,12 +65,10 @@ class PricingService:
         *,
         sessions: SessionFactory,
         catalog: CatalogService,
-        local_currency: Callable[[], Awaitable[str]],
         today: Callable[[], date] = _today,
     ) -> None:
         self._sessions = sessions
         self._catalog = catalog
-        self._local_currency = local_currency
         self._today = today
         self.currency_tables = KeptCurrencyTables()
 
@@ -116,16 +93,17 @@ class PricingService:
             raise PermissionDenied("app keys may read but not quote; use a sales or admin key")
         _check_lines(lines)
         customer = await self._customer(principal, customer_number)
-        local = await self._local_currency()
-        currency = code_key(currency_code or "") or code_key(customer.currency_code) or local
         when = on_date or self._today()
 
         async with self._sessions() as session:
+            tables = await self.currency_tables.get(session)
+            local = _local_currency(tables)
+            currency = code_key(currency_code or "") or code_key(customer.currency_code) or local
             data = await load_pricing_data(
                 session,
                 customer_numbers=[customer.number],
                 item_numbers=[n for n, _, _ in lines],
-                currency_tables=await self.currency_tables.get(session),
+                currency_tables=tables,
             )
         if currency != local and currency not in {code_key(c) for c in data.currencies}:
             raise InvalidInput(f"unknown currency {currency!r}", field="currencyCode")

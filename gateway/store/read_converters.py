@@ -12,6 +12,7 @@ from sqlmodel import SQLModel
 
 from gateway.domain import Side
 from gateway.store.read_model import (
+    RmCompany,
     RmCurrency,
     RmCustomer,
     RmCustomerPricing,
@@ -267,6 +268,10 @@ def _location(v: Values) -> Row:
     }
 
 
+def _company(v: Values) -> Row:
+    return {"name": as_text(v.get("displayName")), "currency_code": as_text(v.get("currencyCode"))}
+
+
 def _group(kind: str) -> Callable[[Values], Row]:
     def convert(v: Values) -> Row:
         return {
@@ -303,6 +308,7 @@ PROJECTIONS: dict[tuple[Side, str], Projection] = {
     (Side.ERP, "customerPriceGroups"): Projection(RmPricingGroup, _group("customerPrice")),
     (Side.ERP, "customerDiscountGroups"): Projection(RmPricingGroup, _group("customerDiscount")),
     (Side.ERP, "itemDiscountGroups"): Projection(RmPricingGroup, _group("itemDiscount")),
+    (Side.ERP, "companyInformation"): Projection(RmCompany, _company),
     (Side.CRM, "accounts"): Projection(RmCustomer, _crm_account, two_sided=True),
     (Side.CRM, "products"): Projection(RmItem, _crm_product, two_sided=True),
     (Side.CRM, "pricelevels"): Projection(RmPriceList, _crm_price_level, two_sided=True),

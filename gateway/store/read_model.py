@@ -274,6 +274,17 @@ class RmPricingGroup(_Row, table=True):
     price_includes_tax: bool = Field(default=False, nullable=False)
 
 
+class RmCompany(_Row, table=True):
+    """BC's company (`companyInformation`, one row): its local currency, which every quote needs and
+    BC names nowhere else (its currency fields leave it blank)."""
+
+    __tablename__ = "rm_company"
+
+    id: str = Field(primary_key=True)
+    name: str = Field(default="", nullable=False)
+    currency_code: str = Field(default="", nullable=False)
+
+
 class RmVersion(SQLModel, table=True):
     """A version of a group of read-model tables, raised in the transaction of every write to them
     (`gateway.store.read_versions`), so that a process may keep what it read while it is unchanged.
@@ -300,5 +311,6 @@ READ_MODEL_TABLES: tuple[type[SQLModel], ...] = (
     RmUnit,
     RmLocation,
     RmPricingGroup,
+    RmCompany,
     RmVersion,
 )

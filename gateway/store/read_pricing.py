@@ -1,9 +1,9 @@
 """What a price quote needs from the read model, as domain objects: the customers' pricing profiles,
 the items with their pricing profiles and units, currencies, exchange rates, and every price list
-line that can apply to those customers and items (DOMAIN.md §9 step 1), in six statements (four
+line that can apply to those customers and items (DOMAIN.md §9 step 1), in seven statements (four
 when the caller passes the currency tables it keeps: `load_currency_tables`, `read_versions`).
 
-The pricing service turns a `PricingData` into the price engine's snapshot (adding the local currency).
+The pricing service turns a `PricingData` into the price engine's snapshot.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from gateway.domain import (
 )
 from gateway.store.read_lines import line_from_row
 from gateway.store.read_model import (
+    RmCompany,
     RmCurrency,
     RmCustomerPricing,
     RmExchangeRate,
@@ -50,11 +51,13 @@ def _t(model: Any) -> Table:
 
 @dataclass(frozen=True, slots=True)
 class CurrencyTables:
-    """Every currency by code and every exchange rate (by currency, then starting date): the same
-    for every quote until the sync writes them, so a process may keep them (read-only)."""
+    """Every currency by code, every exchange rate (by currency, then starting date) and the local
+    currency: the same for every quote until the sync writes them, so a process may keep them."""
 
     currencies: Mapping[str, Currency]
     exchange_rates: tuple[ExchangeRate, ...]
+    local_currency_code: str = ""
+    """BC's `companyInformation.currencyCode` as the sync last read it; "" before it ever did."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +101,14 @@ async def load_currency_tables(session: AsyncSession) -> CurrencyTables:
         for row in await _rows(session, select(rates).order_by(rates.c.currency_code, rates.c.starting_date))
         if row.starting_date is not None
     )
-    return CurrencyTables(currencies=MappingProxyType(currencies), exchange_rates=exchange_rates)
+    company = _t(RmCompany)
+    # One company per store (the gateway serves one); the lowest id if BC's row id ever changed.
+    local = await _rows(session, select(company.c.currency_code).order_by(company.c.id).limit(1))
+    return CurrencyTables(
+        currencies=MappingProxyType(currencies),
+        exchange_rates=exchange_rates,
+        local_currency_code=str(local[0].currency_code) if local else "",
+    )
 
 
 async def load_pricing_data(

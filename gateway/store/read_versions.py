@@ -15,12 +15,12 @@ from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.store.read_model import RmCurrency, RmExchangeRate, RmVersion
+from gateway.store.read_model import RmCompany, RmCurrency, RmExchangeRate, RmVersion
 
 CURRENCIES = "currencies"
-"""Currencies and their exchange rates, which every quote needs."""
+"""Currencies, their exchange rates and the company's local currency, which every quote needs."""
 
-GROUP_OF: Mapping[type, str] = {RmCurrency: CURRENCIES, RmExchangeRate: CURRENCIES}
+GROUP_OF: Mapping[type, str] = {RmCurrency: CURRENCIES, RmExchangeRate: CURRENCIES, RmCompany: CURRENCIES}
 """Which version a write to each versioned table raises."""
 
 Version = tuple[str, int]

@@ -42,6 +42,7 @@ class EngineCore(abc.ABC):
         self.reader = MirrorReader(sessions=sessions, erp=erp, crm=crm)
         self.retries = RetryGate()
         self._local_currency: str | None = None
+        self._company_known = False  # SyncEngine._company_read
 
     async def _flush(self, session: StoreSession, run: RunState) -> None:
         """Counters and errors gathered since the last commit, written in the caller's transaction:

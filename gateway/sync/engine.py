@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from gateway.domain import Side
 from gateway.errors import NotFound
-from gateway.store import jobs
+from gateway.store import jobs, watermarks
 from gateway.store.tables import (
     JobStatus,
     JobType,
@@ -28,7 +28,7 @@ from gateway.sync.fencing import Fence, NoFence
 from gateway.sync.mirroring import ReadResult
 from gateway.sync.model import TableMapping
 from gateway.sync.pairs import PairsPart
-from gateway.sync.pricing_mirror import ERP_PRICING, notified_tables, pricing_tables
+from gateway.sync.pricing_mirror import ERP_PRICING, company_table, notified_tables, pricing_tables
 from gateway.sync.reconciling import ReconcilingPart
 from gateway.sync.runs import RunsPart
 from gateway.sync.runstate import (
@@ -136,8 +136,11 @@ class SyncEngine(AdminActionsPart, ReconcilingPart, RunsPart, PairsPart, Creates
         read_cache: dict[tuple[Side, str], ReadResult] | None = None,
         queued: Mapping[str, str] | None = None,
     ) -> RunSummary:
-        """Mirror the ERP-only pricing data the API's quotes need (no CRM side, no couplings)."""
+        """Mirror the ERP-only pricing data the API's quotes need (no CRM side, no couplings),
+        with BC's company information (the local currency) on full runs or while never read."""
         tables = pricing_tables()
+        if full or not await self._company_read():
+            tables.append(company_table())
         job_type = JobType.FULL if full else JobType.SYNC
         async with self.sessions.begin() as session:
             if queued is not None and "erp_to_crm" in queued:
@@ -181,6 +184,17 @@ class SyncEngine(AdminActionsPart, ReconcilingPart, RunsPart, PairsPart, Creates
         summary = await self._run_to_end(run, read_and_count)
         summary.mapping = ERP_PRICING
         return summary
+
+    async def _company_read(self) -> bool:
+        """Whether the store holds BC's company information (its watermark says it was read); once
+        it does, a process never asks again."""
+        if not self._company_known:
+            async with self.reads() as session:
+                mark = await watermarks.get_watermark(
+                    session, mapping=company_table().name, direction="erp_to_crm"
+                )
+            self._company_known = mark is not None and mark.watermark is not None
+        return self._company_known
 
     async def _poll_pricing(self, tables: list[TableMapping], fence: Fence) -> list[ReadResult]:
         """The pricing sets' changes, their first pages in one `$batch` per BC API: the integration

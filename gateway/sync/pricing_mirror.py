@@ -23,20 +23,33 @@ PRICING_SETS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
+COMPANY_SET: tuple[str, str, tuple[str, ...]] = ("companyInformation", "v2.0", ("id",))
+"""BC's company information, for the local currency every quote needs (the read model's
+rm_company). Read by full runs; a poll reads it only while it never was (a store older than it):
+BC's local currency is set up once, before anything is posted, so polling it every run would cost
+the standard API's `$batch` on runs that otherwise skip it (gateway.sync.erp_polls)."""
+
+
+def _table(entity_set: str, api: str, keys: tuple[str, ...]) -> TableMapping:
+    return TableMapping(
+        name=f"{ERP_PRICING}:{entity_set}",
+        erp_entity=entity_set,
+        erp_api=api,
+        crm_entity="",
+        direction=MappingDirection.ERP_TO_CRM,
+        fields=(),
+        erp_key_fields=keys,
+    )
+
+
 def pricing_tables() -> list[TableMapping]:
     """One read-only pseudo-mapping per entity set (its name keys the set's watermark)."""
-    return [
-        TableMapping(
-            name=f"{ERP_PRICING}:{entity_set}",
-            erp_entity=entity_set,
-            erp_api=api,
-            crm_entity="",
-            direction=MappingDirection.ERP_TO_CRM,
-            fields=(),
-            erp_key_fields=keys,
-        )
-        for entity_set, api, keys in PRICING_SETS
-    ]
+    return [_table(*spec) for spec in PRICING_SETS]
+
+
+def company_table() -> TableMapping:
+    """The pseudo-mapping of COMPANY_SET (not among pricing_tables: no poll asks for it)."""
+    return _table(*COMPANY_SET)
 
 
 def notified_tables() -> list[TableMapping]:

@@ -18,6 +18,7 @@ from gateway.errors import (
     CircuitOpen,
     InvalidInput,
     NotFound,
+    NotSynchronized,
     PermissionDenied,
     UpstreamError,
 )
@@ -61,6 +62,10 @@ async def _availability(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def _not_synchronized(request: Request, exc: Exception) -> Response:
+    return problem(503, "Service Unavailable", str(exc))
+
+
 async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     response = problem(exc.status_code, exc.detail or "Error")
@@ -80,6 +85,7 @@ def exception_handlers() -> Mapping[Any, Callable[[Request, Exception], Any]]:
         NotFound: _not_found,
         PermissionDenied: _forbidden,
         Busy: _busy,
+        NotSynchronized: _not_synchronized,
         AvailabilityUnavailable: _availability,
         UpstreamError: _upstream,
         HTTPException: _http,

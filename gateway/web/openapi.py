@@ -36,7 +36,10 @@ ERROR_TITLES = {
     412: "Precondition failed",
     413: "Payload too large",
     502: "An upstream service failed",
-    503: "Unavailable (an upstream is down and no cached answer is recent enough)",
+    503: (
+        "Unavailable: an upstream is down and no cached answer is recent enough, or the sync has not "
+        "yet read what the answer needs"
+    ),
 }
 
 

@@ -210,6 +210,7 @@ OPERATIONS = (
         tag="pricing",
         request_body=REQUEST_SCHEMA,
         response=QuoteResponse,
-        errors=(400, 403, 404, 413, 502),
+        # No upstream call on this path: 503 while the sync has not read the local currency.
+        errors=(400, 403, 404, 413, 503),
     ),
 )

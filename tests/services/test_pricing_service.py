@@ -1,30 +1,27 @@
-"""The quote use case over a seeded read model and the simulators: the local currency (from the ERP,
-else Sales, then kept), defaults, who may quote, which customers can be quoted, and input checks."""
+"""The quote use case over a seeded read model and the simulators: the local currency (from the store,
+never an upstream), defaults, who may quote, which customers can be quoted, and input checks."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
 import pytest
 import pytest_asyncio
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.domain import Principal, Role
-from gateway.errors import InvalidInput, NotFound, PermissionDenied, UpstreamUnavailable
+from gateway.errors import InvalidInput, NotFound, NotSynchronized, PermissionDenied
 from gateway.services.catalog import CatalogService
-from gateway.services.pricing import LocalCurrency, PricingService
-from gateway.services.status import StatusService
-from gateway.simulators import SimulatorOptions, create_crm_simulator, create_erp_simulator
+from gateway.services.pricing import PricingService
+from gateway.simulators import SimulatorOptions
 from gateway.store.engine import create_engine, read_session_factory
 from gateway.store.migrate import upgrade_engine
-from gateway.upstream.factory import build_crm_connector, build_erp_connector
-from gateway.upstream.transport import in_process_transport
-from tests.gateway_harness import harness_settings
 from tests.read_model_seed import seed_read_model
 
 ADMIN = Principal(key_id="a", role=Role.ADMIN)
@@ -35,50 +32,27 @@ DAY = date(2026, 6, 15)
 @dataclass
 class World:
     pricing: PricingService
-    status: StatusService
-    erp_sim: object
-    crm_sim: object
-
-
-async def _fault(sim: object) -> None:
-    transport = httpx.ASGITransport(app=sim)  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=transport, base_url="http://sim") as client:
-        await client.post("/_sim/faults", json={"rate": 1.0, "seed": 1, "kinds": ["503"]})
-
-
-async def _company_calls(sim: object) -> int:
-    transport = httpx.ASGITransport(app=sim)  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=transport, base_url="http://sim") as client:
-        stats = (await client.get("/_sim/stats")).json()
-    return int(stats["byEntitySet"].get("companyInformation", 0))
+    engine: AsyncEngine
 
 
 @asynccontextmanager
 async def _world(path: Path) -> AsyncIterator[World]:
-    url = f"sqlite+aiosqlite:///{path}"
-    engine = create_engine(url)
+    """The pricing service over a seeded store. It is given no upstream connector: it needs none
+    (the app-level check that a quote makes no upstream request is tests/web/test_quote_local_currency)."""
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
     await upgrade_engine(engine)
     await seed_read_model(engine, seed=OPTIONS.seed, customers=OPTIONS.customers, items=OPTIONS.items)
-    settings = harness_settings(url, OPTIONS, upstream_max_retries=0)
-    erp_sim, crm_sim = create_erp_simulator(OPTIONS), create_crm_simulator(OPTIONS)
-    async with AsyncExitStack() as stack:
-        erp = build_erp_connector(settings, transport=in_process_transport(erp_sim))
-        stack.push_async_callback(erp.aclose)
-        crm = build_crm_connector(settings, transport=in_process_transport(crm_sim))
-        stack.push_async_callback(crm.aclose)
-        status = StatusService(erp=erp, crm=crm, ttl_seconds=0)  # every check asks: counts stay honest
-        sessions = read_session_factory(engine)
-        pricing = PricingService(
-            sessions=sessions,
-            catalog=CatalogService(sessions=sessions, sales_scope="own"),
-            local_currency=LocalCurrency(status=status),
-            today=lambda: DAY,
-        )
-        yield World(pricing, status, erp_sim, crm_sim)
-    await engine.dispose()
+    sessions = read_session_factory(engine)
+    pricing = PricingService(
+        sessions=sessions, catalog=CatalogService(sessions=sessions, sales_scope="own"), today=lambda: DAY
+    )
+    try:
+        yield World(pricing, engine)
+    finally:
+        await engine.dispose()
 
 
-# One world for the module (seeding dominates); the test that breaks the upstreams makes its own.
+# One world for the module (seeding dominates); the test that empties a table makes its own.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
@@ -88,22 +62,21 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         yield built
 
 
-async def test_the_local_currency_comes_from_the_erp_once(world: World) -> None:
-    local = LocalCurrency(status=world.status)
-    assert await local() == "USD"
-    calls = await _company_calls(world.erp_sim)
-    assert calls >= 1
-    assert await local() == "USD"
-    assert await _company_calls(world.erp_sim) == calls  # kept: no second ask
+async def test_the_local_currency_comes_from_the_store(world: World) -> None:
+    quote = await world.pricing.quote(ADMIN, customer_number="C10070", lines=[("1028-A", Decimal(2), None)])
+    assert quote.currency_code == "EUR"  # the customer's currency, priced through the local one
+    local = await world.pricing.quote(
+        ADMIN, customer_number="C10070", currency_code="usd", lines=[("1028-A", Decimal(2), None)]
+    )
+    assert local.currency_code == "USD"  # the seeded companyInformation's currencyCode
 
 
-async def test_the_local_currency_falls_back_to_the_sales_base_currency(tmp_path: Path) -> None:
-    async with _world(tmp_path / "down.db") as broken:
-        await _fault(broken.erp_sim)
-        assert await LocalCurrency(status=broken.status)() == "USD"
-        await _fault(broken.crm_sim)
-        with pytest.raises(UpstreamUnavailable):
-            await LocalCurrency(status=broken.status)()
+async def test_a_store_without_the_local_currency_cannot_quote_yet(tmp_path: Path) -> None:
+    async with _world(tmp_path / "older.db") as older:
+        async with older.engine.begin() as conn:
+            await conn.execute(text("DELETE FROM rm_company"))  # a store the sync has not given it yet
+        with pytest.raises(NotSynchronized, match="local currency"):
+            await older.pricing.quote(ADMIN, customer_number="C10070", lines=[("1028-A", Decimal(2), None)])
 
 
 async def test_defaults_date_currency_and_unit(world: World) -> None:

@@ -16,10 +16,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.domain import CouplingStatus, PriceRequest, Side, UpstreamRecord
 from gateway.services.price_engine import PricingSnapshot, quote_line
-from gateway.store import read_catalog, read_lines
+from gateway.store import read_catalog, read_lines, read_versions
 from gateway.store.engine import count_queries, read_session_factory
 from gateway.store.read_model import RmCustomer, RmPriceLine
-from gateway.store.read_pricing import load_pricing_data
+from gateway.store.read_pricing import load_currency_tables, load_pricing_data
 from gateway.store.read_projection import project_records, projected_entity_sets, remove_records
 from gateway.store.read_queries import Filters, Order
 from tests.read_model_seed import Seeded, seed_read_model
@@ -91,6 +91,25 @@ async def test_unknown_sets_are_ignored_and_deletes_remove_only_their_side(
         assert await _count(session, RmCustomer) == 1
     assert {"customers", "priceListLines", "customerPricing"} <= projected_entity_sets(Side.ERP)
     assert projected_entity_sets(Side.CRM) >= {"accounts", "products", "pricelevels", "systemusers"}
+
+
+async def test_the_local_currency_is_bc_company_information_and_raises_the_currencies_version(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    company = "33333333-2222-4333-8444-555555555555"
+    async with sessions() as session:
+        assert (await load_currency_tables(session)).local_currency_code == ""  # before the sync read it
+        assert await read_versions.current(session, read_versions.CURRENCIES) is None
+        for code in ("USD", "GBP"):
+            row = UpstreamRecord(
+                "companyInformation", company, {"displayName": "CRONUS", "currencyCode": code}
+            )
+            await project_records(session, side=Side.ERP, entity_set="companyInformation", records=[row])
+            await session.commit()
+            assert (await load_currency_tables(session)).local_currency_code == code
+        # Each write told the processes keeping the currency tables to read them again.
+        version = await read_versions.current(session, read_versions.CURRENCIES)
+        assert version is not None and version[1] == 2
 
 
 @pytest.fixture
@@ -252,7 +271,7 @@ async def test_pricing_data_holds_every_candidate_line_and_prices_a_quote(
             data = await load_pricing_data(
                 session, customer_numbers=[profile["customerNumber"], "NOPE"], item_numbers=[*numbers, "NOPE"]
             )
-    assert counter.count == 6
+    assert counter.count == 7  # currencies, rates, the local currency (kept between quotes), 4 more
     assert set(data.customers) == {profile["customerNumber"]}
     assert (
         data.customers[profile["customerNumber"]].customer_price_group_code

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from gateway.domain import Role
-from gateway.sync.pricing_mirror import ERP_PRICING, PRICING_SETS
+from gateway.sync.pricing_mirror import COMPANY_SET, ERP_PRICING, PRICING_SETS
 from tests.gateway_harness import Harness, running_gateway
 
 A = "/api/v1/admin"
@@ -25,7 +25,7 @@ async def gw(tmp_path: Path) -> AsyncIterator[Harness]:
 
 
 async def _bc_rows_of_pricing_sets(gw: Harness) -> int:
-    """How many rows BC holds in the sets ERP PRICING mirrors, counted by BC itself ($count)."""
+    """How many rows BC holds in the sets a full ERP PRICING run mirrors, counted by BC ($count)."""
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gw.erp_sim), base_url="http://sim") as sim:
         info = (await sim.get("/_sim/info")).json()
         form = {
@@ -37,7 +37,7 @@ async def _bc_rows_of_pricing_sets(gw: Harness) -> int:
         token = (await sim.post(info["tokenPath"], data=form)).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
         total = 0
-        for entity_set, api, _keys in PRICING_SETS:
+        for entity_set, api, _keys in (*PRICING_SETS, COMPANY_SET):
             root = info["integrationPath"] if api == "integration" else info["apiPath"]
             url = f"{root}companies({info['companyId']})/{entity_set}/$count"
             counted = await sim.get(url, headers=headers)
@@ -62,7 +62,7 @@ async def _full_sync_jobs(gw: Harness) -> list[dict[str, Any]]:
 
 async def test_erp_pricing_full_job_shows_done_out_of_the_rows_it_read(gw: Harness) -> None:
     rows = await _bc_rows_of_pricing_sets(gw)
-    assert rows > 100  # 11 sets of the demo data: a count that cannot be met by accident
+    assert rows > 100  # 12 sets of the demo data: a count that cannot be met by accident
 
     (first,) = await _full_sync_jobs(gw)
     assert first["status"] == "success", first
