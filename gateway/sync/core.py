@@ -73,9 +73,12 @@ class EngineCore(abc.ABC):
         actions: Iterable[ErrorAction] = (ErrorAction.RETRY, ErrorAction.IGNORE),
         direction: str | None = None,
         counter: str = "failed",
+        transient: bool = False,
     ) -> None:
+        """`transient`: the upstream's state, not the record, made it fail (see is_transient)."""
         direction = direction if direction in run.jobs else run.primary
         run.count(counter, direction=direction)
+        run.transient = run.transient or transient
         run.errors.append(
             FailedRecord(
                 job_id=run.jobs[direction],
@@ -95,7 +98,9 @@ class EngineCore(abc.ABC):
         """Bring coupled pairs up to date (gateway.sync.pairs)."""
 
     @abc.abstractmethod
-    def _record_failure(self, run: RunState, pair: Pair, exc: GatewayError) -> None:
+    def _record_failure(
+        self, run: RunState, pair: Pair, exc: GatewayError, *, transient: bool | None = None
+    ) -> None:
         """Log a pair that could not be synchronized (gateway.sync.pairs)."""
 
     @abc.abstractmethod

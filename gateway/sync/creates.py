@@ -29,6 +29,7 @@ from gateway.sync.runstate import (
     crm_id_for,
     erp_number_for,
     error_chain,
+    is_transient,
     job_direction,
     mirror_record,
     record_from,
@@ -97,8 +98,7 @@ class CreatesPart(EngineCore):
         created: list[tuple[MirrorRecord, UpstreamRecord]] = []
         for (record, crm_id, write), result in zip(writes, results, strict=True):
             if isinstance(result, BaseException) or result.status >= 300:
-                reason = str(result) if isinstance(result, BaseException) else batch_message(Side.CRM, result)
-                self._fail(run, reason=reason, erp_id=record.id, erp_key=record.key, direction="erp_to_crm")
+                self._create_failed(run, Side.CRM, record, result)
                 continue
             created.append((record, record_from(Side.CRM, table, write, result, None, record_id=crm_id)))
         async with self.sessions.begin() as session:
@@ -239,10 +239,9 @@ class CreatesPart(EngineCore):
         definitive_failures: list[str] = []
         for (record, _number, write), result in zip(posted, results, strict=True):
             if isinstance(result, BaseException) or result.status >= 300:
-                reason = str(result) if isinstance(result, BaseException) else batch_message(Side.ERP, result)
                 if not isinstance(result, BaseException) and 400 <= result.status < 500:
                     definitive_failures.append(record.id)
-                self._fail(run, reason=reason, crm_id=record.id, crm_key=record.key, direction="crm_to_erp")
+                self._create_failed(run, Side.ERP, record, result)
                 continue
             done.append((record, record_from(Side.ERP, table, write, result, None)))
         async with self.sessions.begin() as session:
@@ -365,6 +364,25 @@ class CreatesPart(EngineCore):
         if restore_erp:
             await self._create_in_erp(run, restore_erp, numbers=restore_numbers)
 
+    def _create_failed(
+        self, run: RunState, target: Side, record: MirrorRecord, result: BaseException | BatchResult
+    ) -> None:
+        """Creating `record` (of the other side) on `target` failed: an error on the record."""
+        reason = str(result) if isinstance(result, BaseException) else batch_message(target, result)
+        ids = (record.id, record.key)
+        erp_id, erp_key = ids if target is Side.CRM else (None, None)
+        crm_id, crm_key = ids if target is Side.ERP else (None, None)
+        self._fail(
+            run,
+            reason=reason,
+            erp_id=erp_id,
+            erp_key=erp_key,
+            crm_id=crm_id,
+            crm_key=crm_key,
+            direction=job_direction(target),
+            transient=is_transient(result),
+        )
+
     async def _restore_crm(self, run: RunState, items: list[tuple[Pair, MirrorRecord]]) -> None:
         """Recreate deleted CRM records under their old id (a PATCH upsert) from the ERP values."""
         table = run.mapping
@@ -394,6 +412,7 @@ class CreatesPart(EngineCore):
                         as_record_error(result)
                         if isinstance(result, BaseException)
                         else RecordError(batch_message(Side.CRM, result)),
+                        transient=is_transient(result),
                     )
                     continue
                 crm = record_from(Side.CRM, table, write, result, None, record_id=pair.coupling.crm_id)

@@ -101,6 +101,7 @@ class SyncEngine(AdminActionsPart, ReconcilingPart, RunsPart, PairsPart, Creates
             dependencies = await self._dependencies(table)
             await self._reconcile_all(run)
             self.retries.tried(table, dependencies)  # every record was just tried
+            self.retries.settle(table, transient=run.transient, retried=True)
 
         return await self._run_to_end(run, read_and_reconcile_all)
 

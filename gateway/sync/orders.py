@@ -22,6 +22,7 @@ from gateway.store.tables import ErrorAction
 from gateway.store.types import utcnow
 from gateway.sync.erp_polls import erp_poll_due, record_polled
 from gateway.sync.model import MappingDirection, TableMapping
+from gateway.sync.runstate import is_transient
 from gateway.upstream.odata import in_filter
 from gateway.upstream.writes import Write
 
@@ -153,6 +154,7 @@ async def sync_orders(
     await _transfer(engine, run, pending, lines_of, lookups)
     await _report_back(engine, run, orders, erp_orders, couplings)
     engine.retries.tried(table, dependencies)
+    engine.retries.settle(table, transient=run.transient, retried=True)
 
 
 async def _read_changes(engine: SyncEngine, run: RunState) -> bool:
@@ -240,7 +242,8 @@ async def _transfer(
                 if isinstance(result, BaseException)
                 else f"ERP refused the order ({result.status}): {result.error_message}"
             )
-            engine._fail(run, reason=reason, crm_id=order.id, crm_key=order.key)
+            transient = is_transient(result)
+            engine._fail(run, reason=reason, crm_id=order.id, crm_key=order.key, transient=transient)
             continue
         values = {k: v for k, v in result.body.items() if not k.startswith("@")}
         done.append(

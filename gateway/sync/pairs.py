@@ -25,6 +25,7 @@ from gateway.sync.runstate import (
     as_record_error,
     batch_message,
     error_chain,
+    is_transient,
     record_from,
 )
 from gateway.sync.values import crm_payload
@@ -99,7 +100,10 @@ class PairsPart(EngineCore):
         if deletions:
             await self._deleted(run, deletions)
 
-    def _record_failure(self, run: RunState, pair: Pair, exc: GatewayError) -> None:
+    def _record_failure(
+        self, run: RunState, pair: Pair, exc: GatewayError, *, transient: bool | None = None
+    ) -> None:
+        """`transient`: None to tell from `exc` (see is_transient)."""
         pair.coupling.state = CouplingState.ERROR.value
         field = exc.field if isinstance(exc, MissingDependency) else None
         self._fail(
@@ -118,6 +122,7 @@ class PairsPart(EngineCore):
                 ErrorAction.UNCOUPLE,
                 ErrorAction.IGNORE,
             ),
+            transient=is_transient(exc) if transient is None else transient,
         )
 
     def _conflict(self, run: RunState, pair: Pair, outcome: Outcome) -> None:
@@ -185,7 +190,9 @@ class PairsPart(EngineCore):
                     stale.add(key)
                 elif result.status >= 300:
                     failed.add(key)
-                    self._record_failure(run, pair, RecordError(batch_message(side, result)))
+                    self._record_failure(
+                        run, pair, RecordError(batch_message(side, result)), transient=is_transient(result)
+                    )
                 else:
                     after[key] = record_from(side, table, write, result, pair)
         written: list[tuple[Pair, dict[str, Any], dict[str, Any]]] = []

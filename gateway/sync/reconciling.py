@@ -130,6 +130,7 @@ class ReconcilingPart(RunsPart, PairsPart, CreatesPart):
         )
         if retrying:
             self.retries.tried(table, dependencies)
+        self.retries.settle(table, transient=run.transient, retried=retrying)
 
     async def _reconcile(
         self,

@@ -10,6 +10,11 @@ mirrored; an idle run must not load every coupling to find nothing changed). A c
 alone changed is not seen: such records wait for the backoff, as do failures with outside causes
 (an upstream that refused or was down). Without this, every idle run re-processed every open error
 (and wrote a fresh error row for each), so idle runs grew slower with the data.
+
+Failures whose cause was the upstream's state (throttled, unavailable, timed out, after the
+client's own retries) are the exception: they are retried after a short backoff that doubles while
+they keep failing (5, 10, 20 … s, at most the full backoff), so a record caught by a brief outage
+arrives seconds after the service is back, not minutes.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from gateway.sync.model import TableMapping, mapping_to_dict
 
 RETRY_BACKOFF_SECONDS = 300.0
 """Failed records whose dependencies did not change are retried this often (ten 30-s rounds)."""
+TRANSIENT_BACKOFF_SECONDS = 5.0
+"""The first wait before retrying records that failed for upstream reasons; it doubles per failure."""
 
 
 def fingerprint(table: TableMapping, *, local_currency: str, versions: Mapping[str, object]) -> str:
@@ -42,14 +49,21 @@ class RetryGate:
         self,
         *,
         backoff_seconds: float = RETRY_BACKOFF_SECONDS,
+        transient_seconds: float = TRANSIENT_BACKOFF_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.backoff_seconds = backoff_seconds
+        self.transient_seconds = transient_seconds
         self.clock = clock
         self._tried: dict[str, tuple[str, float]] = {}
+        self._soon: dict[str, tuple[float, int]] = {}
+        """Per mapping with upstream-caused failures: when to retry them, and how many in a row."""
 
     def due(self, table: TableMapping, dependencies: str) -> bool:
         """`dependencies`: the fingerprint of what `table`'s records depend on now."""
+        soon = self._soon.get(table.name)
+        if soon is not None and self.clock() >= soon[0]:
+            return True
         last = self._tried.get(table.name)
         if last is None:
             return True
@@ -60,5 +74,17 @@ class RetryGate:
         """Every failed record of `table` was just tried with these dependencies."""
         self._tried[table.name] = (dependencies, self.clock())
 
+    def settle(self, table: TableMapping, *, transient: bool, retried: bool) -> None:
+        """After a run that did work: `transient` when some record failed for upstream reasons (its
+        retry becomes due after the short backoff, doubled for each such run in a row); a retry
+        without such failures ends the streak."""
+        if transient:
+            streak = self._soon[table.name][1] + 1 if table.name in self._soon else 0
+            wait = min(self.transient_seconds * 2**streak, self.backoff_seconds)
+            self._soon[table.name] = (self.clock() + wait, streak)
+        elif retried:
+            self._soon.pop(table.name, None)
+
     def forget(self, mapping: str) -> None:
         self._tried.pop(mapping, None)
+        self._soon.pop(mapping, None)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.domain import BatchResult, Side, UpstreamRecord
-from gateway.errors import GatewayError, RecordError
+from gateway.errors import GatewayError, RecordError, RetriableUpstreamError
 from gateway.store import couplings as couplings_store
 from gateway.store.job_errors import FailedRecord
 from gateway.store.sync_tables import MirrorRecord
@@ -94,6 +94,9 @@ class RunState:
     room left in the last `$batch` of the run's other CRM writes (see PairsPart._send)."""
     erp_filler: list[tuple[MirrorRecord, str, Write]] = field(default_factory=list)
     """The same for ERP creates (record, number, POST) whose intents are already committed."""
+    transient: bool = False
+    """A record failed for a reason on the upstream's side (throttled, unavailable, timed out): its
+    retry is worth trying soon (gateway.sync.retries)."""
     lookups_loaded: bool = True
     """False while `lookups` is an empty table an incremental run loads once it has work (see
     SyncEngine._need_lookups): an idle run never loads the couplings its lookups go through."""
@@ -165,6 +168,23 @@ def error_chain(exc: BaseException) -> list[str]:
         chain.append(str(current) or type(current).__name__)
         current = current.__cause__
     return chain
+
+
+TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+"""Statuses of an operation inside a `$batch` that say the service, not the record, failed."""
+
+
+def is_transient(outcome: BaseException | BatchResult) -> bool:
+    """Whether a write failed because of the upstream's state rather than the record's content: an
+    exception whose chain holds a RetriableUpstreamError, or a `$batch` answer with such a status."""
+    if isinstance(outcome, BatchResult):
+        return outcome.status in TRANSIENT_STATUSES
+    seen: BaseException | None = outcome
+    while seen is not None:
+        if isinstance(seen, RetriableUpstreamError):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 def as_record_error(exc: BaseException) -> GatewayError:
