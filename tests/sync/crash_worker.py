@@ -91,7 +91,8 @@ async def run_full_sync() -> list[str]:
         # stable across restarts, so a restarted worker takes them back at once (no TTL to wait out)
         # and marks the jobs its killed predecessor left running abandoned.
         names = await _lease_names(sessions, [m for layer in await full.plan() for m in layer])
-        async with hold_leases(sessions, names=names, holder=settings.resolved_worker_id()) as held:
+        holder, ttl = settings.resolved_worker_id(), settings.lease_ttl_seconds  # as `gateway worker`
+        async with hold_leases(sessions, names=names, holder=holder, ttl=ttl) as held:
             if held is None:
                 raise RuntimeError("the full sync's leases are held by another process")
             summaries = await full.run(fence_for=held.fence_for_mapping)

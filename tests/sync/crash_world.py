@@ -41,6 +41,7 @@ PAGE_SIZE = 10
 # every commit before the next one lands.
 LATENCY_MS = 8
 POLL_SECONDS = 0.003
+LEASE_TTL_SECONDS = 120
 
 # Every entity set the full sync reads or writes, per side (the sets of the demo company).
 ERP_SETS = (
@@ -199,6 +200,10 @@ class SimulatorPair:
             GATEWAY_CRM_CLIENT_SECRET=SECRET,
             GATEWAY_LOG_LEVEL="WARNING",
             GATEWAY_WORKER_ID=WORKER_ID,
+            # A restart takes its leases back at once whatever the TTL (same worker id), so a long
+            # one costs nothing; the default 15 s lapsed in two runs of the loaded baseline
+            # (StaleLease, the worker exiting before its kill point) when the machine stalled.
+            GATEWAY_LEASE_TTL_SECONDS=str(LEASE_TTL_SECONDS),
         )
         return env
 
