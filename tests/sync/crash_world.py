@@ -9,6 +9,7 @@ worker's own transport, as `/_sim/stats` counts them), or coupling rows committe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -230,12 +231,20 @@ class KillPoint:
         return f"{self.counter}>={self.at}"
 
 
-def coupling_count(store: Path) -> int:
-    try:
-        with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=2) as db:
-            return int(db.execute("SELECT count(*) FROM coupling").fetchone()[0])
+def _reader(store: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=2)
+
+
+def _couplings_in(db: sqlite3.Connection) -> int:
+    try:  # each statement reads the newest commit (WAL; no transaction held between looks)
+        return int(db.execute("SELECT count(*) FROM coupling").fetchone()[0])
     except sqlite3.OperationalError:  # the worker holds the write lock; look again next time
         return -1
+
+
+def coupling_count(store: Path) -> int:
+    with contextlib.closing(_reader(store)) as db:
+        return _couplings_in(db)
 
 
 class Zygote:
@@ -319,13 +328,15 @@ async def run_and_kill(zygote: Zygote, sims: SimulatorPair, store: Path, point: 
         env[KILL_AT] = f"{point.counter}:{point.at}"
     log = store.with_suffix(".log")
     pid = zygote.spawn(env, log)
-    while point.counter == "couplings":
-        if _exited(pid):
-            break  # reaped below: a worker that ended on its own fails the check there
-        if coupling_count(store) >= point.at:
-            os.kill(pid, signal.SIGKILL)
-            break
-        await asyncio.sleep(POLL_SECONDS)
+    if point.counter == "couplings":
+        # One connection for the whole watch: opening one per look cost 0.56 ms of CPU (and ~6 ms
+        # of wall time at load 15) some 300 times a second, beside the worker it watches; 3 µs so.
+        with contextlib.closing(_reader(store)) as db:
+            while not _exited(pid):  # a worker that ended on its own fails the check below
+                if _couplings_in(db) >= point.at:
+                    os.kill(pid, signal.SIGKILL)
+                    break
+                await asyncio.sleep(POLL_SECONDS)
     code = zygote.wait(pid)
     if code != -signal.SIGKILL:
         tail = log.read_text()[-4000:]
