@@ -116,6 +116,10 @@ class ODataClient(ODataRequester):
 
     # --------------------------------------------------------------------------------- batch
 
+    def batch_size(self, batch_format: BatchFormat) -> int:
+        """Operations per `$batch` request: the configured size, capped by the service's limit."""
+        return min(self.limits.batch_size, BATCH_LIMITS[batch_format])
+
     async def batch(
         self,
         operations: Sequence[BatchOperation],
@@ -127,7 +131,7 @@ class ODataClient(ODataRequester):
         """Run `operations` in `$batch` requests of at most the configured (and the service's) size.
         `atomic` makes each chunk all-or-nothing (BC `Isolation: snapshot`, Dataverse change sets);
         results come back in operation order with their global index."""
-        size = min(self.limits.batch_size, BATCH_LIMITS[batch_format])
+        size = self.batch_size(batch_format)
         results: list[BatchResult] = []
         for offset in range(0, len(operations), size):
             chunk = operations[offset : offset + size]

@@ -197,6 +197,11 @@ class CrmConnector:
             )
         return record
 
+    @property
+    def batch_size(self) -> int:
+        """Operations per `$batch` request this connector sends."""
+        return self.client.batch_size(BatchFormat.MULTIPART)
+
     async def batch(self, writes: Sequence[Write], *, atomic: bool = False) -> list[BatchResult]:
         """multipart `$batch`es of at most 1,000 operations; `atomic` puts each chunk in one change set."""
         operations = [_operation(write) for write in writes]

@@ -234,6 +234,11 @@ class ErpConnector:
             record = UpstreamRecord(record.entity_set, record.id, record.values, etag, record.modified_at)
         return record
 
+    @property
+    def batch_size(self) -> int:
+        """Operations per `$batch` request this connector sends."""
+        return self.client.batch_size(BatchFormat.JSON)
+
     async def batch(
         self, writes: Sequence[Write], *, api: ErpApi = "v2.0", atomic: bool = False
     ) -> list[BatchResult]:
