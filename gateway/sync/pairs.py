@@ -20,6 +20,7 @@ from gateway.sync.core import EngineCore
 from gateway.sync.mirroring import erp_api
 from gateway.sync.reconcile import Outcome, reconcile, snapshot
 from gateway.sync.runstate import (
+    HeldWrites,
     Pair,
     RunState,
     as_record_error,
@@ -67,8 +68,21 @@ class PairsPart(EngineCore):
                 settled.append((pair, dict(pair.erp.values), dict(pair.crm.values)))
             else:
                 updates.append((pair, outcome))
-        written = await self._write_updates(run, updates)
-        settled += written
+        written, completed = await self._write_updates(run, updates)
+        await self._settle(run, settled + written, touched=[*pairs, *completed], done=len(pairs))
+        if deletions:
+            await self._deleted(run, deletions)
+
+    async def _settle(
+        self,
+        run: RunState,
+        settled: list[tuple[Pair, dict[str, Any], dict[str, Any]]],
+        *,
+        touched: list[Pair],
+        done: int,
+    ) -> None:
+        """Record what each settled pair agreed on, and the state of pairs that failed or conflict."""
+        table = run.mapping
         async with self.sessions.begin() as session:
             moved: list[AgreedCoupling] = []
             for pair, erp_values, crm_values in settled:
@@ -90,15 +104,23 @@ class PairsPart(EngineCore):
                 session,
                 {
                     pair.coupling.id or 0: pair.coupling.state
-                    for pair in pairs
+                    for pair in touched
                     if pair.coupling.state in (CouplingState.ERROR.value, CouplingState.CONFLICT.value)
                 },
             )
-            run.count("done", len(pairs))
+            if done:
+                run.count("done", done)
             await self._flush(session, run)
             await run.fence.check(session)
-        if deletions:
-            await self._deleted(run, deletions)
+
+    async def _release_held(self, run: RunState, *, sides: tuple[Side, ...] = (Side.ERP, Side.CRM)) -> None:
+        """Send the updates `run` holds for `sides` (creates still planned fill the last batch's
+        room, see _send) and settle the pairs that completes."""
+        if run.held is None:
+            return
+        written, completed = await self._send_held(run, run.held, final=True, sides=sides)
+        if completed:
+            await self._settle(run, written, touched=completed, done=0)
 
     def _record_failure(
         self, run: RunState, pair: Pair, exc: GatewayError, *, transient: bool | None = None
@@ -143,15 +165,16 @@ class PairsPart(EngineCore):
 
     async def _write_updates(
         self, run: RunState, updates: list[tuple[Pair, Outcome]]
-    ) -> list[tuple[Pair, dict[str, Any], dict[str, Any]]]:
-        """Send every update in batches; 412s are re-read and re-applied one by one."""
+    ) -> tuple[list[tuple[Pair, dict[str, Any], dict[str, Any]]], list[Pair]]:
+        """Queue every update's writes and send them in batches: all at once, or, while the run holds
+        writes, only those that fill whole batches (the rest wait for the next chunk's or the end of
+        the run). Returns the pairs written and every pair whose writes were all answered."""
         table = run.mapping
-        erp_writes: list[tuple[Pair, Write]] = []
-        crm_writes: list[tuple[Pair, Write]] = []
+        held = run.held if run.held is not None else HeldWrites()
         for pair, outcome in updates:
             assert pair.erp is not None and pair.crm is not None
             if outcome.erp_changes:
-                erp_writes.append(
+                held.writes[Side.ERP].append(
                     (
                         pair,
                         Write.update(
@@ -160,7 +183,7 @@ class PairsPart(EngineCore):
                     )
                 )
             if outcome.crm_changes:
-                crm_writes.append(
+                held.writes[Side.CRM].append(
                     (
                         pair,
                         Write.update(
@@ -171,18 +194,58 @@ class PairsPart(EngineCore):
                         ),
                     )
                 )
-        erp_results = await self._send(run, Side.ERP, [w for _, w in erp_writes])
-        crm_results = await self._send(run, Side.CRM, [w for _, w in crm_writes])
+            held.pairs.append(pair)
+        return await self._send_held(run, held, final=run.held is None)
+
+    async def _send_held(
+        self, run: RunState, held: HeldWrites, *, final: bool, sides: tuple[Side, ...] = (Side.ERP, Side.CRM)
+    ) -> tuple[list[tuple[Pair, dict[str, Any], dict[str, Any]]], list[Pair]]:
+        """Send `held`'s writes of `sides` (whole batches only unless `final`), then process the pairs
+        none of whose writes still wait."""
+        for side in sides:
+            queue = held.writes[side]
+            size = self._batch_size(side)
+            count = len(queue) if final else len(queue) - len(queue) % size
+            if not count:
+                continue
+            sent, held.writes[side] = queue[:count], queue[count:]
+            in_flight = {id(pair) for pair, _ in sent} - held.sending
+            held.sending |= in_flight
+            try:
+                results = await self._send(run, side, [w for _, w in sent])
+            finally:
+                held.sending -= in_flight
+            for (pair, write), result in zip(sent, results, strict=True):
+                held.answers[side][id(pair)] = (write, result)
+        waiting = held.waiting()
+        completed = [p for p in held.pairs if id(p) not in waiting]
+        if not completed:
+            return [], []
+        held.pairs = [p for p in held.pairs if id(p) in waiting]
+        answers = {
+            side: {id(p): answered.pop(id(p)) for p in completed if id(p) in answered}
+            for side, answered in held.answers.items()
+        }
+        return await self._answered(run, completed, answers), completed
+
+    async def _answered(
+        self,
+        run: RunState,
+        pairs: list[Pair],
+        answers: dict[Side, dict[int, tuple[Write, BatchResult | BaseException]]],
+    ) -> list[tuple[Pair, dict[str, Any], dict[str, Any]]]:
+        """The pairs whose writes were all answered: failures recorded, the written records mirrored,
+        412s re-read and re-applied one by one."""
+        table = run.mapping
         stale: set[int] = set()
         failed: set[int] = set()
-        erp_after: dict[int, UpstreamRecord] = {}
-        crm_after: dict[int, UpstreamRecord] = {}
-        for side, writes, results, after in (
-            (Side.ERP, erp_writes, erp_results, erp_after),
-            (Side.CRM, crm_writes, crm_results, crm_after),
-        ):
-            for (pair, write), result in zip(writes, results, strict=True):
+        after: dict[Side, dict[int, UpstreamRecord]] = {Side.ERP: {}, Side.CRM: {}}
+        for side, answered in answers.items():
+            for pair in pairs:
                 key = id(pair)
+                if key not in answered:
+                    continue
+                write, result = answered[key]
                 if isinstance(result, BaseException):
                     failed.add(key)
                     self._record_failure(run, pair, as_record_error(result))
@@ -194,16 +257,16 @@ class PairsPart(EngineCore):
                         run, pair, RecordError(batch_message(side, result)), transient=is_transient(result)
                     )
                 else:
-                    after[key] = record_from(side, table, write, result, pair)
+                    after[side][key] = record_from(side, table, write, result, pair)
         written: list[tuple[Pair, dict[str, Any], dict[str, Any]]] = []
         records_to_mirror: dict[Side, list[UpstreamRecord]] = {Side.ERP: [], Side.CRM: []}
-        for pair, _outcome in updates:
+        for pair in pairs:
             key = id(pair)
             if key in failed or key in stale:
                 continue
             assert pair.erp is not None and pair.crm is not None
-            erp_record = erp_after.get(key)
-            crm_record = crm_after.get(key)
+            erp_record = after[Side.ERP].get(key)
+            crm_record = after[Side.CRM].get(key)
             if erp_record is not None:
                 records_to_mirror[Side.ERP].append(erp_record)
                 run.count("modified", direction="crm_to_erp")
@@ -214,12 +277,15 @@ class PairsPart(EngineCore):
             crm_values = dict(crm_record.values) if crm_record else dict(pair.crm.values)
             written.append((pair, erp_values, crm_values))
         await self._mirror(run, records_to_mirror)
-        for pair, _ in updates:
+        for pair in pairs:
             if id(pair) in stale:
                 retried = await self._retry_stale(run, pair)
                 if retried is not None:
                     written.append(retried)
         return written
+
+    def _batch_size(self, side: Side) -> int:
+        return self.erp.batch_size if side is Side.ERP else self.crm.batch_size
 
     async def _retry_stale(
         self, run: RunState, pair: Pair
@@ -280,7 +346,7 @@ class PairsPart(EngineCore):
         returned."""
         if not writes:
             return []
-        size = 100 if side is Side.ERP else 1000
+        size = self._batch_size(side)
         waiting = run.crm_filler if side is Side.CRM else run.erp_filler
         room = -len(writes) % size
         filler, waiting[:room] = waiting[:room], []

@@ -21,6 +21,7 @@ from gateway.sync.pairs import PairsPart
 from gateway.sync.reconcile import creatable
 from gateway.sync.runs import RunsPart
 from gateway.sync.runstate import (
+    HeldWrites,
     Pair,
     RunState,
     crm_id_for,
@@ -144,6 +145,34 @@ class ReconcilingPart(RunsPart, PairsPart, CreatesPart):
         create_erp: bool,
         create_crm: bool,
     ) -> None:
+        # Pair updates wait for whole batches across the chunks and phases below (PairsPart.
+        # _write_updates); the rest leave with the creates or, at the latest, here at the end.
+        run.held = HeldWrites()
+        await self._reconcile_records(
+            run,
+            erp_records,
+            crm_records,
+            couplings,
+            erp_scope=erp_scope,
+            crm_scope=crm_scope,
+            create_erp=create_erp,
+            create_crm=create_crm,
+        )
+        await self._release_held(run)
+        run.held = None
+
+    async def _reconcile_records(
+        self,
+        run: RunState,
+        erp_records: dict[str, MirrorRecord],
+        crm_records: dict[str, MirrorRecord],
+        couplings: list[Coupling],
+        *,
+        erp_scope: set[str] | None,
+        crm_scope: set[str] | None,
+        create_erp: bool,
+        create_crm: bool,
+    ) -> None:
         table = run.mapping
         coupled_erp = {c.erp_id for c in couplings}
         coupled_crm = {c.crm_id for c in couplings}
@@ -207,8 +236,10 @@ class ReconcilingPart(RunsPart, PairsPart, CreatesPart):
                 chunk = [crm_records[i] for i in ids[start : start + self.chunk_size]]
                 run.erp_filler += await self._plan_erp_creates(run, chunk)
         await self._couple_new(run, new_pairs, erp_records, crm_records)
+        await self._release_held(run, sides=(Side.ERP,))  # the ERP creates fill its last batch
         posts, run.erp_filler = run.erp_filler, []
-        await self._post_in_erp(run, posts)  # their follow-ups may still take CRM creates along
+        await self._post_in_erp(run, posts)  # their follow-ups are held with the other CRM updates
+        await self._release_held(run, sides=(Side.CRM,))  # the CRM creates fill its last batch
         if create_crm and creatable(table, Side.ERP) and table.direction.allows(Side.ERP):
             rest, run.crm_filler = run.crm_filler, []
             await self._send_crm_creates(run, rest)  # in slices of chunk_size writes

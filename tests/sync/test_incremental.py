@@ -345,9 +345,10 @@ async def test_creates_are_idempotent_across_a_crash_between_write_and_coupling(
 
     monkeypatch.setattr(couplings_store, "create_couplings", crash_once)
     first = await FullSync(w.engine).run(mappings=["SALESPEOPLE", "CURRENCY", "PRICE LIST", "CUSTOMER"])
-    assert crashed == ["crm"] and any(s.message for s in first)
+    # One side's creates crash each run (which first is the engine's order: ERP creates go first).
+    assert len(crashed) == 1 and any(s.message for s in first)
     second = await FullSync(w.engine).run(mappings=["CUSTOMER"])
-    assert crashed == ["crm", "erp"] and second[0].message
+    assert sorted(crashed) == ["crm", "erp"] and second[0].message
     monkeypatch.setattr(couplings_store, "create_couplings", real)
     await FullSync(w.engine).run(mappings=["CUSTOMER"])
     await FullSync(w.engine).run(mappings=["CUSTOMER"])
