@@ -25,8 +25,18 @@ class MeteredTransport(httpx.AsyncBaseTransport):
     included); `operations[(method, set)]`: the operations inside $batch bodies that write (a $batch of GETs
     only counts in `read_batches`)."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        *,
+        name: str = "",
+        journal: list[tuple[str, dict[str, int]]] | None = None,
+    ) -> None:
         self.inner = inner
+        self.name = name
+        self.journal = journal if journal is not None else []
+        """Every write `$batch` in the order sent: (name, operations per "METHOD set"); meters
+        sharing one list interleave, which shows which run's writes shared (or missed) a batch."""
         self.requests: Counter[tuple[str, str]] = Counter()
         self.operations: Counter[tuple[str, str]] = Counter()
         self.batches_by_set: Counter[str] = Counter()
@@ -53,6 +63,8 @@ class MeteredTransport(httpx.AsyncBaseTransport):
             self.read_batches += 1
             return
         self.write_batches += 1
+        carried = Counter(f"{method} {entity_set}" for method, entity_set in ops)
+        self.journal.append((self.name, dict(carried)))
         self.operations.update(ops)
         self.batches_by_set.update({entity_set for _method, entity_set in ops})
 

@@ -101,6 +101,8 @@ class Result:
     rss_kib: dict[str, int | None] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     """Open record errors after the full sync: "mapping: reason" → count (the demo data's traps)."""
+    full_batches: list[tuple[str, dict[str, int]]] = field(default_factory=list)
+    """The full sync's write `$batch`es in the order sent: service, operations per "METHOD set"."""
 
     @property
     def records_read(self) -> int:

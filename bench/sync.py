@@ -79,13 +79,17 @@ async def measure(config: BenchConfig, targets: dict[str, SyncTarget], workdir: 
     db = create_engine(url)
     await upgrade_engine(db)
     settings = _settings(config, targets["erp"].target, targets["crm"].target, url)
-    meters = {s: MeteredTransport(httpx.AsyncHTTPTransport()) for s in SERVICES}
+    journal: list[tuple[str, dict[str, int]]] = []
+    meters = {s: MeteredTransport(httpx.AsyncHTTPTransport(), name=s, journal=journal) for s in SERVICES}
     erp = build_erp_connector(settings, transport=meters["erp"])
     crm = build_crm_connector(settings, transport=meters["crm"])
     editors = (build_erp_connector(settings), build_crm_connector(settings))
     sessions = session_factory(db)
     engine = SyncEngine(sessions=sessions, erp=erp, crm=crm)
-    control = SyncControl(sessions=sessions, engine=engine, concurrency=config.concurrency)
+    # As the app: GATEWAY_LEASE_TTL_SECONDS applies (on a starved machine 15 s can lapse mid-run).
+    control = SyncControl(
+        sessions=sessions, engine=engine, concurrency=config.concurrency, lease_ttl=settings.lease_ttl_seconds
+    )
     try:
         await control.ensure_defaults()
         # ---- full synchronization, as the admin API starts it
@@ -99,6 +103,7 @@ async def measure(config: BenchConfig, targets: dict[str, SyncTarget], workdir: 
         result.full_seconds = time.perf_counter() - started
         result.full_cpu_seconds = time.process_time() - cpu
         made = diff(await stats(targets), before)
+        result.full_batches = list(journal)  # before the rounds add theirs
         result.rss_kib["bench process after full sync"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         result.summaries = summaries
         for service in SERVICES:
@@ -230,6 +235,12 @@ def parse_args(argv: Sequence[str] | None) -> tuple[BenchConfig, argparse.Namesp
         "--database-url", help="an EMPTY database (e.g. PostgreSQL); default a fresh SQLite file"
     )
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument(
+        "--batch-log",
+        type=Path,
+        help="write the full sync's write $batches here in the order sent, one line each: the service, "
+        "its operations, and their count per method and entity set",
+    )
     args = parser.parse_args(argv)
     config = BenchConfig(**QUICK) if args.quick else BenchConfig()
     changes = {
@@ -249,6 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = machine()
     result = run_benchmark(config)
     print(format_report(result, config, info), flush=True)
+    if args.batch_log:
+        lines = [f"{service} {sum(ops.values())} {ops}\n" for service, ops in result.full_batches]
+        args.batch_log.write_text("".join(lines))
     if args.json:
         payload = {"config": asdict(config), "machine": info, "result": as_dict(result)}
         args.json.write_text(json.dumps(payload, indent=2, default=str) + "\n")
