@@ -21,6 +21,7 @@ class BenchConfig:
     concurrency: int = 2  # SyncControl's default, as the app runs it
     changes: int = 100  # half ERP customers, half CRM accounts
     database_url: str | None = None
+    stall_threshold: float = 1.0  # event-loop stalls longer than this are reported (LoopWatch)
 
     def page(self, service: str) -> int:
         return self.erp_page_size if service == "erp" else self.crm_page_size
@@ -103,6 +104,10 @@ class Result:
     """Open record errors after the full sync: "mapping: reason" → count (the demo data's traps)."""
     full_batches: list[tuple[str, dict[str, int]]] = field(default_factory=list)
     """The full sync's write `$batch`es in the order sent: service, operations per "METHOD set"."""
+    stall_threshold: float = 1.0
+    stalls: list[dict[str, Any]] = field(default_factory=list)
+    """Event-loop stalls longer than `stall_threshold` during the full sync (`LoopWatch`):
+    seconds, cpu_seconds, where (our innermost frames), stack."""
 
     @property
     def records_read(self) -> int:

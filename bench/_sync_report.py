@@ -7,6 +7,35 @@ from typing import Any
 
 from bench._sync_model import BenchConfig, Result
 from bench.read_throughput import machine
+from gateway.sync.loop_watch import Stall
+
+
+def stall_dict(stall: Stall) -> dict[str, Any]:
+    """A stall for the report: `where` is the innermost frames in gateway/ (the section that held
+    the loop), innermost last; the whole stack is kept for the JSON."""
+    frames = [
+        line.strip().replace('File "', "").replace('", line ', ":")
+        for line in stall.stack.splitlines()
+        if line.startswith("  File ") and "/gateway/" in line and "loop_watch.py" not in line
+    ]
+    where = " > ".join(f.rsplit("/gateway/", 1)[-1] for f in frames[-3:])
+    return {
+        "seconds": round(stall.seconds, 2),
+        "cpu_seconds": round(stall.cpu_seconds, 2),
+        "where": where or "(outside gateway/)",
+        "stack": stall.stack,
+    }
+
+
+def _stall_lines(result: Result) -> list[str]:
+    stalls = sorted(result.stalls, key=lambda s: -s["seconds"])
+    lines = [
+        f"event-loop stalls > {result.stall_threshold:g} s during the full sync: {len(stalls)}"
+        + (f", longest {stalls[0]['seconds']:.2f} s" if stalls else "")
+    ]
+    for stall in stalls[:8]:
+        lines.append(f"  {stall['seconds']:6.2f} s ({stall['cpu_seconds']:.2f} s CPU) at {stall['where']}")
+    return lines
 
 
 def _table(rows: list[tuple[str, ...]], numeric: set[int]) -> list[str]:
@@ -40,6 +69,7 @@ def format_report(result: Result, config: BenchConfig, info: dict[str, str]) -> 
         f"full sync: {result.full_seconds:.1f} s wall, {result.full_cpu_seconds:.1f} s CPU (bench process),"
         f" {result.records_read:,} records read, {result.records_per_second:,.0f} records/s;"
         f" {sum(u.operations for u in result.usage):,} records written; {result.couplings:,} couplings",
+        *_stall_lines(result),
         "",
     ]
     rows: list[tuple[str, ...]] = [("service", "kind", "requests", "minimum", "ratio", "what N is")]

@@ -34,7 +34,7 @@ from sqlmodel import select
 from bench._servers import Target
 from bench._sync_meter import MeteredTransport
 from bench._sync_model import SERVICES, BenchConfig, Result
-from bench._sync_report import as_dict, format_report
+from bench._sync_report import as_dict, format_report, stall_dict
 from bench._sync_rounds import arrived, change_customers, run_round
 from bench._sync_servers import DemoSimulatorProcess, SyncTarget
 from bench._sync_usage import diff, stats, usage_of
@@ -46,6 +46,7 @@ from gateway.store.migrate import upgrade_engine
 from gateway.store.tables import Coupling, JobError
 from gateway.sync import catalog
 from gateway.sync.engine import SyncEngine
+from gateway.sync.loop_watch import LoopWatch
 from gateway.sync.pricing_mirror import PRICING_SETS
 from gateway.upstream.factory import build_crm_connector, build_erp_connector
 
@@ -98,8 +99,11 @@ async def measure(config: BenchConfig, targets: dict[str, SyncTarget], workdir: 
         carried_before = {s: Counter(m.batches_by_set) for s, m in meters.items()}
         read_batches_before = {s: m.read_batches for s, m in meters.items()}
         started, cpu = time.perf_counter(), time.process_time()
-        await control.start_full_sync()
-        summaries = await control.wait_full_sync()
+        async with LoopWatch(threshold=config.stall_threshold) as watch:
+            await control.start_full_sync()
+            summaries = await control.wait_full_sync()
+        result.stall_threshold = config.stall_threshold
+        result.stalls = [stall_dict(s) for s in watch.stalls]
         result.full_seconds = time.perf_counter() - started
         result.full_cpu_seconds = time.process_time() - cpu
         made = diff(await stats(targets), before)
@@ -234,6 +238,11 @@ def parse_args(argv: Sequence[str] | None) -> tuple[BenchConfig, argparse.Namesp
     parser.add_argument(
         "--database-url", help="an EMPTY database (e.g. PostgreSQL); default a fresh SQLite file"
     )
+    parser.add_argument(
+        "--stall-threshold",
+        type=float,
+        help="report event-loop stalls of the full sync longer than this (s, default 1)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument(
         "--batch-log",
@@ -250,6 +259,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[BenchConfig, argparse.Namesp
         "changes": args.changes,
         "concurrency": args.concurrency,
         "database_url": args.database_url,
+        "stall_threshold": args.stall_threshold,
     }
     config = replace(config, **{k: v for k, v in changes.items() if v is not None})
     return config, args
