@@ -7,6 +7,7 @@ Functions flush but never commit: the caller owns the transaction.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -18,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.domain import Side, UpstreamRecord
 from gateway.store.couplings import normalize_id
+from gateway.store.paced import all_scalars
 from gateway.store.planner import id_criteria
 from gateway.store.sync_tables import MirrorRecord
 from gateway.store.types import utcnow
@@ -59,11 +61,11 @@ async def load_records(
         statement = select(MirrorRecord).where(
             col(MirrorRecord.side) == Side(side).value, col(MirrorRecord.entity_set) == entity_set, *live
         )
-        return {row.id: row for row in (await session.exec(statement)).all()}
+        return {row.id: row for row in await all_scalars(session, statement)}
     wanted = list(dict.fromkeys(normalize_id(i) for i in ids))
     found: dict[str, MirrorRecord] = {}
     for criterion in _by_ids(session, side, entity_set, wanted):
-        for row in (await session.exec(select(MirrorRecord).where(criterion, *live))).all():
+        for row in await all_scalars(session, select(MirrorRecord).where(criterion, *live)):
             found[row.id] = row
     return found
 
@@ -125,6 +127,7 @@ async def upsert_records(
     )
     for start in range(0, len(rows), _CHUNK):
         await session.exec(statement, params=rows[start : start + _CHUNK])
+        await asyncio.sleep(0)  # binding a chunk's parameters is CPU: let the lease renewal run
     # Objects of these rows loaded earlier in this session would show stale values: forget them.
     for row in existing.values():
         session.expunge(row)

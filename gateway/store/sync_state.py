@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.domain import Side
+from gateway.store.paced import all_scalars
 from gateway.store.planner import id_criteria
 from gateway.store.sync_tables import MirrorRecord
 from gateway.store.tables import Coupling, CouplingState, ErrorStatus, JobError
@@ -19,7 +20,7 @@ from gateway.store.types import utcnow
 
 async def mapping_couplings(session: AsyncSession, *, mapping: str) -> list[Coupling]:
     """Every coupling of one mapping (one query; the engine holds them for a run)."""
-    return list((await session.exec(select(Coupling).where(col(Coupling.mapping) == mapping))).all())
+    return await all_scalars(session, select(Coupling).where(col(Coupling.mapping) == mapping))
 
 
 async def couplings_touching(
@@ -51,7 +52,7 @@ async def uncoupled_records(
         col(MirrorRecord.deleted).is_(False),
         ~holder.exists(),
     )
-    return {row.id: row for row in (await session.exec(statement)).all()}
+    return {row.id: row for row in await all_scalars(session, statement)}
 
 
 async def failed_record_ids(session: AsyncSession, *, mapping: str) -> tuple[set[str], set[str]]:

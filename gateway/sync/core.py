@@ -26,6 +26,10 @@ from gateway.upstream.crm import CrmConnector
 from gateway.upstream.erp import ErpConnector
 from gateway.upstream.writes import Write
 
+RECORDS_PER_TURN = 200
+"""Records a synchronous loop (mapping, matching) handles between two turns of the event loop: a
+few milliseconds of CPU, so the task renewing a run's leases runs on time on a loaded machine."""
+
 
 class EngineCore(abc.ABC):
     """State and bookkeeping shared by the engine's parts."""

@@ -3,6 +3,7 @@ intent and a lookup by number) and applying the deletion policies of coupled rec
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -17,7 +18,7 @@ from gateway.store.tables import (
     CouplingState,
     ErrorAction,
 )
-from gateway.sync.core import EngineCore
+from gateway.sync.core import RECORDS_PER_TURN, EngineCore
 from gateway.sync.mirroring import erp_api
 from gateway.sync.model import DeletionPolicy
 from gateway.sync.reconcile import snapshot
@@ -46,19 +47,23 @@ class CreatesPart(EngineCore):
 
         Every record is mapped first, then the writes go in slices of `chunk_size`, each sent and
         committed before the next: records that cannot be mapped leave no gap in a batch."""
-        await self._send_crm_creates(run, self._plan_crm_creates(run, records))
+        await self._send_crm_creates(run, await self._plan_crm_creates(run, records))
 
     async def _send_crm_creates(self, run: RunState, writes: list[tuple[MirrorRecord, str, Write]]) -> None:
         for start in range(0, max(1, len(writes)), self.chunk_size):
             await self._upsert_in_crm(run, writes[start : start + self.chunk_size])
 
-    def _plan_crm_creates(
+    async def _plan_crm_creates(
         self, run: RunState, records: list[MirrorRecord]
     ) -> list[tuple[MirrorRecord, str, Write]]:
         """The upserts creating `records` in the CRM; those that cannot be mapped fail here."""
         table = run.mapping
         writes: list[tuple[MirrorRecord, str, Write]] = []
-        for record in records:
+        for n, record in enumerate(records, 1):
+            if n % RECORDS_PER_TURN == 0:
+                # Mapping thousands of records is seconds of CPU on a loaded machine: the task
+                # renewing the run's leases must get its turns meanwhile.
+                await asyncio.sleep(0)
             try:
                 values = map_record(table, source=Side.ERP, values=record.values, lookups=run.lookups)
             except RecordError as exc:

@@ -3,6 +3,7 @@ and re-apply the policy on a 412, and record what was agreed on the coupling."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -16,7 +17,7 @@ from gateway.store.tables import (
     CouplingState,
     ErrorAction,
 )
-from gateway.sync.core import EngineCore
+from gateway.sync.core import RECORDS_PER_TURN, EngineCore
 from gateway.sync.mirroring import erp_api
 from gateway.sync.reconcile import Outcome, reconcile, snapshot
 from gateway.sync.runstate import (
@@ -39,7 +40,9 @@ class PairsPart(EngineCore):
         updates: list[tuple[Pair, Outcome]] = []
         deletions: list[Pair] = []
         settled: list[tuple[Pair, dict[str, Any], dict[str, Any]]] = []
-        for pair in pairs:
+        for n, pair in enumerate(pairs, 1):
+            if n % RECORDS_PER_TURN == 0:
+                await asyncio.sleep(0)  # 1,000 pairs were 0.5 s of CPU: let leases renew
             coupling = pair.coupling
             if coupling.skipped or (coupling.state == CouplingState.ORPHANED.value and force is None):
                 run.count("skipped")

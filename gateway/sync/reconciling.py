@@ -229,7 +229,7 @@ class ReconcilingPart(RunsPart, PairsPart, CreatesPart):
         # they fill the room in the last batch of the run's other writes to the same side (the new
         # pairs' updates, the ERP creates' follow-ups), see PairsPart._send.
         if create_crm and creatable(table, Side.ERP) and table.direction.allows(Side.ERP):
-            run.crm_filler = self._plan_crm_creates(run, [erp_records[i] for i in result.unmatched_erp])
+            run.crm_filler = await self._plan_crm_creates(run, [erp_records[i] for i in result.unmatched_erp])
         if create_erp and table.direction.allows(Side.CRM):
             ids = result.unmatched_crm
             for start in range(0, len(ids), self.chunk_size):
