@@ -118,7 +118,7 @@ class AdminActionsPart(ReconcilingPart):
                 field=f"fields.{index}.{side.value}Field",
             )
         groups = [list(fields)] if fields else None
-        result = match_records(
+        result = await match_records(
             table, erp=free_erp, crm=free_crm, lookups=lookups, groups=groups, case_sensitive=case_sensitive
         )
         report = {

@@ -206,12 +206,12 @@ class ReconcilingPart(RunsPart, PairsPart, CreatesPart):
                 del free_crm[crm_id]
         scoped_erp = free_erp if erp_scope is None else {i: v for i, v in free_erp.items() if i in erp_scope}
         scoped_crm = free_crm if crm_scope is None else {i: v for i, v in free_crm.items() if i in crm_scope}
-        result = match_records(table, erp=scoped_erp, crm=free_crm, lookups=run.lookups)
+        result = await match_records(table, erp=scoped_erp, crm=free_crm, lookups=run.lookups)
         # Records changed on the CRM side look for partners among all uncoupled ERP records too.
         if crm_scope is not None and scoped_crm:
             matched_crm = {c for _, c in result.pairs}
             rest_erp = {i: v for i, v in free_erp.items() if i not in scoped_erp}
-            reverse = match_records(
+            reverse = await match_records(
                 table,
                 erp=rest_erp,
                 crm={i: v for i, v in scoped_crm.items() if i not in matched_crm},
