@@ -3,8 +3,9 @@
 The task that renews a run's leases (every 5 s for a 15 s TTL) shares the loop with the run: a run
 that builds a whole mapping's mirror rows in one synchronous step held the loop for seconds on a
 loaded machine, and the 20,000-customer full sync lost all its leases. Counted, not timed: a probe
-task takes one step per loop iteration, and SQLAlchemy's `load` event counts the ORM objects built
-between two of its steps; the longest stretch must stay within the partition size.
+task takes one step per loop iteration, and SQLAlchemy's `load` and `init` events count the ORM
+objects built (loaded from rows, or constructed as new couplings) between two of its steps; the
+longest stretch must stay within the partition size.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class LoadsPerTurn:
         self.turns = 0
         self.most = 0
 
-    def count(self, target: Any, context: Any) -> None:
+    def count(self, target: Any, *args: Any) -> None:
         self.loaded += 1
 
     async def probe(self) -> None:
@@ -57,6 +58,7 @@ async def test_a_full_sync_builds_its_rows_a_partition_per_turn_of_the_loop(worl
     meter = LoadsPerTurn()
     for model in (MirrorRecord, Coupling):
         event.listen(model, "load", meter.count)
+        event.listen(model, "init", meter.count)
     probe = asyncio.create_task(meter.probe())
     try:
         await FullSync(world.engine).run(mappings=["SALESPEOPLE", "CURRENCY", "CUSTOMER"])
@@ -64,6 +66,7 @@ async def test_a_full_sync_builds_its_rows_a_partition_per_turn_of_the_loop(worl
         probe.cancel()
         for model in (MirrorRecord, Coupling):
             event.remove(model, "load", meter.count)
+            event.remove(model, "init", meter.count)
     assert meter.loaded >= CUSTOMERS  # the ERP customers were loaded at least once
     # Two mappings run at once (FullSync's concurrency): each may build one partition per turn.
     assert meter.most <= 2 * ROWS_PER_TURN, (meter.most, meter.turns)
