@@ -101,14 +101,19 @@ async def load_currency_tables(session: AsyncSession) -> CurrencyTables:
         for row in await _rows(session, select(rates).order_by(rates.c.currency_code, rates.c.starting_date))
         if row.starting_date is not None
     )
-    company = _t(RmCompany)
-    # One company per store (the gateway serves one); the lowest id if BC's row id ever changed.
-    local = await _rows(session, select(company.c.currency_code).order_by(company.c.id).limit(1))
     return CurrencyTables(
         currencies=MappingProxyType(currencies),
         exchange_rates=exchange_rates,
-        local_currency_code=str(local[0].currency_code) if local else "",
+        local_currency_code=await stored_local_currency(session),
     )
+
+
+async def stored_local_currency(session: AsyncSession) -> str:
+    """BC's local currency as ERP PRICING last mirrored it ("" before its first read). One company per
+    store (the gateway serves one); the lowest id if BC's row id ever changed."""
+    company = _t(RmCompany)
+    local = await _rows(session, select(company.c.currency_code).order_by(company.c.id).limit(1))
+    return str(local[0].currency_code) if local else ""
 
 
 async def load_pricing_data(

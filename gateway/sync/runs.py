@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from gateway.domain import Side
 from gateway.errors import StaleLease
-from gateway.store import jobs, mirror, sync_state
+from gateway.store import jobs, mirror, read_pricing, sync_state
 from gateway.store.tables import (
     JobStatus,
     JobType,
@@ -156,8 +156,12 @@ class RunsPart(EngineCore):
     # ------------------------------------------------------------------------------ lookups
 
     async def local_currency(self) -> str:
+        """BC's local currency: as ERP PRICING mirrored it (a full sync reads it there first), else
+        asked of BC once per engine."""
         if self._local_currency is None:
-            self._local_currency = (await self.erp.company()).currency_code
+            async with self.reads() as session:
+                stored = await read_pricing.stored_local_currency(session)
+            self._local_currency = stored or (await self.erp.company()).currency_code
         return self._local_currency
 
     async def _dependencies(self, table: TableMapping, *, also: Sequence[str] = ()) -> str:
