@@ -13,16 +13,10 @@ from gateway.sync.loop_watch import Stall
 def stall_dict(stall: Stall) -> dict[str, Any]:
     """A stall for the report: `where` is the innermost frames in gateway/ (the section that held
     the loop), innermost last; the whole stack is kept for the JSON."""
-    frames = [
-        line.strip().replace('File "', "").replace('", line ', ":")
-        for line in stall.stack.splitlines()
-        if line.startswith("  File ") and "/gateway/" in line and "loop_watch.py" not in line
-    ]
-    where = " > ".join(f.rsplit("/gateway/", 1)[-1] for f in frames[-3:])
     return {
         "seconds": round(stall.seconds, 2),
         "cpu_seconds": round(stall.cpu_seconds, 2),
-        "where": where or "(outside gateway/)",
+        "where": stall.where(),
         "stack": stall.stack,
     }
 

@@ -28,6 +28,7 @@ from gateway.services.sync_control import SyncControl
 from gateway.store.engine import create_engine, read_session_factory, session_factory
 from gateway.store.health import ping
 from gateway.sync.engine import SyncEngine
+from gateway.sync.loop_watch import watching_the_loop
 from gateway.sync.scheduler import request_sync
 from gateway.sync.worker import ensure_mappings, sync_worker
 from gateway.upstream.factory import build_crm_connector, build_erp_connector, build_throttle
@@ -51,6 +52,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            # First in, last out: the watch covers start-up and shutdown too (GATEWAY_LOOP_WATCH_SECONDS).
+            app.state.loop_watch = await stack.enter_async_context(
+                watching_the_loop(settings.loop_watch_seconds)
+            )
             engine = create_engine(settings.database_url)
             stack.push_async_callback(engine.dispose)
             cache = create_cache(settings.cache_url)

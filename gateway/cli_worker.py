@@ -45,10 +45,13 @@ async def run_worker(
     from gateway.store.engine import create_engine, session_factory
     from gateway.sync.deletion_check import DeletionCheck, WithDeletionChecks
     from gateway.sync.engine import SyncEngine
+    from gateway.sync.loop_watch import watching_the_loop
     from gateway.sync.worker import build_scheduler, ensure_mappings, sync_worker
     from gateway.upstream.factory import build_crm_connector, build_erp_connector, build_throttle
 
     async with AsyncExitStack() as stack:
+        # First in, last out, as in the app: stalls hold back this worker's lease renewals.
+        await stack.enter_async_context(watching_the_loop(settings.loop_watch_seconds))
         engine = create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
         throttle = build_throttle(settings)

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     webhook_url: str = ""
     crm_poll_seconds: float | None = Field(default=None, gt=0)
     deletion_check_seconds: float = Field(default=3600.0, gt=0)
+    # On by default: a stall of 5 s is a third of the default lease TTL, so an operator wants to hear
+    # of it (and where it was) before leases start to lapse; 0 turns the watchdog off.
+    loop_watch_seconds: float = Field(default=5.0, ge=0)
 
     # --- the web side
     host: str = "127.0.0.1"
@@ -118,6 +121,15 @@ class Settings(BaseSettings):
         fresh = info.data.get("availability_fresh_seconds")
         if fresh is not None and value < fresh:
             raise ValueError(f"must be at least GATEWAY_AVAILABILITY_FRESH_SECONDS ({fresh:g})")
+        return value
+
+    @field_validator("loop_watch_seconds")
+    @classmethod
+    def _beyond_one_tick(cls, value: float) -> float:
+        # The watchdog stamps the loop every 0.1 s (gateway.sync.loop_watch): a shorter threshold
+        # would report every tick.
+        if 0 < value <= 0.1:
+            raise ValueError("must be 0 (off) or more than 0.1")
         return value
 
     @model_validator(mode="after")

@@ -97,6 +97,22 @@ def test_unknown_key_in_toml_is_named(tmp_path: Path, monkeypatch: pytest.Monkey
     assert info.value.setting == "GATEWAY_ERP_TENAT"
 
 
+@pytest.mark.parametrize(("value", "problem"), [("-1", "greater than or equal to 0"), ("0.05", "0 (off)")])
+def test_a_loop_watch_within_one_tick_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str, problem: str
+) -> None:
+    monkeypatch.setenv("GATEWAY_LOOP_WATCH_SECONDS", value)
+    with pytest.raises(ConfigurationError) as error:
+        load_settings()
+    assert error.value.setting == "GATEWAY_LOOP_WATCH_SECONDS"
+    assert problem in error.value.problem
+
+
+def test_the_loop_watch_is_on_at_5_seconds_unless_0() -> None:
+    assert load_settings().loop_watch_seconds == 5.0
+    assert load_settings(loop_watch_seconds=0).loop_watch_seconds == 0
+
+
 def test_readme_documents_every_setting() -> None:
     documented = set(re.findall(r"`(GATEWAY_[A-Z_]+)`", README.read_text()))
     expected = {env_name(name) for name in Settings.model_fields}

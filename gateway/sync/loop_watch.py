@@ -25,13 +25,17 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
 import greenlet  # SQLAlchemy's asyncio layer runs the ORM's synchronous code in greenlets
 
 log = logging.getLogger(__name__)
+
+_GATEWAY_DIR = str(Path(__file__).parents[1]) + "/"  # as the code objects name their files
 
 
 @dataclass(frozen=True)
@@ -46,8 +50,21 @@ class Stall:
     stack: str
     """The loop thread's stack when the stall was noticed ("" if it ended before the thread looked)."""
 
+    def where(self, frames: int = 3) -> str:
+        """The innermost `frames` frames in gateway/ (the section that held the loop), innermost
+        last, as `sync/reconciling.py:123 plan > ...`: what an operator reads first."""
+        found = [
+            line.strip().removeprefix('File "').replace('", line ', ":").replace(", in ", " in ")
+            for line in self.stack.splitlines()
+            if line.startswith(f'  File "{_GATEWAY_DIR}') and "loop_watch.py" not in line
+        ]
+        return " > ".join(f.removeprefix(_GATEWAY_DIR) for f in found[-frames:]) or "(outside gateway/)"
+
     def describe(self) -> str:
-        return f"event loop stalled {self.seconds:.2f} s ({self.cpu_seconds:.2f} s CPU) at:\n{self.stack}"
+        return (
+            f"event loop stalled {self.seconds:.2f} s ({self.cpu_seconds:.2f} s CPU) in {self.where()};"
+            f" the loop's stack:\n{self.stack}"
+        )
 
 
 class LoopWatch:
@@ -152,4 +169,15 @@ class LoopWatch:
         )
 
 
-__all__ = ["LoopWatch", "Stall"]
+@contextlib.asynccontextmanager
+async def watching_the_loop(threshold: float) -> AsyncIterator[LoopWatch | None]:
+    """A long-running process's watch (GATEWAY_LOOP_WATCH_SECONDS): a WARNING per stall longer than
+    `threshold`; 0 watches nothing (no task, no thread) and yields None."""
+    if not threshold:
+        yield None
+        return
+    async with LoopWatch(threshold=threshold) as watch:
+        yield watch
+
+
+__all__ = ["LoopWatch", "Stall", "watching_the_loop"]

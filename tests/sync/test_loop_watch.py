@@ -6,11 +6,13 @@ import asyncio
 import logging
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy.util import greenlet_spawn
 
-from gateway.sync.loop_watch import LoopWatch
+import gateway
+from gateway.sync.loop_watch import LoopWatch, Stall
 
 
 def hold_the_loop(watch: LoopWatch) -> int:
@@ -78,3 +80,27 @@ async def test_the_watchdog_thread_ends_with_the_block() -> None:
 def test_a_threshold_within_one_tick_is_refused() -> None:
     with pytest.raises(ValueError, match="must exceed the tick"):
         LoopWatch(threshold=0.1, tick=0.1)
+
+
+def test_a_stall_names_its_innermost_gateway_frames_first() -> None:
+    gateway_dir = Path(gateway.__file__).parent
+    stack = "".join(
+        f'  File "{path}", line {line}, in {name}\n    code\n'
+        for path, line, name in [
+            ("/usr/lib/python3/asyncio/events.py", 80, "_run"),
+            (gateway_dir / "sync" / "runs.py", 198, "run"),
+            (gateway_dir / "sync" / "reconciling.py", 37, "load"),
+            (gateway_dir / "store" / "paced.py", 12, "rows"),
+            (gateway_dir / "store" / "sync_state.py", 23, "mapping_couplings"),
+            ("/venv/site-packages/sqlalchemy/orm/loading.py", 5, "instances"),
+            (gateway_dir / "sync" / "loop_watch.py", 140, "_watching"),
+        ]
+    )
+    stall = Stall(seconds=6.2, cpu_seconds=0.4, stack=stack)
+    assert stall.where() == (
+        "sync/reconciling.py:37 in load > store/paced.py:12 in rows"
+        " > store/sync_state.py:23 in mapping_couplings"
+    )
+    assert stall.describe().startswith(f"event loop stalled 6.20 s (0.40 s CPU) in {stall.where()};")
+    assert stall.describe().endswith(stack)
+    assert Stall(seconds=2, cpu_seconds=0, stack="").where() == "(outside gateway/)"
