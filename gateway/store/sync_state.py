@@ -19,15 +19,19 @@ from gateway.store.types import utcnow
 
 
 async def mapping_couplings(session: AsyncSession, *, mapping: str) -> list[Coupling]:
-    """Every coupling of one mapping (one query; the engine holds them for a run)."""
-    return await all_scalars(session, select(Coupling).where(col(Coupling.mapping) == mapping))
+    """Every coupling of one mapping in id order (one query; the engine holds them for a run). The
+    order is the run's: it works through them in chunks, which must not depend on where the database
+    happens to keep the rows (PostgreSQL moves an updated row to the end of its heap)."""
+    statement = select(Coupling).where(col(Coupling.mapping) == mapping).order_by(col(Coupling.id))
+    return await all_scalars(session, statement)
 
 
 async def couplings_touching(
     session: AsyncSession, *, mapping: str, erp_ids: Iterable[str], crm_ids: Iterable[str]
 ) -> list[Coupling]:
-    """The couplings of `mapping` that hold any of these ERP or CRM ids: one statement per side on
-    PostgreSQL, one per 500 ids on SQLite (gateway.store.planner)."""
+    """The couplings of `mapping` that hold any of these ERP or CRM ids, in id order (as
+    `mapping_couplings`): one statement per side on PostgreSQL, one per 500 ids on SQLite
+    (gateway.store.planner); the statements' results are merged, so they are sorted here."""
     found: dict[int | None, Coupling] = {}
     for column, ids in (
         (col(Coupling.erp_id), sorted(set(erp_ids))),
@@ -36,7 +40,7 @@ async def couplings_touching(
         for criterion in id_criteria(session, column, ids, scope=[(col(Coupling.mapping), mapping)]):
             for coupling in (await session.exec(select(Coupling).where(criterion))).all():
                 found[coupling.id] = coupling
-    return list(found.values())
+    return [found[key] for key in sorted(found, key=lambda key: key or 0)]
 
 
 async def uncoupled_records(
