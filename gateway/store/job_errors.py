@@ -116,17 +116,18 @@ async def add_job_errors(session: AsyncSession, *, mapping: str, records: Sequen
     later_erp: set[str] = set()
     later_crm: set[str] = set()
     opened = 0
-    for record, row in zip(reversed(records), reversed(rows), strict=True):
+    for row in reversed(rows):
         if row.erp_id in later_erp or row.crm_id in later_crm:
             row.status = ErrorStatus.RESOLVED.value
             row.resolved_at = now
         else:
             opened += 1
-        # What the record's closing matches: its ids, when given (empty ones match nothing).
-        if record.erp_id:
-            later_erp.add(record.erp_id)
-        if record.crm_id:
-            later_crm.add(record.crm_id)
+        # What the record's closing matches: its ids as stored (normalized), when given (empty
+        # ones match nothing).
+        if row.erp_id:
+            later_erp.add(row.erp_id)
+        if row.crm_id:
+            later_crm.add(row.crm_id)
     # render_nulls: rows with a None in different columns stay one executemany (the ORM would
     # otherwise omit None values and split the rows into a statement per run of the same columns).
     statement = insert(JobError).execution_options(render_nulls=True)

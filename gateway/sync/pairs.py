@@ -4,14 +4,15 @@ and re-apply the policy on a 412, and record what was agreed on the coupling."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from gateway.domain import BatchResult, Side, UpstreamRecord
-from gateway.errors import GatewayError, MissingDependency, RecordError, UpstreamError
+from gateway.errors import GatewayError, MissingDependency, RecordError, StaleLease, UpstreamError
 from gateway.store import couplings as couplings_store
-from gateway.store import mirror
+from gateway.store import job_errors, mirror
 from gateway.store.coupling_outcomes import AgreedCoupling, set_coupling_states, settle_couplings
 from gateway.store.tables import (
     CouplingState,
@@ -32,6 +33,8 @@ from gateway.sync.runstate import (
 )
 from gateway.sync.values import crm_payload
 from gateway.upstream.writes import Write
+
+log = logging.getLogger(__name__)
 
 
 class PairsPart(EngineCore):
@@ -124,6 +127,41 @@ class PairsPart(EngineCore):
         written, completed = await self._send_held(run, run.held, final=True, sides=sides)
         if completed:
             await self._settle(run, written, touched=completed, done=0)
+
+    async def _end_held(self, run: RunState, failure: Exception) -> None:
+        """`run` failed while it held pair updates. Its page reads are committed (the watermark has
+        moved past these records), so updates never sent would be lost until the record changed
+        again: send them when the run still owns its leases, and leave an open error on every pair
+        still unsent (none once they are sent), so that the next run of the mapping-direction,
+        whoever holds it, retries those records within seconds (gateway.sync.retries)."""
+        held = run.held
+        if held is None or not held.pairs:
+            return
+        if not isinstance(failure, StaleLease):
+            # Only the updates: creates still planned stay for the next run (ERP ones behind their
+            # committed intents), as they would have without the hold.
+            run.crm_filler, run.erp_filler = [], []
+            try:
+                await self._release_held(run)
+            except Exception:  # the run's own failure is the one raised
+                log.warning("could not send a failed %s run's held updates", run.mapping.name, exc_info=True)
+        if not held.pairs:
+            return
+        start = len(run.errors)
+        unsent_error = RecordError(
+            f"the run ended ({type(failure).__name__}) before this record's update was sent"
+        )
+        for pair in held.pairs:
+            self._record_failure(run, pair, unsent_error, transient=True)
+        unsent, run.errors[start:] = run.errors[start:], []
+        held.pairs.clear()
+        try:
+            # No fence: an open error only asks the next holder to look at the record again.
+            async with self.sessions.begin() as session:
+                await job_errors.add_job_errors(session, mapping=run.mapping.name, records=unsent)
+        except Exception:
+            log.warning("could not record %s's unsent updates", run.mapping.name, exc_info=True)
+        self.retries.settle(run.mapping, transient=True, retried=False)
 
     def _record_failure(
         self, run: RunState, pair: Pair, exc: GatewayError, *, transient: bool | None = None

@@ -148,18 +148,23 @@ class ReconcilingPart(RunsPart, PairsPart, CreatesPart):
         # Pair updates wait for whole batches across the chunks and phases below (PairsPart.
         # _write_updates); the rest leave with the creates or, at the latest, here at the end.
         run.held = HeldWrites()
-        await self._reconcile_records(
-            run,
-            erp_records,
-            crm_records,
-            couplings,
-            erp_scope=erp_scope,
-            crm_scope=crm_scope,
-            create_erp=create_erp,
-            create_crm=create_crm,
-        )
-        await self._release_held(run)
-        run.held = None
+        try:
+            await self._reconcile_records(
+                run,
+                erp_records,
+                crm_records,
+                couplings,
+                erp_scope=erp_scope,
+                crm_scope=crm_scope,
+                create_erp=create_erp,
+                create_crm=create_crm,
+            )
+            await self._release_held(run)
+        except Exception as exc:
+            await self._end_held(run, exc)
+            raise
+        finally:
+            run.held = None
 
     async def _reconcile_records(
         self,

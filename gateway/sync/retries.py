@@ -63,6 +63,10 @@ class RetryGate:
         """`dependencies`: the fingerprint of what `table`'s records depend on now."""
         soon = self._soon.get(table.name)
         if soon is not None and self.clock() >= soon[0]:
+            # Book the next attempt now: should this retry end in an exception instead of a
+            # settle(), the backoff still doubles rather than the mapping retrying every round.
+            streak = soon[1] + 1
+            self._soon[table.name] = (self.clock() + self._transient_wait(streak), streak)
             return True
         last = self._tried.get(table.name)
         if last is None:
@@ -78,12 +82,17 @@ class RetryGate:
         """After a run that did work: `transient` when some record failed for upstream reasons (its
         retry becomes due after the short backoff, doubled for each such run in a row); a retry
         without such failures ends the streak."""
+        soon = self._soon.get(table.name)
         if transient:
-            streak = self._soon[table.name][1] + 1 if table.name in self._soon else 0
-            wait = min(self.transient_seconds * 2**streak, self.backoff_seconds)
-            self._soon[table.name] = (self.clock() + wait, streak)
+            if soon is not None and soon[0] > self.clock():
+                return  # due() booked the next attempt when it let this retry run
+            streak = soon[1] + 1 if soon is not None else 0
+            self._soon[table.name] = (self.clock() + self._transient_wait(streak), streak)
         elif retried:
             self._soon.pop(table.name, None)
+
+    def _transient_wait(self, streak: int) -> float:
+        return float(min(self.transient_seconds * 2**streak, self.backoff_seconds))
 
     def forget(self, mapping: str) -> None:
         self._tried.pop(mapping, None)

@@ -143,3 +143,22 @@ async def test_bulk_logging_checks_like_one_by_one(sessions: async_sessionmaker[
             )
         await session.commit()
         assert not (await session.exec(select(JobError))).all()
+
+
+async def test_a_later_error_closes_an_earlier_one_of_the_same_record_however_its_id_is_written(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Ids are stored normalized (lowercase, no braces): an upper-case or braced GUID names the same
+    record, so its later error closes the earlier one as it does with the stored form."""
+    async with sessions.begin() as session:
+        job = await create_job(session, mapping="CASE", direction="crm_to_erp", type="sync")
+        records = [
+            FailedRecord(job_id=job.id, reason="first", crm_id=C1.upper(), actions=["retry"]),
+            FailedRecord(job_id=job.id, reason="second", crm_id="{" + C1 + "}", actions=["retry"]),
+        ]
+        assert await add_job_errors(session, mapping="CASE", records=records) == 1
+    async with sessions() as session:
+        assert await _rows(session, "CASE") == [
+            (None, C1, "first", ErrorStatus.RESOLVED.value),
+            (None, C1, "second", ErrorStatus.OPEN.value),
+        ]

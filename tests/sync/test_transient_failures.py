@@ -12,24 +12,23 @@ import pytest
 
 from gateway.domain import BatchResult
 from gateway.errors import RecordError, UpstreamThrottled, UpstreamUnavailable
-from gateway.simulators import SimulatorOptions
 from gateway.store import sync_state
 from gateway.store.tables import Coupling, CouplingState
-from gateway.sync.full import FullSync
 from gateway.sync.model import FieldMapping, MappingDirection, TableMapping
 from gateway.sync.retries import RetryGate
 from gateway.sync.runstate import as_record_error, is_transient
-from tests.sync.world import World, build_world
+from tests.sync.world import ManualClock, World, synced_customers
 
 SQLITE = pytest.mark.parametrize("backend", ["sqlite"])
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+PHONES = TableMapping(
+    name="PHONES",
+    erp_entity="customers",
+    crm_entity="accounts",
+    direction=MappingDirection.BIDIRECTIONAL,
+    fields=(FieldMapping("phoneNumber", "telephone1"),),
+)
 
 
 def test_what_counts_as_an_upstream_caused_failure() -> None:
@@ -46,15 +45,9 @@ def test_what_counts_as_an_upstream_caused_failure() -> None:
 
 
 def test_the_gate_retries_upstream_caused_failures_soon_and_backs_off() -> None:
-    clock = Clock()
+    clock = ManualClock()
     gate = RetryGate(clock=clock)
-    table = TableMapping(
-        name="PHONES",
-        erp_entity="customers",
-        crm_entity="accounts",
-        direction=MappingDirection.BIDIRECTIONAL,
-        fields=(FieldMapping("phoneNumber", "telephone1"),),
-    )
+    table = PHONES
     gate.tried(table, "deps")
     gate.settle(table, transient=False, retried=True)
     clock.now += 100
@@ -79,13 +72,9 @@ def test_the_gate_retries_upstream_caused_failures_soon_and_backs_off() -> None:
 
 
 @pytest.fixture
-async def synced(database_url: str) -> AsyncIterator[tuple[World, Clock]]:
+async def synced(database_url: str) -> AsyncIterator[tuple[World, ManualClock]]:
     # No client retries: a 503 fails the write at once (the client's retries are tested elsewhere).
-    w = await build_world(database_url, SimulatorOptions(customers=20, items=20), upstream_max_retries=0)
-    clock = Clock()
-    w.engine.retries.clock = clock
-    await FullSync(w.engine).run(mappings=["SALESPEOPLE", "CURRENCY", "PRICE LIST", "CUSTOMER"])
-    await w.engine.run(mapping="CUSTOMER", direction="erp_to_crm")  # reads back the full sync's writes
+    w, clock = await synced_customers(database_url, upstream_max_retries=0)
     yield w, clock
     await w.close()
 
@@ -102,7 +91,7 @@ async def _crm_phone(w: World, coupling: Coupling) -> object:
 
 @SQLITE
 async def test_a_change_caught_by_an_outage_arrives_soon_after_it_ends(
-    synced: tuple[World, Clock],
+    synced: tuple[World, ManualClock],
 ) -> None:
     w, clock = synced
     pair = await _healthy_pair(w)
@@ -121,3 +110,18 @@ async def test_a_change_caught_by_an_outage_arrives_soon_after_it_ends(
     back = await w.engine.run(mapping="CUSTOMER", direction="erp_to_crm")
     assert back.counts["modified"] == 1
     assert await _crm_phone(w, pair) == "+1 555 0142"
+
+
+def test_a_retry_that_ends_in_an_exception_still_backs_off() -> None:
+    """A retry run that raises never reaches settle(): the next attempt was booked when it started."""
+    clock = ManualClock()
+    gate = RetryGate(clock=clock)
+    table = PHONES
+    gate.tried(table, "deps")
+    gate.settle(table, transient=True, retried=False)
+    clock.now += 5
+    assert gate.due(table, "deps")  # this retry raises: no tried(), no settle()
+    clock.now += 9.9
+    assert not gate.due(table, "deps")  # not every round: the wait doubled to 10 s
+    clock.now += 0.1
+    assert gate.due(table, "deps")

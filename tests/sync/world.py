@@ -20,6 +20,7 @@ from gateway.store import mirror, sync_state
 from gateway.store.engine import SessionFactory, create_engine, session_factory
 from gateway.sync.catalog import ensure_default_mappings
 from gateway.sync.engine import SyncEngine
+from gateway.sync.full import FullSync
 from gateway.upstream.crm import CrmConnector
 from gateway.upstream.erp import ErpConnector
 from gateway.upstream.factory import build_crm_connector, build_erp_connector
@@ -114,3 +115,27 @@ async def world(database_url: str, sim_options: SimulatorOptions) -> AsyncIterat
     w = await build_world(database_url, sim_options)
     yield w
     await w.close()
+
+
+class ManualClock:
+    """A clock for RetryGate that moves only when a test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+CUSTOMER_AND_DEPENDENCIES = ["SALESPEOPLE", "CURRENCY", "PRICE LIST", "CUSTOMER"]
+
+
+async def synced_customers(database_url: str, **overrides: object) -> tuple[World, ManualClock]:
+    """A world whose CUSTOMER mapping is fully synchronized and read back once (the full sync's own
+    writes seen as unchanged), with a standing retry clock."""
+    w = await build_world(database_url, SimulatorOptions(customers=20, items=20), **overrides)
+    clock = ManualClock()
+    w.engine.retries.clock = clock
+    await FullSync(w.engine).run(mappings=CUSTOMER_AND_DEPENDENCIES)
+    await w.engine.run(mapping="CUSTOMER", direction="erp_to_crm")
+    return w, clock
