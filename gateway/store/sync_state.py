@@ -38,7 +38,7 @@ async def couplings_touching(
         (col(Coupling.crm_id), sorted(set(crm_ids))),
     ):
         for criterion in id_criteria(session, column, ids, scope=[(col(Coupling.mapping), mapping)]):
-            for coupling in (await session.exec(select(Coupling).where(criterion))).all():
+            for coupling in await all_scalars(session, select(Coupling).where(criterion)):
                 found[coupling.id] = coupling
     return [found[key] for key in sorted(found, key=lambda key: key or 0)]
 

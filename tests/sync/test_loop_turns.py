@@ -70,3 +70,23 @@ async def test_a_full_sync_builds_its_rows_a_partition_per_turn_of_the_loop(worl
     assert meter.loaded >= CUSTOMERS  # the ERP customers were loaded at least once
     # Two mappings run at once (FullSync's concurrency): each may build one partition per turn.
     assert meter.most <= 2 * ROWS_PER_TURN, (meter.most, meter.turns)
+
+
+async def test_the_first_incremental_run_after_it_too(world: World) -> None:
+    """The round after a full sync reads every record back (all in scope): its couplings, loaded by
+    the ids in scope, come a partition per turn as well."""
+    await FullSync(world.engine).run(mappings=["SALESPEOPLE", "CURRENCY", "CUSTOMER"])
+    meter = LoadsPerTurn()
+    for model in (MirrorRecord, Coupling):
+        event.listen(model, "load", meter.count)
+        event.listen(model, "init", meter.count)
+    probe = asyncio.create_task(meter.probe())
+    try:
+        summary = await world.engine.run(mapping="CUSTOMER", direction="crm_to_erp")
+    finally:
+        probe.cancel()
+        for model in (MirrorRecord, Coupling):
+            event.remove(model, "load", meter.count)
+            event.remove(model, "init", meter.count)
+    assert summary.counts["unchanged"] >= ROWS_PER_TURN * 2  # many pairs in scope, none written
+    assert meter.most <= ROWS_PER_TURN, (meter.most, meter.turns)
