@@ -3,6 +3,9 @@ coupled pairs brought up to date, uncoupled records matched and coupled, the res
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from gateway.domain import Side
 from gateway.store import couplings as couplings_store
 from gateway.store import jobs, mirror, sync_state
@@ -146,108 +149,102 @@ class ReconcilingPart(RunsPart, PairsPart, CreatesPart):
         create_crm: bool,
     ) -> None:
         # Pair updates wait for whole batches across the chunks and phases below (PairsPart.
-        # _write_updates); the rest leave with the creates or, at the latest, here at the end.
+        # _write_updates); the rest leave with the creates or, at the latest, at the end.
+        async with self._holding_updates(run):
+            table = run.mapping
+            coupled_erp = {c.erp_id for c in couplings}
+            coupled_crm = {c.crm_id for c in couplings}
+            pairs = [
+                Pair(c, live(erp_records.get(c.erp_id)), live(crm_records.get(c.crm_id)))
+                for c in couplings
+                if erp_scope is None or c.erp_id in erp_scope or c.crm_id in (crm_scope or ())
+            ]
+            for start in range(0, len(pairs), self.chunk_size):
+                await self._sync_pairs(run, pairs[start : start + self.chunk_size])
+            # Uncoupled records: those in scope on the side that changed, against all on the other side.
+            free_erp = {
+                i: r.values
+                for i, r in erp_records.items()
+                if not r.deleted and i not in coupled_erp and table.passes_filter(Side.ERP, r.values)
+            }
+            free_crm = {
+                i: r.values
+                for i, r in crm_records.items()
+                if not r.deleted and i not in coupled_crm and table.passes_filter(Side.CRM, r.values)
+            }
+            if erp_scope is not None and table.sync_only_coupled:
+                return
+            new_pairs: list[tuple[str, str]] = []
+            # A CRM record we created for an ERP record whose coupling was lost in a crash: couple it back.
+            for erp_id in list(free_erp):
+                crm_id = crm_id_for(table.name, erp_id)
+                if crm_id in free_crm:
+                    new_pairs.append((erp_id, crm_id))
+                    del free_erp[erp_id]
+                    del free_crm[crm_id]
+            scoped_erp = (
+                free_erp if erp_scope is None else {i: v for i, v in free_erp.items() if i in erp_scope}
+            )
+            scoped_crm = (
+                free_crm if crm_scope is None else {i: v for i, v in free_crm.items() if i in crm_scope}
+            )
+            result = await match_records(table, erp=scoped_erp, crm=free_crm, lookups=run.lookups)
+            # Records changed on the CRM side look for partners among all uncoupled ERP records too.
+            if crm_scope is not None and scoped_crm:
+                matched_crm = {c for _, c in result.pairs}
+                rest_erp = {i: v for i, v in free_erp.items() if i not in scoped_erp}
+                reverse = await match_records(
+                    table,
+                    erp=rest_erp,
+                    crm={i: v for i, v in scoped_crm.items() if i not in matched_crm},
+                    lookups=run.lookups,
+                )
+                result.pairs += reverse.pairs
+                result.ambiguous += [a for a in reverse.ambiguous]
+                reverse_crm = {c for _, c in reverse.pairs} | {
+                    c for _, _, cs in reverse.ambiguous for c in cs
+                }
+                result.unmatched_crm = [
+                    c for c in scoped_crm if c not in matched_crm and c not in reverse_crm
+                ]
+            else:
+                result.unmatched_crm = [c for c in result.unmatched_crm if c in scoped_crm]
+            await self._report_ambiguous(run, result, erp_records, crm_records)
+            new_pairs += result.pairs
+            # Creates are planned now (ERP ones with their intents committed) and sent last: meanwhile
+            # they fill the room in the last batch of the run's other writes to the same side (the new
+            # pairs' updates, the ERP creates' follow-ups), see PairsPart._send.
+            if create_crm and creatable(table, Side.ERP) and table.direction.allows(Side.ERP):
+                run.crm_filler = await self._plan_crm_creates(
+                    run, [erp_records[i] for i in result.unmatched_erp]
+                )
+            if create_erp and table.direction.allows(Side.CRM):
+                ids = result.unmatched_crm
+                for start in range(0, len(ids), self.chunk_size):
+                    chunk = [crm_records[i] for i in ids[start : start + self.chunk_size]]
+                    run.erp_filler += await self._plan_erp_creates(run, chunk)
+            await self._couple_new(run, new_pairs, erp_records, crm_records)
+            await self._release_held(run, sides=(Side.ERP,))  # the ERP creates fill its last batch
+            posts, run.erp_filler = run.erp_filler, []
+            await self._post_in_erp(run, posts)  # their follow-ups are held with the other CRM updates
+            await self._release_held(run, sides=(Side.CRM,))  # the CRM creates fill its last batch
+            if create_crm and creatable(table, Side.ERP) and table.direction.allows(Side.ERP):
+                rest, run.crm_filler = run.crm_filler, []
+                await self._send_crm_creates(run, rest)  # in slices of chunk_size writes
+
+    @contextlib.asynccontextmanager
+    async def _holding_updates(self, run: RunState) -> AsyncIterator[None]:
+        """Hold `run`'s pair updates for the block; send what is left when it ends, and when it
+        fails, what can still be sent (PairsPart._end_held)."""
         run.held = HeldWrites()
         try:
-            await self._reconcile_records(
-                run,
-                erp_records,
-                crm_records,
-                couplings,
-                erp_scope=erp_scope,
-                crm_scope=crm_scope,
-                create_erp=create_erp,
-                create_crm=create_crm,
-            )
+            yield
             await self._release_held(run)
         except Exception as exc:
             await self._end_held(run, exc)
             raise
         finally:
             run.held = None
-
-    async def _reconcile_records(
-        self,
-        run: RunState,
-        erp_records: dict[str, MirrorRecord],
-        crm_records: dict[str, MirrorRecord],
-        couplings: list[Coupling],
-        *,
-        erp_scope: set[str] | None,
-        crm_scope: set[str] | None,
-        create_erp: bool,
-        create_crm: bool,
-    ) -> None:
-        table = run.mapping
-        coupled_erp = {c.erp_id for c in couplings}
-        coupled_crm = {c.crm_id for c in couplings}
-        pairs = [
-            Pair(c, live(erp_records.get(c.erp_id)), live(crm_records.get(c.crm_id)))
-            for c in couplings
-            if erp_scope is None or c.erp_id in erp_scope or c.crm_id in (crm_scope or ())
-        ]
-        for start in range(0, len(pairs), self.chunk_size):
-            await self._sync_pairs(run, pairs[start : start + self.chunk_size])
-        # Uncoupled records: those in scope on the side that changed, against all on the other side.
-        free_erp = {
-            i: r.values
-            for i, r in erp_records.items()
-            if not r.deleted and i not in coupled_erp and table.passes_filter(Side.ERP, r.values)
-        }
-        free_crm = {
-            i: r.values
-            for i, r in crm_records.items()
-            if not r.deleted and i not in coupled_crm and table.passes_filter(Side.CRM, r.values)
-        }
-        if erp_scope is not None and table.sync_only_coupled:
-            return
-        new_pairs: list[tuple[str, str]] = []
-        # A CRM record we created for an ERP record whose coupling was lost in a crash: couple it back.
-        for erp_id in list(free_erp):
-            crm_id = crm_id_for(table.name, erp_id)
-            if crm_id in free_crm:
-                new_pairs.append((erp_id, crm_id))
-                del free_erp[erp_id]
-                del free_crm[crm_id]
-        scoped_erp = free_erp if erp_scope is None else {i: v for i, v in free_erp.items() if i in erp_scope}
-        scoped_crm = free_crm if crm_scope is None else {i: v for i, v in free_crm.items() if i in crm_scope}
-        result = await match_records(table, erp=scoped_erp, crm=free_crm, lookups=run.lookups)
-        # Records changed on the CRM side look for partners among all uncoupled ERP records too.
-        if crm_scope is not None and scoped_crm:
-            matched_crm = {c for _, c in result.pairs}
-            rest_erp = {i: v for i, v in free_erp.items() if i not in scoped_erp}
-            reverse = await match_records(
-                table,
-                erp=rest_erp,
-                crm={i: v for i, v in scoped_crm.items() if i not in matched_crm},
-                lookups=run.lookups,
-            )
-            result.pairs += reverse.pairs
-            result.ambiguous += [a for a in reverse.ambiguous]
-            reverse_crm = {c for _, c in reverse.pairs} | {c for _, _, cs in reverse.ambiguous for c in cs}
-            result.unmatched_crm = [c for c in scoped_crm if c not in matched_crm and c not in reverse_crm]
-        else:
-            result.unmatched_crm = [c for c in result.unmatched_crm if c in scoped_crm]
-        await self._report_ambiguous(run, result, erp_records, crm_records)
-        new_pairs += result.pairs
-        # Creates are planned now (ERP ones with their intents committed) and sent last: meanwhile
-        # they fill the room in the last batch of the run's other writes to the same side (the new
-        # pairs' updates, the ERP creates' follow-ups), see PairsPart._send.
-        if create_crm and creatable(table, Side.ERP) and table.direction.allows(Side.ERP):
-            run.crm_filler = await self._plan_crm_creates(run, [erp_records[i] for i in result.unmatched_erp])
-        if create_erp and table.direction.allows(Side.CRM):
-            ids = result.unmatched_crm
-            for start in range(0, len(ids), self.chunk_size):
-                chunk = [crm_records[i] for i in ids[start : start + self.chunk_size]]
-                run.erp_filler += await self._plan_erp_creates(run, chunk)
-        await self._couple_new(run, new_pairs, erp_records, crm_records)
-        await self._release_held(run, sides=(Side.ERP,))  # the ERP creates fill its last batch
-        posts, run.erp_filler = run.erp_filler, []
-        await self._post_in_erp(run, posts)  # their follow-ups are held with the other CRM updates
-        await self._release_held(run, sides=(Side.CRM,))  # the CRM creates fill its last batch
-        if create_crm and creatable(table, Side.ERP) and table.direction.allows(Side.ERP):
-            rest, run.crm_filler = run.crm_filler, []
-            await self._send_crm_creates(run, rest)  # in slices of chunk_size writes
 
     async def _report_ambiguous(
         self,
