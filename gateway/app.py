@@ -31,7 +31,7 @@ from gateway.sync.engine import SyncEngine
 from gateway.sync.loop_watch import watching_the_loop
 from gateway.sync.scheduler import request_sync
 from gateway.sync.worker import ensure_mappings, sync_worker
-from gateway.upstream.factory import build_crm_connector, build_erp_connector, build_throttle
+from gateway.upstream.factory import open_upstreams
 from gateway.web.auth import ApiKeyBackend, RequireAuthentication, on_auth_error
 from gateway.web.errors import exception_handlers
 from gateway.web.routes import build_routes
@@ -61,12 +61,9 @@ def create_app(
             cache = create_cache(settings.cache_url)
             stack.push_async_callback(cache.close)
             # One request budget per upstream identity for everything in this process (issue 3 §5).
-            throttle = build_throttle(settings)
-            stack.push_async_callback(throttle.aclose)
-            erp = build_erp_connector(settings, transport=erp_transport, throttle=throttle)
-            stack.push_async_callback(erp.aclose)
-            crm = build_crm_connector(settings, transport=crm_transport, throttle=throttle)
-            stack.push_async_callback(crm.aclose)
+            erp, crm = open_upstreams(
+                settings, stack, erp_transport=erp_transport, crm_transport=crm_transport
+            )
 
             status = StatusService(erp=erp, crm=crm)
             availability = AvailabilityService(

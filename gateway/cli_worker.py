@@ -47,19 +47,14 @@ async def run_worker(
     from gateway.sync.engine import SyncEngine
     from gateway.sync.loop_watch import watching_the_loop
     from gateway.sync.worker import build_scheduler, ensure_mappings, sync_worker
-    from gateway.upstream.factory import build_crm_connector, build_erp_connector, build_throttle
+    from gateway.upstream.factory import open_upstreams
 
     async with AsyncExitStack() as stack:
         # First in, last out, as in the app: stalls hold back this worker's lease renewals.
         await stack.enter_async_context(watching_the_loop(settings.loop_watch_seconds))
         engine = create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
-        throttle = build_throttle(settings)
-        stack.push_async_callback(throttle.aclose)
-        erp = build_erp_connector(settings, transport=erp_transport, throttle=throttle)
-        stack.push_async_callback(erp.aclose)
-        crm = build_crm_connector(settings, transport=crm_transport, throttle=throttle)
-        stack.push_async_callback(crm.aclose)
+        erp, crm = open_upstreams(settings, stack, erp_transport=erp_transport, crm_transport=crm_transport)
         sessions = session_factory(engine)
         if once:
             await ensure_mappings(sessions)

@@ -3,6 +3,9 @@ policy. The composition root calls these; tests build `ODataClient`s directly wi
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
+from typing import NamedTuple
+
 import httpx
 
 from gateway.config import Settings
@@ -141,3 +144,26 @@ def build_crm_connector(
         throttle_identity=_identity("crm", base, settings.crm_client_id),
     )
     return CrmConnector(client)
+
+
+class Upstreams(NamedTuple):
+    erp: ErpConnector
+    crm: CrmConnector
+
+
+def open_upstreams(
+    settings: Settings,
+    stack: AsyncExitStack,
+    *,
+    erp_transport: httpx.AsyncBaseTransport | None = None,
+    crm_transport: httpx.AsyncBaseTransport | None = None,
+) -> Upstreams:
+    """A process's one request budget and both connectors sharing it (issue 3 §5), closed by `stack`
+    in reverse order: the composition roots (`gateway run`'s app, `gateway worker`) call this."""
+    throttle = build_throttle(settings)
+    stack.push_async_callback(throttle.aclose)
+    erp = build_erp_connector(settings, transport=erp_transport, throttle=throttle)
+    stack.push_async_callback(erp.aclose)
+    crm = build_crm_connector(settings, transport=crm_transport, throttle=throttle)
+    stack.push_async_callback(crm.aclose)
+    return Upstreams(erp, crm)
