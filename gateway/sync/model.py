@@ -264,7 +264,10 @@ def patch_mapping(mapping: TableMapping, changes: Mapping[str, Any]) -> TableMap
     if "syncOnlyCoupled" in changes:
         updated = replace(updated, sync_only_coupled=bool(changes["syncOnlyCoupled"]))
     if "fields" in changes:
-        updated = replace(updated, fields=tuple(field_from_dict(f) for f in changes["fields"]))
+        fields = tuple(field_from_dict(f) for f in changes["fields"])
+        for position, fm in enumerate(fields):
+            _check_one_sided(fm, position)
+        updated = replace(updated, fields=fields)
     if "matchGroups" in changes:
         updated = replace(updated, match_groups=match_groups_from(changes["matchGroups"]))
     if "matchCaseSensitive" in changes:
@@ -274,6 +277,32 @@ def patch_mapping(mapping: TableMapping, changes: Mapping[str, Any]) -> TableMap
     if "crmFilter" in changes:
         updated = replace(updated, crm_filter=dict(changes["crmFilter"] or {}))
     return updated
+
+
+def _check_one_sided(fm: FieldMapping, position: int) -> None:
+    """An admin's field with one side only sends its `constant` to that side (`map_field`): without
+    a constant it would blank the field on every record the run writes, so it is refused. Stored
+    mappings are not checked on load (`mapping_from_dict`): only what an admin sends now."""
+    if fm.erp_field is not None and fm.crm_field is not None:
+        return
+    name, missing, towards = (
+        (fm.erp_field, "crmField", MappingDirection.CRM_TO_ERP)
+        if fm.erp_field is not None
+        else (fm.crm_field, "erpField", MappingDirection.ERP_TO_CRM)
+    )
+    if fm.direction not in (towards, MappingDirection.BIDIRECTIONAL):
+        raise InvalidInput(
+            f"fields.{position}: a field with no {missing} only writes a constant into {name}, so its "
+            f"direction must be {towards.value} or bidirectional, not {fm.direction.value}",
+            field=f"fields.{position}.direction",
+        )
+    if fm.constant is None:
+        raise InvalidInput(
+            f"fields.{position}: give {missing} (the other side's field {name} pairs with), or a "
+            f"constant to write into {name}; with neither, every run would blank {name} on each "
+            "record it writes",
+            field=f"fields.{position}.{missing}",
+        )
 
 
 def match_groups_from(value: Sequence[Sequence[Any]]) -> tuple[tuple[tuple[str, str], ...], ...]:

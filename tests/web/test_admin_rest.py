@@ -300,7 +300,7 @@ BAD_INPUT: list[tuple[str, str, Any, str]] = [
     (
         "PATCH",
         "/mappings/CUSTOMER",
-        {"fields": [{"erpField": "a", "lookup": {"mapping": "NOPE"}}]},
+        {"fields": [{"erpField": "a", "crmField": "b", "lookup": {"mapping": "NOPE"}}]},
         "fields",
     ),
     ("PATCH", "/mappings/CUSTOMER", {"fields": [{"label": "neither side"}]}, "fields"),
@@ -346,6 +346,30 @@ async def test_bad_input_is_a_400_naming_the_field(gw: Harness) -> None:
         assert response.status_code == 400, (method, path, response.text)
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["field"] == field, (method, path, response.json())
+
+
+async def test_a_field_with_one_side_needs_a_constant(gw: Harness) -> None:
+    # {"erpField": "displayName"} alone used to be saved as "write null into displayName": the next
+    # crm_to_erp run blanked the name of every customer it wrote in Business Central.
+    before = (await _call(gw, "GET", "/mappings/CUSTOMER")).json()["fields"]
+    cases = [
+        ({"erpField": "displayName"}, "fields.0.crmField", "every run would blank displayName"),
+        ({"crmField": "name", "direction": "erp_to_crm"}, "fields.0.erpField", "every run would blank name"),
+        (
+            {"erpField": "displayName", "direction": "erp_to_crm", "constant": "x"},
+            "fields.0.direction",
+            "must be crm_to_erp or bidirectional, not erp_to_crm",
+        ),
+    ]
+    for field, where, words in cases:
+        response = await _call(gw, "PATCH", "/mappings/CUSTOMER", {"fields": [field]})
+        assert response.status_code == 400, response.text
+        assert response.json()["field"] == where and words in response.json()["detail"], response.json()
+    assert (await _call(gw, "GET", "/mappings/CUSTOMER")).json()["fields"] == before
+    # The defaults' own one-sided fields carry a constant (customertypecode 3): they still pass.
+    assert any(f["erpField"] is None and f["constant"] is not None for f in before)
+    again = await _call(gw, "PATCH", "/mappings/CUSTOMER", {"fields": before})
+    assert again.status_code == 200 and again.json()["fields"] == before
 
 
 async def test_a_bad_filter_says_what_a_filter_is(gw: Harness) -> None:
