@@ -88,6 +88,8 @@ class FullSync:
             # mappings (its unit group): run those again, and what depends on them, from the mirror.
             again = _rerun(order, every, _creates(order, every, summaries))
             await self._drop([maybe_again[n] for n in maybe_again if n not in again])
+            # The dropped jobs' rows are gone: only the second runs still to come may be left queued.
+            queued = [*first.values(), *(maybe_again[n] for n in maybe_again if n in again)]
             for layer in plan:
                 if any(n in again for n in layer):
                     summaries += await asyncio.gather(*(one(n, maybe_again) for n in layer if n in again))

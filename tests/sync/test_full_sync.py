@@ -4,6 +4,7 @@ cost Σ⌈N/page⌉ requests, and 10% injected faults end in the same state as n
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import AsyncIterator
 from typing import Any
@@ -284,3 +285,22 @@ async def test_a_full_run_leaves_the_tables_it_wrote_analysed_on_postgresql(worl
         assert all(at > after[name] for name, at in (await analysed()).items())  # again, each run
     else:
         assert after == {}  # SQLite is left without statistics on purpose
+
+
+async def test_a_full_run_that_drops_its_unneeded_second_pass_ends_cleanly(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ITEM-PRODUCT may create ERP items, so a run queues a second pass of UNIT GROUP and ITEM UOM;
+    a run that creates none drops those jobs. The end of the run used to look the dropped jobs up to
+    cancel what was still queued, failed on the first one (no sync job with id …) and logged an
+    ERROR with its traceback after every such run (`gateway sync full` on a synchronized demo)."""
+    names = ["UNIT GROUP", "ITEM UOM", "ITEM-PRODUCT"]
+    await FullSync(world.engine).run(mappings=names)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="gateway.sync.full"):
+        summaries = await FullSync(world.engine).run(mappings=names)
+    assert all(s.counts["inserted"] == 0 for s in summaries)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    async with world.sessions() as session:
+        statuses = {job.status for job in (await session.exec(select(SyncJob))).all()}
+    assert "queued" not in statuses and "running" not in statuses, statuses
