@@ -22,6 +22,7 @@ class BenchConfig:
     changes: int = 100  # half ERP customers, half CRM accounts
     database_url: str | None = None
     stall_threshold: float = 1.0  # event-loop stalls longer than this are reported (LoopWatch)
+    webhooks: bool = True  # after the polling-only rounds, the rounds with BC webhook subscriptions
 
     def page(self, service: str) -> int:
         return self.erp_page_size if service == "erp" else self.crm_page_size
@@ -76,6 +77,11 @@ class Round:
     name: str
     seconds: float
     runs: list[EntryRun]
+    mode: str = "polling"
+    """"polling" (no BC subscription: every ERP set is polled every run) or "webhooks" (ours in place)."""
+    notifications: dict[str, Any] | None = None
+    """Webhooks mode: what BC delivered to our receiver just before the round
+    (bench._sync_webhooks.summarize)."""
 
     @property
     def requests(self) -> int:
@@ -84,6 +90,26 @@ class Round:
     @property
     def writes(self) -> int:
         return sum(r.writes for r in self.runs)
+
+
+@dataclass
+class WebhookMode:
+    """The designed mode's set-up and what BC notified (bench._sync_webhooks)."""
+
+    receiver: str = ""
+    subscribed: list[str] = field(default_factory=list)
+    """Resources our subscription pass created."""
+    subscribe_requests: dict[str, int] = field(default_factory=dict)
+    """The pass's requests, "service METHOD set" -> count."""
+    subscribe_seconds: float = 0.0
+    deletion_checks: dict[str, int] = field(default_factory=dict)
+    """Entity set -> requests of the deletion check the new subscription asked for."""
+    notifications: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Deliveries outside the rounds: "subscribing" (handshakes), "after the last round" (its writes)."""
+    changed: int = 0
+    arrived: int = 0
+    notified_edits: int = 0
+    """ERP edits of the round with changes that a notification named."""
 
 
 @dataclass
@@ -99,12 +125,15 @@ class Result:
     arrived: int = 0
     problems: list[str] = field(default_factory=list)
     goals_missed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Reported beside the goals: polling mode's extra idle polls when the designed mode is measured."""
     rss_kib: dict[str, int | None] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     """Open record errors after the full sync: "mapping: reason" → count (the demo data's traps)."""
     full_batches: list[tuple[str, dict[str, int]]] = field(default_factory=list)
     """The full sync's write `$batch`es in the order sent: service, operations per "METHOD set"."""
     stall_threshold: float = 1.0
+    webhook_mode: WebhookMode | None = None
     stalls: list[dict[str, Any]] = field(default_factory=list)
     """Event-loop stalls longer than `stall_threshold` during the full sync (`LoopWatch`):
     seconds, cpu_seconds, where (our innermost frames), stack."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from bench._sync_model import BenchConfig, Result
+from bench._sync_model import BenchConfig, Result, Round
 from bench.read_throughput import machine
 from gateway.sync.loop_watch import Stall
 
@@ -45,6 +45,46 @@ def _table(rows: list[tuple[str, ...]], numeric: set[int]) -> list[str]:
 
 def _ratio(made: int, minimum: int) -> str:
     return f"{made / minimum:.3f}" if minimum else "-"
+
+
+_MODES = {"polling": "polling only", "webhooks": "BC webhooks"}
+
+
+def _first_webhooks(result: Result) -> Round | None:
+    return next((r for r in result.rounds if r.mode == "webhooks"), None)
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _notified(got: dict[str, Any]) -> str:
+    if not got["notifications"]:
+        return f"nothing ({_plural(got['deliveries'], 'delivery', 'deliveries')})"
+    by_set = ", ".join(f"{k} x{v}" for k, v in got["by_set"].items())
+    woken = ", ".join(f"{k} x{v}" for k, v in got["woken"].items()) or "none"
+    return (
+        f"{got['notifications']} notifications in {_plural(got['deliveries'], 'delivery', 'deliveries')}"
+        f" ({by_set}); woke {woken}" + (f"; {got['refused']} refused" if got["refused"] else "")
+    )
+
+
+def _webhook_lines(result: Result) -> list[str]:
+    mode = result.webhook_mode
+    assert mode is not None
+    made = ", ".join(f"{k} x{v}" for k, v in mode.subscribe_requests.items())
+    checks = " ".join(f"{s}={n}" for s, n in mode.deletion_checks.items())
+    handshakes = mode.notifications.get("subscribing", {}).get("handshakes", 0)
+    return [
+        "",
+        f"BC webhooks (designed mode): receiver {mode.receiver} (the gateway's app, uvicorn, loopback;"
+        " BC's notifications sent before each round)",
+        f"  subscription pass: {sum(mode.subscribe_requests.values())} requests ({made}),"
+        f" {len(mode.subscribed)} subscriptions created, {handshakes} handshakes answered,"
+        f" {mode.subscribe_seconds:.2f} s",
+        f"  deletion checks the new subscriptions asked for (set=requests): {checks or 'none'}",
+        "  afterwards each pass (every 5 min) lists the subscriptions: 1 request; renewal every ~2 days",
+    ]
 
 
 def format_report(result: Result, config: BenchConfig, info: dict[str, str]) -> str:
@@ -123,11 +163,19 @@ def format_report(result: Result, config: BenchConfig, info: dict[str, str]) -> 
     for reason, n in result.errors.items():
         lines.append(f"  open errors x{n}: {reason}")
     for round_ in result.rounds:
+        if (
+            round_.mode == "webhooks"
+            and result.webhook_mode is not None
+            and round_ is _first_webhooks(result)
+        ):
+            lines += _webhook_lines(result)
         lines.append("")
         lines.append(
-            f"{round_.name}: {len(round_.runs)} mapping-directions, {round_.requests} requests,"
-            f" {round_.writes} writes, {round_.seconds:.2f} s"
+            f"[{_MODES[round_.mode]}] {round_.name}: {len(round_.runs)} mapping-directions,"
+            f" {round_.requests} requests, {round_.writes} writes, {round_.seconds:.2f} s"
         )
+        if round_.notifications is not None:
+            lines.append(f"  BC notified before it: {_notified(round_.notifications)}")
         rows = [("mapping", "direction", "requests", "writes", "seconds", "changed", "requests made")]
         for r in round_.runs:
             changed = r.counts.get("modified", 0) + r.counts.get("inserted", 0)
@@ -143,31 +191,54 @@ def format_report(result: Result, config: BenchConfig, info: dict[str, str]) -> 
                 )
             )
         lines += ["  " + line for line in _table(rows, {2, 3, 4, 5})]
+    mode = result.webhook_mode
+    if mode is not None:
+        for phase, got in mode.notifications.items():
+            if phase != "subscribing":
+                lines.append(f"BC notified {phase}: {_notified(got)}")
     lines.append("")
     lines.append(
-        f"changes: {result.changed} edited ({result.changed - result.changed // 2} ERP, "
-        f"{result.changed // 2} CRM), {result.arrived} arrived on the other side"
+        f"changes [{_MODES['polling']}]: {result.changed} edited"
+        f" ({result.changed - result.changed // 2} ERP, {result.changed // 2} CRM),"
+        f" {result.arrived} arrived on the other side"
     )
-    idle = next((r for r in result.rounds if r.name.startswith("idle")), None)
-    last = result.rounds[-1] if result.rounds else None
+    if mode is not None:
+        lines.append(
+            f"changes [{_MODES['webhooks']}]: {mode.changed} edited ({mode.changed - mode.changed // 2} ERP,"
+            f" {mode.changed // 2} CRM), {mode.notified_edits} ERP edits named by BC's notifications,"
+            f" {mode.arrived} arrived on the other side"
+        )
     lines.append("ratios (this run):")
     lines.append(f"  full sync requests / minimum: {_ratio(total, minimum)}")
-    if idle is not None:
+    for key in ("polling", "webhooks"):
+        rounds = [r for r in result.rounds if r.mode == key]
+        idle = next((r for r in rounds if r.name.startswith("idle")), None)
+        last = rounds[-1] if rounds else None
+        if idle is None or last is None:
+            continue
+        over = sum(1 for r in idle.runs if r.requests > 1)
         lines.append(
-            f"  idle round: {idle.requests / max(1, len(idle.runs)):.2f} requests per mapping-direction"
+            f"  [{_MODES[key]}] idle round: {idle.requests / max(1, len(idle.runs)):.2f} requests per"
+            f" mapping-direction ({idle.requests} for {len(idle.runs)}; {over} above 1)"
         )
-    if idle is not None and last is not None and idle.seconds > 0:
-        lines.append(
-            f"  round with changes / idle round: {last.requests / max(1, idle.requests):.2f}x the"
-            f" requests, {last.seconds / idle.seconds:.2f}x the time"
-        )
-    if last is not None and result.full_seconds > 0:
-        lines.append(f"  round with changes / full sync: {last.seconds / result.full_seconds:.4f}x the time")
+        label = _MODES[key]
+        if idle.seconds > 0:
+            lines.append(
+                f"  [{label}] round with changes / idle round:"
+                f" {last.requests / max(1, idle.requests):.2f}x the requests,"
+                f" {last.seconds / idle.seconds:.2f}x the time"
+            )
+        if result.full_seconds > 0:
+            lines.append(
+                f"  [{label}] round with changes / full sync:"
+                f" {last.seconds / result.full_seconds:.4f}x the time"
+            )
     lines.append(
         "peak RSS: "
         + ", ".join(f"{name} {kib / 1024:.0f} MiB" for name, kib in result.rss_kib.items() if kib)
     )
     lines += [f"goal missed: {g}" for g in result.goals_missed]
+    lines += [f"beside the goal: {n}" for n in result.notes]
     lines += [f"CHECK FAILED: {p}" for p in result.problems]
     lines.append("result: " + ("ok" if result.ok else "FAILED"))
     return "\n".join(lines)
@@ -179,4 +250,5 @@ def as_dict(result: Result) -> dict[str, Any]:
     data["records_read"] = result.records_read
     data["usage"] = [dict(asdict(u), total=u.total, minimum=u.minimum) for u in result.usage]
     data["rounds"] = [dict(asdict(r), requests=r.requests, writes=r.writes) for r in result.rounds]
+    data["notes"] = list(result.notes)
     return data

@@ -26,6 +26,8 @@ async def run_round(
     entries: Sequence[tuple[str, str, float]],
     targets: dict[str, SyncTarget],
     meters: dict[str, MeteredTransport],
+    *,
+    mode: str = "polling",
 ) -> Round:
     """Every schedule entry once, one after the other, so each entry's requests are its own."""
     runs = []
@@ -60,17 +62,18 @@ async def run_round(
             )
         )
     # The round's time is the engine's: the /_sim/stats calls between entries are left out.
-    return Round(name=name, seconds=sum(r.seconds for r in runs), runs=runs)
+    return Round(name=name, seconds=sum(r.seconds for r in runs), runs=runs, mode=mode)
 
 
 PHONE_FIELDS = {"erp": "phoneNumber", "crm": "telephone1"}
 
 
 async def change_customers(
-    *, sessions: Any, editors: tuple[ErpConnector, CrmConnector], count: int
+    *, sessions: Any, editors: tuple[ErpConnector, CrmConnector], count: int, series: int = 0
 ) -> list[tuple[str, str, str, str]]:
     """Edit `count` coupled customers' phone numbers with PATCH + If-Match (the record's ETag): half
-    on the ERP, half on the CRM. Returns (edited side, erp id, crm id, new phone)."""
+    on the ERP, half on the CRM; a later `series` (0-4) gives the same customers other numbers.
+    Returns (edited side, erp id, crm id, new phone)."""
     erp, crm = editors
     async with sessions() as session:
         rows = (
@@ -87,12 +90,12 @@ async def change_customers(
     for index, coupling in enumerate(chosen):
         assert coupling.erp_id is not None and coupling.crm_id is not None
         if index % 2 == 0:
-            phone = f"+1 555 {index:04d}"
+            phone = f"+1 55{5 + series} {index:04d}"
             record = await erp.get("customers", coupling.erp_id)
             await erp.update("customers", coupling.erp_id, {"phoneNumber": phone}, etag=record.etag or "*")
             edits.append(("erp", coupling.erp_id, coupling.crm_id, phone))
         else:
-            phone = f"+44 20 {index:04d}"
+            phone = f"+44 2{series} {index:04d}"
             account = await crm.get("accounts", coupling.crm_id)
             await crm.update("accounts", coupling.crm_id, {"telephone1": phone}, etag=account.etag or "*")
             edits.append(("crm", coupling.erp_id, coupling.crm_id, phone))

@@ -1,8 +1,8 @@
 """Simulators for the sync benchmark: the demo data set of a chosen size (customers, items) served by
 uvicorn in a child process on a free loopback port, reporting every entity set's initial size.
 
-Run as `python -m bench._sync_servers erp|crm --customers N --items M --seed S`: prints one JSON line
-({"kind", "port", "rows", "pid", "sizes"}) once it listens.
+Run as `python -m bench._sync_servers erp|crm --customers N --items M --seed S [--webhook-delay D]`:
+prints one JSON line ({"kind", "port", "rows", "pid", "sizes"}) once it listens.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import os
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bench._servers import ROOT, SimulatorProcess, Target, _QuietFaults
@@ -32,10 +32,14 @@ class SyncTarget:
 class DemoSimulatorProcess(SimulatorProcess):
     """A child process serving one simulator over the unpadded demo data (customers, items, seed)."""
 
-    def __init__(self, kind: str, *, customers: int, items: int, seed: int) -> None:
+    def __init__(
+        self, kind: str, *, customers: int, items: int, seed: int, webhook_delay: float | None = None
+    ) -> None:
         self.kind = kind
         self.rows = customers
         argv = ["--customers", str(customers), "--items", str(items), "--seed", str(seed)]
+        if webhook_delay is not None:
+            argv += ["--webhook-delay", str(webhook_delay)]
         self._process = subprocess.Popen(  # the interpreter running us, with fixed arguments
             [sys.executable, "-m", "bench._sync_servers", kind, *argv],
             cwd=ROOT,
@@ -69,7 +73,7 @@ def set_sizes(tables: dict[str, Any]) -> dict[str, int]:
     }
 
 
-async def _serve(kind: str, customers: int, items: int, seed: int) -> None:
+async def _serve(kind: str, customers: int, items: int, seed: int, webhook_delay: float | None) -> None:
     import uvicorn
 
     from gateway.simulators import SimulatorOptions, create_crm_simulator, create_erp_simulator
@@ -77,6 +81,8 @@ async def _serve(kind: str, customers: int, items: int, seed: int) -> None:
     data = demo(customers=customers, items=items, seed=seed)
     sizes = set_sizes(data.erp if kind == "erp" else data.crm)
     options = SimulatorOptions(demo_data=data, seed=seed)
+    if webhook_delay is not None:  # BC's wait before it notifies a change (the simulator's default 30 s)
+        options = replace(options, webhook_delay_seconds=webhook_delay)
     app = create_erp_simulator(options) if kind == "erp" else create_crm_simulator(options)
     del data
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -107,8 +113,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--customers", type=int, required=True)
     parser.add_argument("--items", type=int, required=True)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--webhook-delay", type=float, help="ERP: seconds before BC notifies a change")
     args = parser.parse_args(argv)
-    asyncio.run(_serve(args.kind, args.customers, args.items, args.seed))
+    asyncio.run(_serve(args.kind, args.customers, args.items, args.seed, args.webhook_delay))
 
 
 if __name__ == "__main__":

@@ -82,3 +82,12 @@ def usage_of(
         usage.other_detail["POST $batch of GETs"] = read_batches
     usage.statuses = dict(sorted(statuses.items()))
     return usage
+
+
+def detail_of(made: dict[str, Counter[Key]]) -> dict[str, int]:
+    """Requests by "service METHOD set" (statuses added up)."""
+    detail: Counter[str] = Counter()
+    for service, counts in made.items():
+        for (method, entity_set, _status), n in counts.items():
+            detail[f"{service} {method} {entity_set}"] += n
+    return {k: v for k, v in sorted(detail.items()) if v}

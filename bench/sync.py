@@ -1,13 +1,19 @@
 """Synchronization benchmark: a full sync of a large demo data set through the real engine, upstream
-requests beside the minimum, peak memory, then incremental rounds (echo, idle, 100 changes).
+requests beside the minimum, peak memory, then incremental rounds (echo, idle, 100 changes) in two
+modes: polling only (no BC webhook subscription), then the designed mode (issue 3 §4), with our BC
+subscriptions in place and BC's notifications delivered to the gateway's own receiver (its app served
+by uvicorn on loopback, bench/_sync_webhooks.py) before each round: first round, idle, 100 changes.
+The idle goal (≤ 1 request per mapping-direction) applies to the designed mode; polling mode's extra
+polls are reported beside it.
 
     .venv/bin/python bench/sync.py            # 20,000 customers, 5,000 items (~50,000 price lines)
     .venv/bin/python bench/sync.py --quick    # 500 customers, 100 items: a smoke run
+    .venv/bin/python bench/sync.py --polling-only   # without the designed mode's rounds
 
 Both simulators run in child processes over loopback HTTP; the store is a fresh SQLite file (or
 --database-url, which must point at an empty database). The exit status is 1 when a correctness
-check fails (a run failed, an idle round wrote, a change did not arrive); missed performance goals
-only print "goal missed" lines.
+check fails (a run failed, an idle round wrote, a change did not arrive, an ERP edit was not notified);
+missed performance goals only print "goal missed" lines.
 """
 
 from __future__ import annotations
@@ -33,11 +39,12 @@ from sqlmodel import select
 
 from bench._servers import Target
 from bench._sync_meter import MeteredTransport
-from bench._sync_model import SERVICES, BenchConfig, Result
+from bench._sync_model import SERVICES, BenchConfig, Result, Round, WebhookMode
 from bench._sync_report import as_dict, format_report, stall_dict
 from bench._sync_rounds import arrived, change_customers, run_round
 from bench._sync_servers import DemoSimulatorProcess, SyncTarget
-from bench._sync_usage import diff, stats, usage_of
+from bench._sync_usage import detail_of, diff, stats, usage_of
+from bench._sync_webhooks import Receiver, notified_ids, serve_receiver, summarize
 from bench.read_throughput import machine
 from gateway.config import Settings, load_settings
 from gateway.services.sync_control import SyncControl
@@ -45,12 +52,21 @@ from gateway.store.engine import create_engine, session_factory
 from gateway.store.migrate import upgrade_engine
 from gateway.store.tables import Coupling, JobError
 from gateway.sync import catalog
+from gateway.sync.deletion_check import DeletionCheck
+from gateway.sync.deletion_requests import checked_sets
 from gateway.sync.engine import SyncEngine
 from gateway.sync.loop_watch import LoopWatch
 from gateway.sync.pricing_mirror import PRICING_SETS
+from gateway.sync.subscriptions import SubscriptionManager
+from gateway.upstream.crm import CrmConnector
+from gateway.upstream.erp import ErpConnector
 from gateway.upstream.factory import build_crm_connector, build_erp_connector
 
 __all__ = ["BenchConfig", "Result", "as_dict", "format_report", "main", "run_benchmark"]
+
+
+# Seconds the ERP simulator waits before it notifies a change on its own: far beyond any run.
+WEBHOOK_TIMER_OFF = 86_400.0
 
 
 def _settings(config: BenchConfig, erp: Target, crm: Target, database_url: str) -> Settings:
@@ -154,9 +170,21 @@ async def measure(config: BenchConfig, targets: dict[str, SyncTarget], workdir: 
         result.rounds.append(changed)
         missing = await arrived(edits, editors)
         result.arrived = len(edits) - len(missing)
-        result.problems += missing[:10]
-        if len(missing) > 10:
-            result.problems.append(f"... and {len(missing) - 10} more changes that did not arrive")
+        _missing(result, missing)
+        if config.webhooks:
+            async with serve_receiver(settings) as receiver:
+                await _webhook_rounds(
+                    config,
+                    result,
+                    receiver,
+                    sessions=sessions,
+                    engine=engine,
+                    erp=erp,
+                    editors=editors,
+                    entries=entries,
+                    targets=targets,
+                    meters=meters,
+                )
         _goals(result)
     finally:
         await control.aclose()
@@ -164,6 +192,103 @@ async def measure(config: BenchConfig, targets: dict[str, SyncTarget], workdir: 
             await connector.aclose()
         await db.dispose()
     return result
+
+
+def _missing(result: Result, missing: list[str]) -> None:
+    result.problems += missing[:10]
+    if len(missing) > 10:
+        result.problems.append(f"... and {len(missing) - 10} more changes that did not arrive")
+
+
+async def _deliver(targets: dict[str, SyncTarget], receiver: Receiver, result: Result) -> dict[str, Any]:
+    """BC's notifications of everything logged so far, sent now (BC sends them ~30 s after a change;
+    the simulator's own timer is set far out so that none lands inside a round), and what our receiver
+    got since the previous call."""
+    sent = await targets["erp"].target.control("webhooks", {})
+    if sent.get("failed") or sent.get("removed"):
+        result.problems.append(f"BC could not deliver its notifications to our receiver: {sent}")
+    got = summarize(receiver.since_last())
+    if got["refused"]:
+        result.problems.append(f"our receiver refused {got['refused']} deliveries")
+    return got
+
+
+async def _webhook_rounds(
+    config: BenchConfig,
+    result: Result,
+    receiver: Receiver,
+    *,
+    sessions: Any,
+    engine: SyncEngine,
+    erp: ErpConnector,
+    editors: tuple[ErpConnector, CrmConnector],
+    entries: list[tuple[str, str, float]],
+    targets: dict[str, SyncTarget],
+    meters: dict[str, MeteredTransport],
+) -> None:
+    """The designed mode (issue 3 §4): the subscription manager's pass puts our BC subscriptions in
+    place (as `gateway worker` does, with the bench's connector), the deletion checks the new
+    subscriptions ask for run once (as the scheduler would at once), then the rounds: the first
+    (sees the polling round's writes), idle, and 100 more changes, each after BC delivered what it
+    logged; ERP edits must reach the receiver as notifications and every change the other side."""
+    mode = result.webhook_mode = WebhookMode(receiver=receiver.url)
+    manager = SubscriptionManager(
+        sessions=sessions,
+        erp=erp,
+        notification_url=receiver.url,
+        client_state=receiver.client_state,
+        holder="bench/subscriptions",
+    )
+    before = await stats(targets)
+    t0 = time.perf_counter()
+    passed = await manager.run_once()
+    mode.subscribe_seconds = time.perf_counter() - t0
+    mode.subscribe_requests = detail_of(diff(await stats(targets), before))
+    if passed is None or not passed.ok or not passed.created:
+        result.problems.append(f"the subscription pass did not put our subscriptions in place: {passed}")
+        return
+    mode.subscribed = sorted(passed.created)
+    checks = DeletionCheck(sessions=sessions, erp=erp)
+    async with sessions() as session:
+        checked = sorted(checked_sets(await catalog.load_mappings(session)))
+    for entity_set in checked:
+        before = await stats(targets)
+        summary = await checks.run(entity_set=entity_set)
+        made = diff(await stats(targets), before)
+        mode.deletion_checks[entity_set] = sum(sum(c.values()) for c in made.values())
+        if summary is not None and (summary.status != "success" or summary.counts.get("deleted")):
+            result.problems.append(f"deletion check of {entity_set}: {summary.status} {summary.message}")
+    mode.notifications["subscribing"] = summarize(receiver.since_last())
+
+    async def notified_round(name: str) -> Round:
+        notices = await _deliver(targets, receiver, result)
+        done = await run_round(name, engine, entries, targets, meters, mode="webhooks")
+        done.notifications = notices
+        result.rounds.append(done)
+        return done
+
+    first = await notified_round("first incremental with subscriptions (sees the previous round's writes)")
+    idle = await notified_round("idle incremental (nothing changed)")
+    for done in (first, idle):
+        if done.writes:
+            result.problems.append(f"webhooks: {done.name} wrote {done.writes} times")
+    edits = await change_customers(sessions=sessions, editors=editors, count=config.changes, series=1)
+    mode.changed = len(edits)
+    changed = await notified_round(f"incremental after {len(edits)} changes")
+    erp_edits = {erp_id.lower() for side, erp_id, _crm, _phone in edits if side == "erp"}
+    named = notified_ids(receiver.log, "customers")
+    mode.notified_edits = len(erp_edits & named)
+    if erp_edits - named:
+        result.problems.append(f"webhooks: {len(erp_edits - named)} ERP edits were never notified")
+    woken = (changed.notifications or {}).get("woken", {})
+    if erp_edits and "CUSTOMER erp_to_crm" not in woken:
+        result.problems.append(
+            f"webhooks: the ERP edits' notifications did not wake CUSTOMER erp_to_crm: {woken}"
+        )
+    missing = await arrived(edits, editors)
+    mode.arrived = len(edits) - len(missing)
+    _missing(result, [f"webhooks: {m}" for m in missing])
+    mode.notifications["after the last round (its own writes)"] = await _deliver(targets, receiver, result)
 
 
 async def _expected_reads(sessions: Any, result: Result) -> None:
@@ -185,23 +310,38 @@ async def _expected_reads(sessions: Any, result: Result) -> None:
 
 
 def _goals(result: Result) -> None:
+    """The full sync within 1% of the minimum; the idle round at most one request per
+    mapping-direction in the designed mode (BC webhooks), or in polling mode when it is the only one
+    measured (--polling-only). Polling mode's extra polls beside it are reported, not goals."""
     for usage in result.usage:
         if usage.minimum and usage.total > usage.minimum * 1.01:
             result.goals_missed.append(
                 f"{usage.service}: {usage.total} requests, {usage.total / usage.minimum:.2f}x the minimum "
                 f"{usage.minimum} (goal: within 1%)"
             )
-    idle = next(r for r in result.rounds if r.name.startswith("idle"))
-    for run in idle.runs:
-        if run.requests > 1:
-            result.goals_missed.append(
-                f"idle {run.mapping} {run.direction}: {run.requests} requests (goal ≤ 1): {run.detail}"
-            )
+    idle = {r.mode: r for r in result.rounds if r.name.startswith("idle")}
+    goal_mode = "webhooks" if "webhooks" in idle else "polling"
+    for mode, round_ in idle.items():
+        for run in round_.runs:
+            if run.requests <= 1:
+                continue
+            line = f"idle {run.mapping} {run.direction}: {run.requests} requests (goal ≤ 1): {run.detail}"
+            if mode == goal_mode:
+                result.goals_missed.append(f"{mode}: {line}")
+            else:
+                result.notes.append(f"{mode} mode (no BC subscription): {line}")
 
 
 def run_benchmark(config: BenchConfig) -> Result:
     processes = {
-        s: DemoSimulatorProcess(s, customers=config.customers, items=config.items, seed=config.seed)
+        s: DemoSimulatorProcess(
+            s,
+            customers=config.customers,
+            items=config.items,
+            seed=config.seed,
+            # The bench sends BC's notifications itself between rounds (`_deliver`): none on a timer.
+            webhook_delay=WEBHOOK_TIMER_OFF if s == "erp" else None,
+        )
         for s in SERVICES
     }
     try:
@@ -243,6 +383,12 @@ def parse_args(argv: Sequence[str] | None) -> tuple[BenchConfig, argparse.Namesp
         type=float,
         help="report event-loop stalls of the full sync longer than this (s, default 1)",
     )
+    parser.add_argument(
+        "--polling-only",
+        action="store_true",
+        help="skip the rounds with BC webhook subscriptions (the designed mode); the idle goal then "
+        "applies to the polling round",
+    )
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument(
         "--batch-log",
@@ -260,6 +406,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[BenchConfig, argparse.Namesp
         "concurrency": args.concurrency,
         "database_url": args.database_url,
         "stall_threshold": args.stall_threshold,
+        "webhooks": False if args.polling_only else None,
     }
     config = replace(config, **{k: v for k, v in changes.items() if v is not None})
     return config, args

@@ -1,5 +1,7 @@
 """The sync benchmark on a small scale, so it cannot rot: the full sync reads every set at the
-minimum, idle runs write nothing, and 100 changes arrive on the other side. Counts only."""
+minimum, idle runs write nothing, and 100 changes arrive on the other side, in polling mode and with
+BC webhook subscriptions in place (the designed mode: one request per mapping-direction when idle,
+the ERP edits notified to the gateway's receiver). Counts only."""
 
 from __future__ import annotations
 
@@ -35,19 +37,58 @@ def test_quick_run_reads_at_the_minimum_and_every_change_arrives(tmp_path: Path)
     # The company, resolved once per connector (ErpConnector.company() reuses it).
     assert usage["erp"]["other_detail"] == {"GET companies": 1}
     assert result["couplings"] > 500
-    echo, idle, changed = result["rounds"]
-    assert echo["writes"] == idle["writes"] == 0
-    # Idle: one request per mapping-direction, but ERP PRICING (its 11 sets' reads in one $batch per
-    # BC API: 2) and SALES ORDER while transferred orders await their fulfilled status (ERP poll: 2).
-    idle_requests = {(r["mapping"], r["direction"]): r["requests"] for r in idle["runs"]}
+    rounds = {(r["mode"], r["name"].split(" ")[0]): r for r in result["rounds"]}
+    assert [(r["mode"], r["name"].split(" ")[0]) for r in result["rounds"]] == [
+        ("polling", "first"),
+        ("polling", "idle"),
+        ("polling", "incremental"),
+        ("webhooks", "first"),
+        ("webhooks", "idle"),
+        ("webhooks", "incremental"),
+    ]
+    for key in (("polling", "first"), ("polling", "idle"), ("webhooks", "first"), ("webhooks", "idle")):
+        assert rounds[key]["writes"] == 0, key
+    # Polling only: one request per mapping-direction, but ERP PRICING (its 11 sets' reads in one $batch
+    # per BC API: 2) and SALES ORDER while transferred orders await their fulfilled status (ERP poll: 2).
+    idle_requests = {
+        (r["mapping"], r["direction"]): r["requests"] for r in rounds[("polling", "idle")]["runs"]
+    }
     assert idle_requests.pop(("ERP PRICING", "erp_to_crm")) == 2
     assert idle_requests.pop(("SALES ORDER", "crm_to_erp")) <= 2
     assert set(idle_requests.values()) == {1}, idle_requests
-    assert (result["changed"], result["arrived"]) == (100, 100)
-    customer = {r["direction"]: r for r in changed["runs"] if r["mapping"] == "CUSTOMER"}
-    # 50 edits each way: one read and one batch of 50 writes per direction.
-    assert {d: (r["requests"], r["writes"]) for d, r in customer.items()} == {
-        "erp_to_crm": (2, 1),
-        "crm_to_erp": (2, 1),
+    assert len(result["notes"]) >= 1 and all(n.startswith("polling mode") for n in result["notes"])
+    # BC webhooks: every mapping-direction one request (BC notifies the standard-API pricing sets and
+    # the ERP orders, so those polls wait for a notification or the 5-minute fallback).
+    webhook_idle = rounds[("webhooks", "idle")]
+    assert {r["requests"] for r in webhook_idle["runs"]} == {1}, webhook_idle["runs"]
+    assert webhook_idle["notifications"]["notifications"] == 0
+    assert not any(g.startswith("webhooks") for g in result["goals_missed"]), result["goals_missed"]
+    mode = result["webhook_mode"]
+    # One subscription per ERP set read towards the CRM, each handshake answered by our receiver;
+    # the pass: one listing and one POST per subscription.
+    assert len(mode["subscribed"]) >= 9 and any(r.endswith("/salesOrders") for r in mode["subscribed"])
+    assert mode["subscribe_requests"] == {
+        "erp GET subscriptions": 1,
+        "erp POST subscriptions": len(mode["subscribed"]),
     }
-    assert changed["writes"] == 2
+    assert mode["notifications"]["subscribing"]["handshakes"] == len(mode["subscribed"])
+    # Each set read towards the CRM is checked for deletions once (one page of ids at this size).
+    assert set(mode["deletion_checks"].values()) == {1} and "customers" in mode["deletion_checks"]
+    assert (result["changed"], result["arrived"]) == (100, 100)
+    assert (mode["changed"], mode["arrived"], mode["notified_edits"]) == (100, 100, 50)
+    for changed in (rounds[("polling", "incremental")], rounds[("webhooks", "incremental")]):
+        customer = {r["direction"]: r for r in changed["runs"] if r["mapping"] == "CUSTOMER"}
+        # 50 edits each way: one read and one batch of 50 writes per direction.
+        assert {d: (r["requests"], r["writes"]) for d, r in customer.items()} == {
+            "erp_to_crm": (2, 1),
+            "crm_to_erp": (2, 1),
+        }
+        assert changed["writes"] == 2
+    # The 50 ERP edits reached the receiver as 50 notifications, which woke CUSTOMER erp_to_crm; the
+    # round's own 50 writes into BC customers come back the same way afterwards.
+    notified = rounds[("webhooks", "incremental")]["notifications"]
+    assert notified["by_set"] == {"customers updated": 50} and notified["refused"] == 0
+    assert notified["woken"] == {"CUSTOMER erp_to_crm": 1}
+    assert mode["notifications"]["after the last round (its own writes)"]["by_set"] == {
+        "customers updated": 50
+    }
