@@ -104,6 +104,10 @@ class WebhookMode:
     subscribe_seconds: float = 0.0
     deletion_checks: dict[str, int] = field(default_factory=dict)
     """Entity set -> requests of the deletion check the new subscription asked for."""
+    idle_deletion_checks: dict[str, int] = field(default_factory=dict)
+    """Entity set -> requests of its deletion check run after the idle round (none asked for)."""
+    idle_pass_requests: dict[str, int] = field(default_factory=dict)
+    """The next subscription pass's requests after the idle round (nothing to change)."""
     notifications: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Deliveries outside the rounds: "subscribing" (handshakes), "after the last round" (its writes)."""
     changed: int = 0

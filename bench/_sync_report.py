@@ -83,7 +83,19 @@ def _webhook_lines(result: Result) -> list[str]:
         f" {len(mode.subscribed)} subscriptions created, {handshakes} handshakes answered,"
         f" {mode.subscribe_seconds:.2f} s",
         f"  deletion checks the new subscriptions asked for (set=requests): {checks or 'none'}",
-        "  afterwards each pass (every 5 min) lists the subscriptions: 1 request; renewal every ~2 days",
+    ]
+
+
+def _idle_extras(result: Result) -> list[str]:
+    mode = result.webhook_mode
+    if mode is None or not mode.idle_pass_requests:
+        return []
+    checks = " ".join(f"{s}={n}" for s, n in mode.idle_deletion_checks.items())
+    made = ", ".join(f"{k} x{v}" for k, v in mode.idle_pass_requests.items())
+    return [
+        f"  after it, the scheduler's other idle work: deletion checks (set=requests) {checks or 'none'};"
+        f" the next subscription pass (every 5 min) {sum(mode.idle_pass_requests.values())} request"
+        f" ({made})",
     ]
 
 
@@ -191,6 +203,8 @@ def format_report(result: Result, config: BenchConfig, info: dict[str, str]) -> 
                 )
             )
         lines += ["  " + line for line in _table(rows, {2, 3, 4, 5})]
+        if round_.mode == "webhooks" and round_.name.startswith("idle"):
+            lines += _idle_extras(result)
     mode = result.webhook_mode
     if mode is not None:
         for phase, got in mode.notifications.items():

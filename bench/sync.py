@@ -238,6 +238,7 @@ async def _webhook_rounds(
         notification_url=receiver.url,
         client_state=receiver.client_state,
         holder="bench/subscriptions",
+        recheck_seconds=0.0,  # the next pass is due at once: the bench measures an idle one below
     )
     before = await stats(targets)
     t0 = time.perf_counter()
@@ -251,13 +252,19 @@ async def _webhook_rounds(
     checks = DeletionCheck(sessions=sessions, erp=erp)
     async with sessions() as session:
         checked = sorted(checked_sets(await catalog.load_mappings(session)))
-    for entity_set in checked:
-        before = await stats(targets)
-        summary = await checks.run(entity_set=entity_set)
-        made = diff(await stats(targets), before)
-        mode.deletion_checks[entity_set] = sum(sum(c.values()) for c in made.values())
-        if summary is not None and (summary.status != "success" or summary.counts.get("deleted")):
-            result.problems.append(f"deletion check of {entity_set}: {summary.status} {summary.message}")
+
+    async def deletion_checks() -> dict[str, int]:
+        made_by: dict[str, int] = {}
+        for entity_set in checked:
+            before = await stats(targets)
+            summary = await checks.run(entity_set=entity_set)
+            made = diff(await stats(targets), before)
+            made_by[entity_set] = sum(sum(c.values()) for c in made.values())
+            if summary is not None and (summary.status != "success" or summary.counts.get("deleted")):
+                result.problems.append(f"deletion check of {entity_set}: {summary.status} {summary.message}")
+        return made_by
+
+    mode.deletion_checks = await deletion_checks()
     mode.notifications["subscribing"] = summarize(receiver.since_last())
 
     async def notified_round(name: str) -> Round:
@@ -269,6 +276,14 @@ async def _webhook_rounds(
 
     first = await notified_round("first incremental with subscriptions (sees the previous round's writes)")
     idle = await notified_round("idle incremental (nothing changed)")
+    # What else the designed mode's scheduler does while idle: each set's deletion check (no request
+    # while our subscription covers the set and nobody asked) and the subscription pass (a listing).
+    mode.idle_deletion_checks = await deletion_checks()
+    before = await stats(targets)
+    again = await manager.run_once()
+    mode.idle_pass_requests = detail_of(diff(await stats(targets), before))
+    if again is None or not again.ok or again.created or again.recreated or again.renewed:
+        result.problems.append(f"webhooks: the idle subscription pass changed something: {again}")
     for done in (first, idle):
         if done.writes:
             result.problems.append(f"webhooks: {done.name} wrote {done.writes} times")
@@ -318,6 +333,17 @@ def _goals(result: Result) -> None:
             result.goals_missed.append(
                 f"{usage.service}: {usage.total} requests, {usage.total / usage.minimum:.2f}x the minimum "
                 f"{usage.minimum} (goal: within 1%)"
+            )
+    designed = result.webhook_mode
+    if designed is not None:
+        for entity_set, made in designed.idle_deletion_checks.items():
+            if made:
+                result.goals_missed.append(
+                    f"webhooks: idle deletion check of {entity_set}: {made} requests (goal: none)"
+                )
+        if sum(designed.idle_pass_requests.values()) > 1:
+            result.goals_missed.append(
+                f"webhooks: idle subscription pass: {designed.idle_pass_requests} (goal ≤ 1)"
             )
     idle = {r.mode: r for r in result.rounds if r.name.startswith("idle")}
     goal_mode = "webhooks" if "webhooks" in idle else "polling"

@@ -64,6 +64,10 @@ def test_quick_run_reads_at_the_minimum_and_every_change_arrives(tmp_path: Path)
     assert webhook_idle["notifications"]["notifications"] == 0
     assert not any(g.startswith("webhooks") for g in result["goals_missed"]), result["goals_missed"]
     mode = result["webhook_mode"]
+    # The scheduler's other idle work: deletion checks (none asked for: no request) and the next
+    # subscription pass (nothing to change: the listing only).
+    assert set(mode["idle_deletion_checks"].values()) == {0}, mode["idle_deletion_checks"]
+    assert mode["idle_pass_requests"] == {"erp GET subscriptions": 1}
     # One subscription per ERP set read towards the CRM, each handshake answered by our receiver;
     # the pass: one listing and one POST per subscription.
     assert len(mode["subscribed"]) >= 9 and any(r.endswith("/salesOrders") for r in mode["subscribed"])
