@@ -89,9 +89,18 @@ def client_options(func: F) -> F:
     )
     @wraps(func)
     def wrapper(*args: Any, url: str | None, key: str | None, **kwargs: Any) -> Any:
-        return func(AdminClient(url or _default_url(), key), *args, **kwargs)
+        return func(AdminClient(_checked_url(url) if url else _default_url(), key), *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _checked_url(url: str) -> str:
+    """`--url 127.0.0.1:8700` would fail as "UnsupportedProtocol": say what is missing instead."""
+    if not url.lower().startswith(("http://", "https://")):
+        raise AdminError(
+            f"the gateway URL {url!r} (--url or GATEWAY_URL) must start with http:// or https:// (e.g. http://{url})"
+        )
+    return url
 
 
 def _default_url() -> str:

@@ -185,3 +185,15 @@ async def test_refused_keys_and_unreachable_gateways_are_one_line(served: Served
         CliRunner(env={"GATEWAY_ADMIN_KEY": ""}).invoke, main, ["sync", "status", "--url", served.url]
     )
     assert no_key.exit_code == 1 and "GATEWAY_ADMIN_KEY" in no_key.output
+
+
+def test_a_url_without_its_scheme_is_one_line_saying_so() -> None:
+    # Not "cannot reach the gateway at 127.0.0.1:8700 (UnsupportedProtocol)".
+    for env in ({}, {"GATEWAY_URL": "127.0.0.1:8700"}):
+        args = ["sync", "status", "--key", "k"] + ([] if env else ["--url", "127.0.0.1:8700"])
+        result = CliRunner(env=env).invoke(main, args)
+        assert result.exit_code == 1
+        assert result.output == (
+            "gateway: the gateway URL '127.0.0.1:8700' (--url or GATEWAY_URL) must start with http://"
+            " or https:// (e.g. http://127.0.0.1:8700)\n"
+        )
