@@ -23,7 +23,11 @@ def worker(once: bool) -> None:
     from gateway.store import migrate
 
     settings = load_settings()
-    settings.require_upstreams()
+    # A worker has no demo of its own: pointing it at simulators needs the settings spelt out.
+    settings.require_upstreams(
+        hint="a worker has no --demo: `gateway run --demo` syncs in its own process; "
+        "for a worker against simulators see docs/admin.md, 'Workers beside the demo'"
+    )
     setup_logging(settings.log_level)
     migrate.upgrade(settings.database_url)
     asyncio.run(run_worker(settings, once=once))

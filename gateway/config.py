@@ -153,8 +153,9 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
 
-    def require_upstreams(self) -> None:
-        """Raise `ConfigurationError` unless both upstreams are fully configured (non-demo runs)."""
+    def require_upstreams(self, *, hint: str = "or run with --demo") -> None:
+        """Raise `ConfigurationError` unless both upstreams are fully configured (non-demo runs);
+        `hint` follows the missing setting's name in brackets."""
         for name in (
             "erp_base_url",
             "erp_token_url",
@@ -169,7 +170,7 @@ class Settings(BaseSettings):
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
             if not value:
-                raise ConfigurationError(env_name(name), "is required (or run with --demo)")
+                raise ConfigurationError(env_name(name), f"is required ({hint})")
 
     def webhook_subscription(self) -> tuple[str, str] | None:
         """(notification URL, clientState) when both are set, so the syncer keeps BC webhook

@@ -254,3 +254,14 @@ def _subscriptions_created(stats: dict[str, Any]) -> int:
         for row in stats["requests"]
         if (row["method"], row["entitySet"], row["status"]) == ("POST", "subscriptions", 201)
     )
+
+
+def test_a_worker_without_upstreams_is_not_told_to_use_a_demo_it_lacks(tmp_path: Path) -> None:
+    # `gateway worker --demo` does not exist: the hint says where the demo's syncer is instead.
+    result = _run(["worker", "--once"], _env(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "gateway: configuration error: GATEWAY_ERP_BASE_URL: is required (a worker has no --demo: "
+        "`gateway run --demo` syncs in its own process; for a worker against simulators see "
+        "docs/admin.md, 'Workers beside the demo')"
+    )
