@@ -66,6 +66,12 @@ def errors_action(client: AdminClient, action: str, error_ids: tuple[int, ...]) 
         if item.get("problem"):
             failed = True
             click.echo(f"{item['error']}\t{action}\tnot applied: {item['problem']}")
+        elif item.get("openErrors"):
+            # The record still fails: a retry's own error is resolved (superseded) by the new one.
+            failed = True
+            still = "; ".join(f"error {e['id']}: {e['reason']}" for e in item["openErrors"])
+            outcome = "failed again" if action == "retry" else f"{item.get('status')}, still open"
+            click.echo(f"{item['error']}\t{action}\t{outcome}: {still}")
         else:
             click.echo(f"{item['error']}\t{action}\t{item.get('status', 'done')}")
     if failed:

@@ -142,6 +142,17 @@ async def test_sync_couple_and_errors_commands(served: Served) -> None:
     gone = await served.gateway("couple", "delete", coupling_id.group(1))
     assert gone.exit_code == 1 and "(404)" in gone.output
 
+    # Retrying the owner error while salesperson RH is still uncoupled fails again: the retried
+    # error is resolved (superseded) by a new one, which the line names; exit 1, not "resolved".
+    retried = await served.gateway("errors", "action", "retry", owner[0])
+    assert retried.exit_code == 1, retried.output
+    failed_again = re.fullmatch(
+        rf"{owner[0]}\tretry\tfailed again: error (\d+): owner: salesperson RH is not coupled to a user\n",
+        retried.output,
+    )
+    assert failed_again is not None, retried.output
+    owner = [failed_again.group(1), *owner[1:]]
+
     # The hand-made coupling settled the ambiguity; the owner error is still open.
     settled = await served.gateway("errors", "action", "ignore", ambiguous[0])
     assert settled.exit_code == 1 and settled.output.startswith(f"{ambiguous[0]}\tignore\tnot applied: ")

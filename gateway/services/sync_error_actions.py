@@ -74,9 +74,9 @@ class ErrorActionsPart(SyncRunsPart):
         async with self.sessions() as session:
             for result in results:
                 if "problem" not in result:
-                    result["status"] = (
-                        await job_errors.get_job_error(session, error_id=result["error"])
-                    ).status
+                    error = await job_errors.get_job_error(session, error_id=result["error"])
+                    result["status"] = error.status
+                    result["openErrors"] = await _still_open(session, error)
         return results
 
     async def _apply(self, error_id: int, chosen: ErrorAction) -> tuple[dict[str, Any], str | None]:
@@ -113,6 +113,19 @@ class ErrorActionsPart(SyncRunsPart):
         else:
             raise InvalidInput(f"{chosen.value} needs a coupled record", field="action")
         return result, None
+
+
+async def _still_open(session: Any, error: JobError) -> list[dict[str, Any]]:
+    """The record's open errors in the error's mapping after the action. A retry whose record fails
+    again resolves the error it retried (superseded) and opens a new one: "resolved" alone would
+    read as fixed."""
+    record = error.erp_id or error.crm_id
+    if record is None:
+        return []
+    rows = await job_errors.list_job_errors(
+        session, mapping=error.mapping, record_id=record, status=ErrorStatus.OPEN
+    )
+    return [{"id": e.id, "reason": e.reason} for e in rows if e.id != error.id]
 
 
 async def _coupling_of(session: Any, error: JobError) -> Coupling | None:

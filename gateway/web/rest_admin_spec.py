@@ -320,6 +320,12 @@ ERROR_ACTION_RESULT = _object(
         "action": STRING,
         "status": {"enum": ERROR_STATUSES},
         "run": {"anyOf": [RUN_SUMMARY, {"type": "array", "items": RUN_SUMMARY}]},
+        "openErrors": {
+            "type": "array",
+            "description": "the record's errors still open afterwards (a retry that failed again "
+            "resolves the retried error and opens a new one)",
+            "items": _object({"id": {"type": "integer"}, "reason": STRING}, required=("id", "reason")),
+        },
         "problem": STRING,
     },
     required=("error", "action"),

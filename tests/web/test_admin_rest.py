@@ -220,8 +220,14 @@ async def test_full_sync_review_then_jobs_errors_couplings_and_match(gw: Harness
         if e["field"] == "owner"
     ]
     assert owner
+    # A retry that fails again resolves the retried error and opens a new one: the answer names it.
+    retried = (await _call(gw, "POST", f"/errors/{owner[0]['id']}/retry")).json()
+    assert retried["status"] == "resolved" and "error" in {r["status"] for r in retried["run"]}
+    assert [e["reason"] for e in retried["openErrors"]] == [owner[0]["reason"]], retried
+    owner[0] = {**owner[0], "id": retried["openErrors"][0]["id"]}
     ignored = await _call(gw, "POST", f"/errors/{owner[0]['id']}/ignore")
     assert ignored.status_code == 200 and ignored.json()["status"] == "ignored"
+    assert ignored.json()["openErrors"] == []
     rest = [e["id"] for e in owner[1:]][:9]
     bulk = (await _call(gw, "POST", "/errors/actions", {"ids": [*rest, 999_999], "action": "ignore"})).json()[
         "results"
