@@ -283,7 +283,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--top", type=int, default=25, help="functions listed per cProfile ordering")
     p.add_argument("--uvicorn", action="store_true", help="measure through uvicorn on loopback instead")
     p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
-    p.add_argument("--http", choices=("h11", "httptools"), default="h11")
+    p.add_argument("--http", choices=("h11", "httptools"), default="httptools")
     p.add_argument("--concurrency", type=int, action="append", help="uvicorn clients (default 1, 10)")
     p.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # the child of --uvicorn
     args = p.parse_args(argv)

@@ -8,7 +8,7 @@ import socket
 
 import uvicorn
 
-from gateway.serving import bind_tcp_socket
+from gateway.serving import Served, bind_tcp_socket, server_config, workers_config
 
 
 async def _nodelay_of_an_accepted_connection(sock: socket.socket) -> int:
@@ -47,3 +47,20 @@ def test_uvicorns_own_bound_socket_does_not_which_is_why_we_rewrap_it() -> None:
     workaround may go."""
     sock = uvicorn.Config("gateway.serving:app_from_environment", host="127.0.0.1", port=0).bind_socket()
     assert asyncio.run(_nodelay_of_an_accepted_connection(sock)) == 0
+
+
+async def _asgi_noop(scope: dict[str, object], receive: object, send: object) -> None:
+    """An ASGI app for configurations that are loaded, never served."""
+
+
+def test_the_gateway_is_served_with_httptools_not_h11() -> None:
+    """uvicorn's C parser: h11's pure-Python parsing and event objects were a fifth of the server's
+    CPU per cached availability answer (docs/benchmarks.md). `auto` would fall back to h11 silently
+    if httptools were missing; naming it makes a missing dependency fail at start."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    config = server_config(Served("gateway", _asgi_noop, "127.0.0.1", 0), "warning")
+    config.load()
+    assert config.http_protocol_class is HttpToolsProtocol
+    workers = workers_config(host="127.0.0.1", port=0, workers=2)
+    assert workers.http == config.http == "httptools"
