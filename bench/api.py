@@ -5,6 +5,7 @@ availability) under 30 ms of upstream latency, side by side with GraphQL Mesh's 
     .venv/bin/python bench/api.py --customers 2000 --items 500     # smaller demo data, same scenarios
     .venv/bin/python bench/api.py --quick --no-mesh                # a smoke run (counts, not speed)
     .venv/bin/python bench/api.py --workers 1                      # only the one-process gateway
+    .venv/bin/python bench/api.py --no-mesh --workers 1 --scenario "availability 1 (hit)"   # one row kind
 
 After the demo's first full sync the measured gateway runs with its scheduler off; it is measured as
 one process (target `gateway`), then as `gateway run --workers N` web-only replicas sharing a Redis
@@ -54,6 +55,13 @@ PAGE = 50
 QUOTE_LINES = 20
 # Scenarios read from the store or a warm cache: any upstream request during them is a failure.
 CACHED = ("graphql customers", "quote 20 lines", "availability 1 (hit)", "availability batch")
+SCENARIOS = (
+    "graphql customers",
+    "quote 20 lines",
+    "availability 1 (hit)",
+    "availability 1 (miss)",
+    "availability batch",
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,7 @@ class BenchConfig:
     batch_items: int = 200
     mesh: bool = True
     workers: int = 2  # 1: only the one-process gateway
+    scenarios: tuple[str, ...] = SCENARIOS  # the gateway's rows measured (Mesh's row is --no-mesh)
     sync_timeout_seconds: float = 3600.0
 
     @property
@@ -189,13 +198,14 @@ def _scenarios(fx: Fixtures, config: BenchConfig) -> dict[str, Send]:
 
         return send
 
-    return {
+    every = {
         "graphql customers": customers,
         "quote 20 lines": quote,
         "availability 1 (hit)": availability([fx.hit_item]),
         "availability 1 (miss)": availability(lambda: [next(misses)]),
         "availability batch": availability(fx.batch),
     }
+    return {name: send for name, send in every.items() if name in config.scenarios}
 
 
 def _miss_requests(fx: Fixtures, config: BenchConfig) -> int:
@@ -575,6 +585,9 @@ def parse_args(argv: Sequence[str] | None) -> BenchConfig:
     parser.add_argument(
         "--quick", action="store_true", help="120 customers/items, 20 requests, 1 and 10 clients"
     )
+    parser.add_argument(
+        "--scenario", action="append", choices=SCENARIOS, help="only these gateway rows (repeatable) [all]"
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     return BenchConfig(
@@ -588,6 +601,7 @@ def parse_args(argv: Sequence[str] | None) -> BenchConfig:
         batch_items=50 if quick else 200,
         mesh=not args.no_mesh,
         workers=args.workers if args.workers is not None else (1 if quick else 2),
+        scenarios=tuple(args.scenario or SCENARIOS),
     )
 
 
