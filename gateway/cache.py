@@ -25,6 +25,10 @@ def create_cache(url: str, *, namespace: str = "gateway") -> BaseCache:
     try:
         if parsed.scheme == "memory":
             cache: BaseCache = Cache.from_url(url)
+            # A dict in this process answers without waiting, so aiocache's per-call timeout (5 s by
+            # default) could never fire; it only cost each call a task and a timer (asyncio.wait_for),
+            # about a sixth of the app's CPU for a cached availability answer (docs/benchmarks.md).
+            cache.timeout = None
         else:
             cache = _redis_cache(parsed)
     except ConfigurationError:

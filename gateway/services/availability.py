@@ -27,7 +27,7 @@ from gateway.domain import Availability, AvailabilityAnswer
 from gateway.errors import CircuitOpen, InvalidInput, UpstreamError
 from gateway.services.availability_answers import AvailabilityAnswers
 from gateway.services.availability_locks import KeyLocks, locks_for
-from gateway.services.availability_reads import BatchedReads
+from gateway.services.availability_reads import BatchedReads, DecodedValues
 from gateway.services.availability_units import UnitLookup, UnitTable
 from gateway.services.circuit import CircuitBreaker, CircuitState
 
@@ -119,7 +119,9 @@ class AvailabilityService(AvailabilityAnswers):
             clock=monotonic,
         )
         self._locks: KeyLocks = locks_for(cache, lease_seconds=lock_seconds)
-        self._reads = BatchedReads(cache)
+        # Entries are frozen all the way down, so readers may share one decoded object per entry.
+        self._decoded = DecodedValues(cache.serializer.loads)
+        self._reads = BatchedReads(cache, loads=self._decoded)
         self._inflight: dict[str, asyncio.Future[Outcome]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -170,6 +172,11 @@ class AvailabilityService(AvailabilityAnswers):
             if failures:
                 raise self._unavailable(failures, cached={i: cached[keys[i]] for i in failures}, now=now)
         return await self._answers(items, entries, unit=unit, now=self._clock())
+
+    @property
+    def entries_decoded(self) -> int:
+        """Cache entries decoded (unpickled) so far: once per stored value, not per read."""
+        return self._decoded.decoded
 
     async def drain(self) -> None:
         """Wait until the background refreshes started so far have finished."""

@@ -5,6 +5,7 @@ Cache commands are counted with an aiocache plugin; the outage is a Redis URL no
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal as D
@@ -16,7 +17,7 @@ from aiocache.plugins import BasePlugin
 from gateway.cache import create_cache
 from gateway.domain import Availability
 from gateway.services.availability import AvailabilityService
-from gateway.services.availability_reads import BatchedReads
+from gateway.services.availability_reads import BatchedReads, DecodedValues
 
 
 class Counting(BasePlugin):  # type: ignore[misc]  # aiocache is untyped
@@ -126,3 +127,52 @@ async def test_with_redis_down_answers_come_from_the_erp() -> None:
     assert source.calls == 1  # in-process single flight still holds
     await service.aclose()
     await cache.close()
+
+
+def test_each_stored_value_is_decoded_once_and_the_oldest_goes_past_the_bound() -> None:
+    decoded: list[bytes] = []
+
+    def loads(value: bytes | None) -> object:
+        if value is None:
+            return None
+        decoded.append(value)
+        return {"v": value}
+
+    values = DecodedValues(loads, max_entries=2)
+    first = values(b"a")
+    assert values(b"a") is first
+    assert values(b"ab"[:1]) is first  # equal bytes, another object (as Redis returns them)
+    assert values(None) is None and values(None) is None  # a miss is never remembered
+    values(b"b")
+    values(b"c")  # a third value: b"a", the oldest, goes
+    values(b"a")
+    assert decoded == [b"a", b"b", b"c", b"a"]
+    assert values.decoded == 4
+
+
+class ChangingStock(Source):
+    """A source whose stock changes on every call."""
+
+    async def availability(
+        self, item_numbers: Sequence[str], *, location_codes: Sequence[str] | None = None
+    ) -> list[Availability]:
+        rows = await super().availability(item_numbers, location_codes=location_codes)
+        return [dataclasses.replace(row, inventory=D(self.calls)) for row in rows]
+
+
+async def test_a_refetched_entry_is_decoded_anew_and_hits_are_not_decoded() -> None:
+    cache, _ = counted_cache()
+    now = [1000.0]
+    source = ChangingStock()
+    service = AvailabilityService(source=source, cache=cache, fresh_seconds=10, clock=lambda: now[0])
+    await service.get(["1000"])  # fetched and stored
+    hits = [await service.get(["1000"]) for _ in range(50)]
+    assert {a[0].availability.inventory for a in hits} == {D(1)}
+    assert service.entries_decoded == 1
+    now[0] += 11  # stale: served once more, refreshed in the background
+    assert (await service.get(["1000"]))[0].availability.inventory == D(1)
+    await service.drain()
+    refreshed = await service.get(["1000"])
+    assert refreshed[0].availability.inventory == D(2) and not refreshed[0].stale
+    assert service.entries_decoded == 2
+    assert source.calls == 2
