@@ -22,6 +22,7 @@ from gateway.simulators import SimulatorOptions, create_crm_simulator, create_er
 from gateway.store import migrate
 from gateway.store.engine import create_engine
 from gateway.upstream.transport import in_process_transport
+from tests.gateway_harness import simulator_requests
 from tests.read_model_seed import seed_read_model
 
 ERP_ROOT = "http://erp.sim"
@@ -127,11 +128,7 @@ async def build(spec: StoreSpec) -> Built:
 
 async def upstream_requests(built: Built) -> int:
     """Requests both simulators have answered so far (token requests included)."""
-    total = 0
-    for sim in (built.erp_sim, built.crm_sim):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sim), base_url="http://sim") as c:
-            total += int((await c.get("/_sim/stats")).json()["total"])
-    return total
+    return await simulator_requests(built.erp_sim, built.crm_sim)
 
 
 @asynccontextmanager

@@ -40,6 +40,15 @@ class LateApp:
         await self.app(scope, receive, send)
 
 
+async def simulator_requests(*sims: Starlette) -> int:
+    """Requests these simulators have answered so far (token requests included)."""
+    total = 0
+    for sim in sims:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sim), base_url="http://sim") as c:
+            total += int((await c.get("/_sim/stats")).json()["total"])
+    return total
+
+
 @dataclass
 class Harness:
     app: Starlette

@@ -46,6 +46,9 @@ class AvailabilityLine(Availability):
 
     @classmethod
     def of(cls, answer: AvailabilityAnswer) -> AvailabilityLine:
-        values = {f.name: getattr(answer.availability, f.name) for f in fields(Availability)}
+        values = {name: getattr(answer.availability, name) for name in _AVAILABILITY_FIELDS}
         values["as_of"] = answer.as_of
         return cls(**values, age_seconds=round(answer.age_seconds, 3), stale=answer.stale)
+
+
+_AVAILABILITY_FIELDS = tuple(f.name for f in fields(Availability))

@@ -4,17 +4,18 @@ item and location from the availability service (cached, with its age)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from gateway.domain import AvailabilityLine
+from gateway.domain import AvailabilityAnswer, AvailabilityLine
 from gateway.errors import InvalidInput
 from gateway.services.container import Services
 from gateway.web.json_schema import Schema
 from gateway.web.openapi import Operation, Param
-from gateway.web.pagination import to_json
+from gateway.web.pagination import json_number
 
 MAX_ITEMS = 500
 KNOWN_PARAMETERS = frozenset({"items", "locations", "unit"})
@@ -47,8 +48,27 @@ async def availability(request: Request) -> JSONResponse:
     unit = (request.query_params.get("unit") or "").strip() or None
     services: Services = request.app.state.services
     answers = await services.availability.get(items, location_codes=_codes(request, "locations"), unit=unit)
-    body = AvailabilityResponse(items=tuple(AvailabilityLine.of(a) for a in answers))
-    return JSONResponse(to_json(body), headers={"Cache-Control": "no-store"})
+    return JSONResponse({"items": [line_json(a) for a in answers]}, headers={"Cache-Control": "no-store"})
+
+
+def line_json(answer: AvailabilityAnswer) -> dict[str, Any]:
+    """`to_json(AvailabilityLine.of(answer))` (the shape the OpenAPI document gives), built in one
+    step: the generic walk over an intermediate AvailabilityLine was a sixth of the CPU of a
+    cached answer. A test holds the two equal, keys and their order included."""
+    row = answer.availability
+    return {
+        "itemNumber": row.item_number,
+        "locationCode": row.location_code,
+        "unitOfMeasureCode": row.unit_of_measure_code,
+        "inventory": json_number(row.inventory),
+        "qtyOnSalesOrders": json_number(row.qty_on_sales_orders),
+        "qtyOnPurchaseOrders": json_number(row.qty_on_purchase_orders),
+        "availableQuantity": json_number(row.available_quantity),
+        "projectedAvailableQuantity": json_number(row.projected_available_quantity),
+        "asOf": answer.as_of.isoformat(),
+        "ageSeconds": round(answer.age_seconds, 3),
+        "stale": answer.stale,
+    }
 
 
 def availability_routes() -> list[BaseRoute]:

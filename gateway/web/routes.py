@@ -32,14 +32,17 @@ def build_routes(*, graphql_ide: bool) -> list[BaseRoute]:
     graphql = GraphQLView(build_schema(), graphql_ide="graphiql" if graphql_ide else None)
     document = build_openapi(rest_operations(), title="erp-crm-gateway", version=API_VERSION)
     rest_admin_ops.amend_openapi(document)
+    # Starlette tries the routes in this order, a regular expression each, until one matches: the
+    # cached availability answer, the cheapest and most frequent request, comes first (it was
+    # matched 12th: the 11 misses were ~5 % of its CPU). No two paths overlap, so order is free.
     return [
+        *availability_routes(),
         Route("/openapi.json", openapi_endpoint(document), methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         *catalog_routes(),
-        *availability_routes(),
         *quote_routes(),
         *admin_routes(),
         *webhook_routes(),
