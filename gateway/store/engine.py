@@ -18,6 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import QueuePool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.errors import ConfigurationError, StoreUnavailable
@@ -215,8 +216,46 @@ def read_session_factory(engine: AsyncEngine) -> SessionFactory:
     if not is_sqlite(engine):
         options.update(isolation_level="REPEATABLE READ", postgresql_readonly=True)
     return async_sessionmaker(
-        engine.execution_options(**options), class_=AsyncSession, expire_on_commit=False
+        engine.execution_options(**options), class_=_ReadSession, expire_on_commit=False
     )
+
+
+class _ReadSession(AsyncSession):
+    """A read-only session that, on SQLite, gives its connection back to the pool when its block
+    ends, before the request's task yields to the event loop.
+
+    SQLAlchemy's `AsyncSession.__aexit__` runs `close()` in a task of its own and awaits it
+    (shielded from cancellation): the request's task gives the loop up twice while the session still
+    holds its connection. Under load one turn of the loop runs every other request's next step, so
+    every request in flight held a connection: 50 clients made the pool (20 + 20 overflow) create
+    and drop 30-45 connections per 300 requests, each creation eight hops to aiosqlite's thread
+    that waited a whole turn of the loop each, and a request that waited for one took seconds
+    while the others took a few hundred milliseconds (the p99 of bench/api.py at 50 clients).
+
+    A SQLite read runs on the loop's thread (`_LoopThreadReads`), so its close (rollback, then
+    check-in) has no suspension point unless the pool is full and closes the connection instead
+    (aiosqlite then waits for its thread to stop): only then, and on PostgreSQL, whose close talks
+    to the server, the close keeps SQLAlchemy's cancellation-proof task.
+    """
+
+    async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
+        if _closes_in_place(self):
+            await self.close()
+            return
+        await super().__aexit__(type_, value, traceback)
+
+
+def _closes_in_place(session: AsyncSession) -> bool:
+    """True when closing `session` completes without giving the event loop up: a SQLite read
+    session whose connection (if it holds one) goes back into a pool that has room for it. Nothing
+    else runs between this check and the check-in (no await in between)."""
+    if not session.sync_session.in_transaction():
+        return True  # no connection held: closing only forgets the session's objects
+    bind = session.bind
+    if not isinstance(bind, AsyncEngine) or not is_sqlite(bind):
+        return False
+    pool = bind.sync_engine.pool
+    return isinstance(pool, QueuePool) and pool.checkedin() < pool.size()
 
 
 @dataclass
@@ -248,3 +287,42 @@ def count_queries(engine: AsyncEngine) -> Iterator[QueryCounter]:
         yield counter
     finally:
         event.remove(sync_engine, "before_cursor_execute", _before_cursor_execute)
+
+
+@dataclass
+class ConnectionCounter:
+    """What the engine's pool did while the `count_connections` block was open."""
+
+    created: int = 0
+    """Connections the pool opened (a SQLite one costs a thread and eight hops to it)."""
+    held: int = 0
+    """Connections checked out now."""
+    most_held: int = 0
+    """The most connections checked out at once."""
+
+
+@contextmanager
+def count_connections(engine: AsyncEngine) -> Iterator[ConnectionCounter]:
+    """Watch `engine`'s pool: `with count_connections(engine) as c: ...; c.most_held, c.created`."""
+    pool = engine.sync_engine.pool
+    out = pool.checkedout() if isinstance(pool, QueuePool) else 0
+    counter = ConnectionCounter(held=out, most_held=out)
+
+    def _connect(_dbapi_connection: Any, _record: Any) -> None:
+        counter.created += 1
+
+    def _checkout(_dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        counter.held += 1
+        counter.most_held = max(counter.most_held, counter.held)
+
+    def _checkin(_dbapi_connection: Any, _record: Any) -> None:
+        counter.held -= 1
+
+    listeners = (("connect", _connect), ("checkout", _checkout), ("checkin", _checkin))
+    for name, listener in listeners:
+        event.listen(pool, name, listener)
+    try:
+        yield counter
+    finally:
+        for name, listener in listeners:
+            event.remove(pool, name, listener)
