@@ -21,6 +21,7 @@ class CouplingsPart(SyncRunsPart):
 
     async def list_couplings(self, **filters: Any) -> list[dict[str, Any]]:
         async with self.reads() as session:
+            await self._known_filter(session, filters.get("mapping"))
             return [coupling_to_dict(c) for c in await couplings_store.list_couplings(session, **filters)]
 
     async def create_coupling(

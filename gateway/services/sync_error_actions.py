@@ -29,6 +29,7 @@ class ErrorActionsPart(SyncRunsPart):
         limit: int = 100,
     ) -> list[dict[str, Any]]:
         async with self.reads() as session:
+            await self._known_filter(session, mapping)
             rows = await job_errors.list_job_errors(
                 session,
                 mapping=mapping,

@@ -16,9 +16,12 @@ from gateway.services.sync_dicts import error_to_dict, job_to_dict, summary_to_d
 from gateway.store import job_errors
 from gateway.store import jobs as jobs_store
 from gateway.store.engine import SessionFactory, read_sessions_of
+from gateway.sync import catalog
+from gateway.sync.deletion_requests import checked_set
 from gateway.sync.engine import RunSummary, SyncEngine
 from gateway.sync.full import mapping_lease_names
 from gateway.sync.leases import HeldLeases, hold_leases
+from gateway.sync.pricing_mirror import ERP_PRICING
 from gateway.sync.scheduler import lease_name
 
 
@@ -69,6 +72,18 @@ class SyncRunsPart:
                 for d in directions
             ]
 
+    async def _known_filter(self, session: Any, mapping: str | None) -> None:
+        """A listing filtered by a name no job, error or coupling carries is a typo (`customer`):
+        a 400 naming the mappings, not an empty list that reads as "nothing wrong"."""
+        if mapping is None or mapping == ERP_PRICING or checked_set(mapping) is not None:
+            return
+        names = [m.name for m in await catalog.load_mappings(session)]
+        if mapping not in names:
+            raise InvalidInput(
+                f"unknown mapping {mapping!r}; the mappings are {', '.join(names)}, and {ERP_PRICING}",
+                field="mapping",
+            )
+
     async def _lease_names(self, mapping_names: Sequence[str]) -> list[str]:
         return await mapping_lease_names(self.reads, mapping_names)
 
@@ -97,6 +112,7 @@ class SyncRunsPart:
         limit: int = 50,
     ) -> list[dict[str, Any]]:
         async with self.reads() as session:
+            await self._known_filter(session, mapping)
             rows = await jobs_store.list_jobs(session, mapping=mapping, type=type, status=status, limit=limit)
             return [job_to_dict(j) for j in rows]
 

@@ -343,6 +343,10 @@ BAD_INPUT: list[tuple[str, str, Any, str]] = [
     ("GET", "/errors?after=abc", None, "after"),
     ("GET", "/couplings?state=happy", None, "state"),
     ("GET", "/couplings?first=x", None, "first"),
+    # A mapping name no row can carry (names are upper case) is a typo, not an empty list.
+    ("GET", "/jobs?mapping=customer", None, "mapping"),
+    ("GET", "/errors?mapping=customer", None, "mapping"),
+    ("GET", "/couplings?mapping=customer", None, "mapping"),
 ]
 
 
@@ -376,6 +380,19 @@ async def test_a_field_with_one_side_needs_a_constant(gw: Harness) -> None:
     assert any(f["erpField"] is None and f["constant"] is not None for f in before)
     again = await _call(gw, "PATCH", "/mappings/CUSTOMER", {"fields": before})
     assert again.status_code == 200 and again.json()["fields"] == before
+
+
+async def test_listings_by_mapping_name_the_mappings_when_the_name_is_unknown(gw: Harness) -> None:
+    unknown = await _call(gw, "GET", "/errors?mapping=customer")
+    assert unknown.json()["detail"] == (
+        "unknown mapping 'customer'; the mappings are SALESPEOPLE, CURRENCY, UNIT GROUP, ITEM UOM, "
+        "PRICE LIST, CUSTOMER, ITEM-PRODUCT, PRICE LIST LINE, SALES ORDER, and ERP PRICING"
+    )
+    # The names jobs carry besides the mappings': ERP PRICING and the ERP deletion checks.
+    for name in ("CUSTOMER", "ERP PRICING", "ERP DELETIONS customers"):
+        for path in ("/jobs", "/errors", "/couplings"):
+            listed = await gw.client.get(f"{A}{path}", params={"mapping": name}, headers=gw.auth(Role.ADMIN))
+            assert listed.status_code == 200, (name, path, listed.text)
 
 
 async def test_a_bad_filter_says_what_a_filter_is(gw: Harness) -> None:
