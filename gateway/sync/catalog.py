@@ -57,10 +57,16 @@ async def load_mappings(session: StoreSession) -> list[TableMapping]:
 
 
 async def get_mapping(session: StoreSession, name: str) -> TableMapping:
-    for mapping in await load_mappings(session):
+    mappings = await load_mappings(session)
+    for mapping in mappings:
         if mapping.name == name:
             return mapping
-    raise NotFound(f"no mapping named {name!r}")
+    raise _no_mapping(name, mappings)
+
+
+def _no_mapping(name: str, mappings: Sequence[TableMapping]) -> NotFound:
+    """Names are upper case (`customer` is a typo of CUSTOMER): the error lists them."""
+    return NotFound(f"no mapping named {name!r}; the mappings are {', '.join(m.name for m in mappings)}")
 
 
 async def save_mapping(session: StoreSession, mapping: TableMapping, *, position: int) -> None:
@@ -113,7 +119,7 @@ async def update_mapping(sessions: SessionFactory, name: str, changes: Mapping[s
                         )
                 await save_mapping(session, updated, position=position)
                 return updated
-    raise NotFound(f"no mapping named {name!r}")
+    raise _no_mapping(name, mappings)
 
 
 async def schedule_entries(sessions: SessionFactory) -> list[tuple[str, str, float]]:

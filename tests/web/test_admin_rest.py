@@ -388,6 +388,18 @@ async def test_listings_by_mapping_name_the_mappings_when_the_name_is_unknown(gw
         "unknown mapping 'customer'; the mappings are SALESPEOPLE, CURRENCY, UNIT GROUP, ITEM UOM, "
         "PRICE LIST, CUSTOMER, ITEM-PRODUCT, PRICE LIST LINE, SALES ORDER, and ERP PRICING"
     )
+    names = "SALESPEOPLE, CURRENCY, UNIT GROUP, ITEM UOM, PRICE LIST, CUSTOMER, ITEM-PRODUCT, PRICE LIST LINE"
+    for method, path, body in (
+        ("GET", "/mappings/customer", None),
+        ("PATCH", "/mappings/customer", {"enabled": True}),
+        ("POST", "/mappings/customer/run", {}),
+        ("POST", "/couplings", {"mapping": "customer", "erpKey": "C1", "crmKey": "C1"}),
+    ):
+        missing = await _call(gw, method, path, body)
+        assert missing.status_code == 404, (method, path, missing.text)
+        assert (
+            missing.json()["detail"] == f"no mapping named 'customer'; the mappings are {names}, SALES ORDER"
+        )
     # The names jobs carry besides the mappings': ERP PRICING and the ERP deletion checks.
     for name in ("CUSTOMER", "ERP PRICING", "ERP DELETIONS customers"):
         for path in ("/jobs", "/errors", "/couplings"):
