@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from typing import Any
 
 import click
@@ -30,7 +31,9 @@ def worker(once: bool) -> None:
     )
     setup_logging(settings.log_level)
     migrate.upgrade(settings.database_url)
-    asyncio.run(run_worker(settings, once=once))
+    scheduler = asyncio.run(run_worker(settings, once=once))
+    if once and scheduler.stats.failed + scheduler.stats.lost:
+        sys.exit(1)  # cron and scripts see a round whose runs failed (a refused token, say)
 
 
 async def run_worker(
@@ -67,7 +70,11 @@ async def run_worker(
             )
             scheduler = build_scheduler(settings, sessions=sessions, runner=runner)
             started = await scheduler.run_once()
-            click.echo(f"worker {scheduler.worker_id}: ran {len(started)} mapping-direction(s)")
+            failed = scheduler.stats.failed + scheduler.stats.lost
+            line = f"worker {scheduler.worker_id}: ran {len(started)} mapping-direction(s)"
+            if failed:  # the jobs hold each failure's message
+                line += f", {failed} failed (see GET /api/v1/admin/jobs?status=error)"
+            click.echo(line)
             return scheduler
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -265,3 +265,31 @@ def test_a_worker_without_upstreams_is_not_told_to_use_a_demo_it_lacks(tmp_path:
         "`gateway run --demo` syncs in its own process; for a worker against simulators see "
         "docs/admin.md, 'Workers beside the demo')"
     )
+
+
+def test_worker_once_says_how_many_runs_failed_and_exits_1(tmp_path: Path) -> None:
+    # Upstreams that refuse every connection: each run ends in error. The round used to print only
+    # "ran N mapping-direction(s)" and exit 0, so cron never saw a wrong URL or a refused secret.
+    closed = f"http://127.0.0.1:{_free_port()}"
+    env = _env(
+        tmp_path,
+        GATEWAY_ERP_BASE_URL=closed,
+        GATEWAY_ERP_TOKEN_URL=f"{closed}/t/oauth2/v2.0/token",
+        GATEWAY_ERP_CLIENT_ID="c",
+        GATEWAY_ERP_CLIENT_SECRET="never-printed-secret",
+        GATEWAY_CRM_BASE_URL=closed,
+        GATEWAY_CRM_TOKEN_URL=f"{closed}/t/oauth2/v2.0/token",
+        GATEWAY_CRM_CLIENT_ID="c",
+        GATEWAY_CRM_CLIENT_SECRET="never-printed-secret",
+        GATEWAY_UPSTREAM_MAX_RETRIES="0",
+    )
+    result = _run(["worker", "--once"], env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    summary = re.fullmatch(
+        r"worker \S+: ran (\d+) mapping-direction\(s\), (\d+) failed"
+        r" \(see GET /api/v1/admin/jobs\?status=error\)",
+        result.stdout.strip().splitlines()[-1],
+    )
+    assert summary is not None, result.stdout
+    assert 9 <= int(summary.group(2)) <= int(summary.group(1))
+    assert "never-printed-secret" not in result.stdout + result.stderr

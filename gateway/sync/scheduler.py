@@ -87,10 +87,18 @@ class SchedulerStats:
     started: int = 0
     succeeded: int = 0
     failed: int = 0
+    """Runs that raised, or ended as a whole in error (their summary's status is error with a
+    message: an upstream refused the token, a read failed), not those with failed records only."""
     lost: int = 0
     """Runs stopped because their lease was taken over or expired (StaleLease)."""
     cancelled: int = 0
     by_lease: dict[str, int] = field(default_factory=dict)
+
+
+def _failed_as_a_whole(outcome: object) -> bool:
+    """A run the engine ended itself: its RunSummary (or deletion check's) says error with a
+    message; record-level failures leave the message empty."""
+    return getattr(outcome, "status", None) == "error" and bool(getattr(outcome, "message", None))
 
 
 class Scheduler:
@@ -218,10 +226,13 @@ class Scheduler:
         item, grant = run.item, run.grant
         fence = LeaseFence(grant.name, grant.generation, clock=self.clock, ttl=self.lease_ttl)
         try:
-            await self.runner.run(
+            outcome = await self.runner.run(
                 mapping=item.mapping, direction=item.direction, job_type=run.job_type, fence=fence
             )
-            self.stats.succeeded += 1
+            if _failed_as_a_whole(outcome):
+                self.stats.failed += 1
+            else:
+                self.stats.succeeded += 1
         except StaleLease as exc:
             self.stats.lost += 1
             log.warning("%s lost %s mid-run: %s", self.worker_id, grant.name, exc)
