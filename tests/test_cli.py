@@ -293,3 +293,6 @@ def test_worker_once_says_how_many_runs_failed_and_exits_1(tmp_path: Path) -> No
     assert summary is not None, result.stdout
     assert 9 <= int(summary.group(2)) <= int(summary.group(1))
     assert "never-printed-secret" not in result.stdout + result.stderr
+    # One line per failed run: an upstream error needs no traceback (one was ~23 lines a run).
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) <= int(summary.group(1)) + 2, result.stderr

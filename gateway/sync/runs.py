@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from gateway.domain import Side
-from gateway.errors import StaleLease
+from gateway.errors import GatewayError, StaleLease
 from gateway.store import jobs, mirror, read_pricing, sync_state
 from gateway.store.tables import (
     JobStatus,
@@ -113,7 +113,12 @@ class RunsPart(EngineCore):
     async def _finish(self, run: RunState, *, failure: BaseException | None = None) -> RunSummary:
         message = None
         if failure is not None:
-            log.warning("sync run of %s failed: %s", run.mapping.name, failure, exc_info=failure)
+            # A GatewayError (a refused token, an upstream that does not answer) says it all in
+            # one line, repeated for every run of a round; a traceback is for the unexpected.
+            expected = isinstance(failure, GatewayError)
+            log.warning(
+                "sync run of %s failed: %s", run.mapping.name, failure, exc_info=None if expected else failure
+            )
             message = f"{type(failure).__name__}: {failure}"
         try:
             return await self._record_finish(run, message=message, failed_run=failure is not None)
