@@ -49,6 +49,7 @@ from bench._profile_app import (
     upstream_requests,
 )
 from bench.read_throughput import machine
+from gateway.serving import HTTP_PROTOCOL
 from gateway.store.engine import count_queries
 
 Send = Callable[[httpx.AsyncClient], Awaitable[bool]]
@@ -214,7 +215,7 @@ async def serve(spec: StoreSpec, args: argparse.Namespace) -> None:
         host="127.0.0.1",
         port=args.serve,
         loop=args.loop,
-        http=args.http,
+        http=HTTP_PROTOCOL if args.http == "gateway" else args.http,
         lifespan="on",
         access_log=False,
         log_level="warning",
@@ -283,7 +284,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--top", type=int, default=25, help="functions listed per cProfile ordering")
     p.add_argument("--uvicorn", action="store_true", help="measure through uvicorn on loopback instead")
     p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
-    p.add_argument("--http", choices=("h11", "httptools"), default="httptools")
+    p.add_argument(
+        "--http", choices=("gateway", "h11", "httptools"), default="gateway", help="gateway: as `gateway run`"
+    )
     p.add_argument("--concurrency", type=int, action="append", help="uvicorn clients (default 1, 10)")
     p.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # the child of --uvicorn
     args = p.parse_args(argv)

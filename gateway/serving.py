@@ -10,11 +10,13 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors.multiprocess import Multiprocess
 
 from gateway.errors import ConfigurationError
@@ -64,10 +66,86 @@ def check_port_free(host: str, port: int, setting: str) -> None:
             raise ConfigurationError(setting, f"port {port} on {host} is not free ({exc.strerror})") from None
 
 
+class JoinedWrites:
+    """An asyncio transport that joins the writes made in one event-loop turn into one `write`.
+
+    uvicorn writes a response's status line and headers when the app sends `http.response.start`
+    and the body when it sends `http.response.body`: two `send()` system calls, two TCP segments
+    (TCP_NODELAY) and two wake-ups of the client for every small answer. Starlette sends both in
+    the same turn, so they now leave as one. Writes are held until the end of the turn or until
+    `MAX_HELD` bytes, whichever comes first; `close()` and `write_eof()` send what is held first,
+    `abort()` drops it. Everything else is the wrapped transport's.
+    """
+
+    MAX_HELD = 64 * 1024
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self.transport = transport
+        self._loop = loop
+        self._held: list[bytes] = []
+        self._size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not data:
+            return
+        if not self._held:
+            self._loop.call_soon(self.flush)
+        self._held.append(bytes(data))
+        self._size += len(data)
+        if self._size >= self.MAX_HELD:
+            self.flush()
+
+    def writelines(self, lines: Iterable[bytes | bytearray | memoryview]) -> None:
+        for data in lines:
+            self.write(data)
+
+    def flush(self) -> None:
+        if self._held:
+            data = self._held[0] if len(self._held) == 1 else b"".join(self._held)
+            self._held.clear()
+            self._size = 0
+            self.transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def write_eof(self) -> None:
+        self.flush()
+        self.transport.write_eof()
+
+    def abort(self) -> None:
+        self._held.clear()
+        self._size = 0
+        self.transport.abort()
+
+    def get_write_buffer_size(self) -> int:
+        return self.transport.get_write_buffer_size() + self._size
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
+
+class JoinedWritesHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol writing through `JoinedWrites`; a WebSocket upgrade gets the
+    plain transport (the WebSocket protocol paces its own writes)."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(JoinedWrites(transport, self.loop))  # type: ignore[arg-type]
+
+    def handle_websocket_upgrade(self) -> None:
+        joined = self.transport
+        if isinstance(joined, JoinedWrites):
+            joined.flush()
+            self.transport = joined.transport
+        super().handle_websocket_upgrade()
+
+
 # uvicorn's HTTP/1.1 implementation: httptools (C) rather than h11 (pure Python). A cached
 # availability answer cost the server 0.15 ms of CPU against 0.21 ms with h11 (docs/benchmarks.md,
 # API, "Cached availability: CPU per answer"); h11 parsing and event objects were a fifth of it.
-HTTP_PROTOCOL = "httptools"
+# A path, not the class: `gateway run --workers N` pickles the configuration for its workers.
+HTTP_PROTOCOL = "gateway.serving:JoinedWritesHttpProtocol"
 
 
 def server_config(served: Served, log_level: str) -> uvicorn.Config:

@@ -61,6 +61,6 @@ def test_the_gateway_is_served_with_httptools_not_h11() -> None:
 
     config = server_config(Served("gateway", _asgi_noop, "127.0.0.1", 0), "warning")
     config.load()
-    assert config.http_protocol_class is HttpToolsProtocol
+    assert issubclass(config.http_protocol_class, HttpToolsProtocol)  # joining writes (test_serving_writes)
     workers = workers_config(host="127.0.0.1", port=0, workers=2)
-    assert workers.http == config.http == "httptools"
+    assert workers.http == config.http

@@ -3,10 +3,7 @@ connection mid-response and the 'timeout' fault outlasts a client's read timeout
 
 from __future__ import annotations
 
-import asyncio
-import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 
 import httpx
 import pytest
@@ -14,28 +11,13 @@ import uvicorn
 from starlette.applications import Starlette
 
 from gateway.simulators import create_crm_simulator, create_erp_simulator
+from tests.uvicorn_server import serving
 
 from .conftest import BC_API, BC_SCOPE, CRM_API, CRM_SCOPE, options
 
 
-@asynccontextmanager
-async def serve(app: Starlette) -> AsyncIterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="critical", lifespan="off", timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        for _ in range(200):
-            if server.started:
-                break
-            await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+def serve(app: Starlette) -> AbstractAsyncContextManager[str]:
+    return serving(uvicorn.Config(app, log_level="critical", lifespan="off", timeout_graceful_shutdown=1))
 
 
 async def _token(client: httpx.AsyncClient, scope: str) -> dict[str, str]:
