@@ -154,6 +154,12 @@ def banner(plan: DemoPlan, keys: dict[Role, str]) -> str:
         "API keys (new on every start; send as 'Authorization: Bearer <key>'):",
     ]
     lines += [f"  {role.value:<6} {key}" for role, key in keys.items()]
+    if s.sales_scope == "own":
+        # The demo's sales key names no salesperson: under `own` it would list no customer at all.
+        lines += [
+            "  (GATEWAY_SALES_SCOPE=own: the sales key above names no salesperson and sees no customers;",
+            "   make one that does: gateway keys create --role sales --salesperson CODE)",
+        ]
     lines += [
         "",
         "Try:",
