@@ -103,13 +103,13 @@ class CatalogService(PriceLinesPart):
         order = parse_order(order_by)
         filters = self._filters(principal, kind, filter)
         order_text = ("-" if order.descending else "") + order.field
-        position = cursors.decode_position(after, order=order_text) if after else None
+        position = cursors.decode_position(after, order=order_text, kind=kind) if after else None
         async with self._sessions() as session:
             rows = await read_catalog.list_records(
                 session, kind=kind, filters=filters, order=order, after=position, limit=limit + 1
             )
         edges = [
-            Edge(functools.partial(cursors.encode_position, key, order=order_text), node)
+            Edge(functools.partial(cursors.encode_position, key, order=order_text, kind=kind), node)
             for node, key in rows[:limit]
         ]
 

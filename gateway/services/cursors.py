@@ -25,13 +25,21 @@ def _decode(cursor: str) -> Any:
         raise InvalidInput("after is not a cursor this API gave out", field="after") from None
 
 
-def encode_position(key: tuple[Any, str, str], *, order: str) -> str:
-    return _encode({"o": order, "k": list(key)})
+def encode_position(key: tuple[Any, str, str], *, order: str, kind: str) -> str:
+    """`kind` names the list (customers, items, …): a position is a number or name, which another
+    list would take as a place of its own."""
+    return _encode({"t": kind, "o": order, "k": list(key)})
 
 
-def decode_position(cursor: str, *, order: str) -> tuple[Any, str, str]:
-    """The keyset position in a cursor; InvalidInput when it is garbage or from another ordering."""
+def decode_position(cursor: str, *, order: str, kind: str) -> tuple[Any, str, str]:
+    """The keyset position in a cursor; InvalidInput when it is garbage, from another list or from
+    another ordering."""
     payload = _decode(cursor)
+    if isinstance(payload, dict) and "t" in payload and payload["t"] != kind:
+        theirs, ours = str(payload["t"]).replace("_", " "), kind.replace("_", " ")
+        raise InvalidInput(
+            f"after is a cursor of {theirs}, not of {ours}; start again without it", field="after"
+        )
     key = payload.get("k") if isinstance(payload, dict) else None
     if (
         not isinstance(key, list)
@@ -40,6 +48,8 @@ def decode_position(cursor: str, *, order: str) -> tuple[Any, str, str]:
         or key[1] not in ("erp", "crm")
         or not isinstance(key[2], str)
     ):
+        raise InvalidInput("after is not a cursor this API gave out", field="after")
+    if payload.get("t") != kind:
         raise InvalidInput("after is not a cursor this API gave out", field="after")
     if payload.get("o") != order:
         raise InvalidInput("after belongs to a different orderBy; start again without it", field="after")

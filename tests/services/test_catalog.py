@@ -99,10 +99,13 @@ async def test_cursors_walk_the_list_and_bad_input_is_invalid(world: World) -> N
             await world.all.list_customers(APP, first=5, order_by="name", after=garbage)
     # well-formed cursors with a position of the wrong type never reach SQL
     crafted = [
-        (cursors.encode_position((5, "erp", "x"), order="number"), "number"),
-        (cursors.encode_position(("yesterday", "erp", "x"), order="changed"), "changed"),
-        (cursors.encode_position(("2026-01-01T00:00:00", "erp", "x"), order="-changed"), "-changed"),
-        (cursors.encode_position(("a", "both", "x"), order="name"), "name"),
+        (cursors.encode_position((5, "erp", "x"), order="number", kind="customers"), "number"),
+        (cursors.encode_position(("yesterday", "erp", "x"), order="changed", kind="customers"), "changed"),
+        (
+            cursors.encode_position(("2026-01-01T00:00:00", "erp", "x"), order="-changed", kind="customers"),
+            "-changed",
+        ),
+        (cursors.encode_position(("a", "both", "x"), order="name", kind="customers"), "name"),
     ]
     for cursor, order in crafted:
         with pytest.raises(InvalidInput):

@@ -161,3 +161,18 @@ async def test_price_list_line_page_size_is_checked(gw: Harness, first: str) -> 
     )
     assert response.status_code == 400
     assert response.json()["field"] == "first"
+
+
+async def test_a_cursor_of_one_list_is_refused_by_another(gw: Harness) -> None:
+    # A customers cursor (its position a customer number) used to start the items page after that
+    # number, a page of some other list, with a 200.
+    page = (await _get(gw, "/api/v1/customers?first=2")).json()
+    cursor = page["pageInfo"]["endCursor"]
+    assert (await _get(gw, f"/api/v1/customers?first=2&after={cursor}")).status_code == 200
+    for url, words in (
+        ("/api/v1/items", "after is a cursor of customers, not of items; start again without it"),
+        ("/api/v1/price-lists", "after is a cursor of customers, not of price lists; start again without it"),
+    ):
+        response = await _get(gw, f"{url}?first=2&after={cursor}")
+        assert response.status_code == 400, response.text
+        assert response.json()["field"] == "after" and response.json()["detail"] == words
