@@ -62,12 +62,24 @@ def _argument(field: str | None, *, single: bool) -> str | None:
     return re.sub(r"^lines\[0\]\.", "", field) if single else field
 
 
+def _message(text: str, *, single: bool) -> str:
+    """The service's message in GraphQL's words: `lines[1].unitOfMeasureCode` is `lines[1].unit`,
+    and `price` has no lines at all (`lines[0]: item 'X' not found` is `item 'X' not found`)."""
+    text = re.sub(
+        r"lines\[(\d+)\]\.(\w+)",
+        lambda m: f"lines[{m.group(1)}].{_argument(m.group(2), single=False)}",
+        text,
+    )
+    return re.sub(r"lines\[0\](: |\.)", "", text) if single else text
+
+
 def _failure(exc: Exception, *, single: bool) -> PriceFailure:
+    message = _message(str(exc), single=single)
     if isinstance(exc, InvalidInput):
-        return PriceFailure("INVALID_INPUT", str(exc), _argument(exc.field, single=single))
+        return PriceFailure("INVALID_INPUT", message, _argument(exc.field, single=single))
     if isinstance(exc, PermissionDenied):
-        return PriceFailure("FORBIDDEN", str(exc))
-    return PriceFailure("NOT_FOUND", str(exc))
+        return PriceFailure("FORBIDDEN", message)
+    return PriceFailure("NOT_FOUND", message)
 
 
 async def price(
