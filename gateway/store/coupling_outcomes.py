@@ -28,11 +28,14 @@ class AgreedCoupling:
     last_synced: Mapping[str, Any]
     erp_modified_at: datetime | None
     crm_modified_at: datetime | None
+    erp_etag: str | None = None
+    """The ERP record's ETag in the agreed state (after our write when we wrote it)."""
+    crm_etag: str | None = None
 
 
 async def settle_couplings(session: AsyncSession, agreed: Sequence[AgreedCoupling]) -> None:
     """Mark many pairs coupled and in step (last_synced, both last results "success", the sides'
-    modified times), as `update_coupling` would one by one, in one executemany UPDATE by primary
+    modified times and ETags), as `update_coupling` would one by one, in one executemany UPDATE by primary
     key: a sync run settles up to 1,000 pairs per commit, and a SELECT and an UPDATE each held
     SQLite's write lock for seconds under load."""
     if not agreed:
@@ -47,6 +50,8 @@ async def settle_couplings(session: AsyncSession, agreed: Sequence[AgreedCouplin
             "crm_last_result": SyncResult.SUCCESS.value,
             "erp_modified_at": a.erp_modified_at,
             "crm_modified_at": a.crm_modified_at,
+            "erp_etag": a.erp_etag,
+            "crm_etag": a.crm_etag,
             "updated_at": now,
         }
         for a in agreed

@@ -117,6 +117,8 @@ _INSERTED = (
     "last_synced",
     "erp_modified_at",
     "crm_modified_at",
+    "erp_etag",
+    "crm_etag",
     "created_at",
     "updated_at",
 )
@@ -134,6 +136,9 @@ class NewCoupling:
     last_synced: Mapping[str, Any] | None = None
     erp_modified_at: datetime | None = None
     crm_modified_at: datetime | None = None
+    erp_etag: str | None = None
+    """The records' ETags in the state `last_synced` holds (created together: in step)."""
+    crm_etag: str | None = None
 
 
 async def create_couplings(
@@ -162,6 +167,8 @@ async def create_couplings(
                 last_synced=dict(n.last_synced or {}),
                 erp_modified_at=n.erp_modified_at,
                 crm_modified_at=n.crm_modified_at,
+                erp_etag=n.erp_etag,
+                crm_etag=n.crm_etag,
             )
             for n in new[start : start + ROWS_PER_TURN]
         ]
@@ -383,6 +390,8 @@ async def update_coupling(
     if not isinstance(last_synced, _Unset):
         # A new dict object: the JSON column only notices reassignment, not in-place mutation.
         coupling.last_synced = dict(last_synced)
+        # Agreed values set without the records' versions: the pair is compared when next in scope.
+        coupling.erp_etag = coupling.crm_etag = None
     if not isinstance(erp_key, _Unset):
         coupling.erp_key = erp_key
     if not isinstance(crm_key, _Unset):

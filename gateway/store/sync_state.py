@@ -5,8 +5,10 @@ records with open errors (retried first), and closing a record's open errors."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import and_, func, update
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -41,6 +43,46 @@ async def couplings_touching(
             for coupling in await all_scalars(session, select(Coupling).where(criterion)):
                 found[coupling.id] = coupling
     return [found[key] for key in sorted(found, key=lambda key: key or 0)]
+
+
+async def settled_pairs(
+    session: AsyncSession,
+    *,
+    mapping: str,
+    side: Side,
+    ids: Iterable[str],
+    erp_entity: str,
+    crm_entity: str,
+) -> list[tuple[str, str]]:
+    """(ERP id, CRM id) of the couplings holding any of `ids` on `side` that are in step at both
+    records' mirrored versions: coupled, not skipped, both mirror rows live, and each row's ETag the
+    one the pair last settled at (a NULL ETag matches nothing). Only ids come back, no objects: one
+    statement per side on PostgreSQL, one per 500 ids on SQLite (gateway.store.planner)."""
+    erp_row, crm_row = aliased(MirrorRecord), aliased(MirrorRecord)
+    held = col(Coupling.erp_id) if Side(side) is Side.ERP else col(Coupling.crm_id)
+    found: list[tuple[str, str]] = []
+    for criterion in id_criteria(session, held, sorted(set(ids)), scope=[(col(Coupling.mapping), mapping)]):
+        statement = (
+            select(col(Coupling.erp_id), col(Coupling.crm_id))
+            .join(erp_row, _row_of(erp_row, Side.ERP, erp_entity, col(Coupling.erp_id)))
+            .join(crm_row, _row_of(crm_row, Side.CRM, crm_entity, col(Coupling.crm_id)))
+            .where(
+                criterion,
+                col(Coupling.state) == CouplingState.COUPLED.value,
+                col(Coupling.skipped).is_(False),
+                col(erp_row.deleted).is_(False),
+                col(crm_row.deleted).is_(False),
+                col(erp_row.etag) == col(Coupling.erp_etag),
+                col(crm_row.etag) == col(Coupling.crm_etag),
+            )
+        )
+        found += [(erp_id, crm_id) for erp_id, crm_id in (await session.exec(statement)).all()]
+    return found
+
+
+def _row_of(row: Any, side: Side, entity_set: str, record_id: Any) -> Any:
+    """The join condition of a mirror row alias to the record a coupling column names."""
+    return and_(col(row.side) == side.value, col(row.entity_set) == entity_set, col(row.id) == record_id)
 
 
 async def uncoupled_records(

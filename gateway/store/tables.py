@@ -100,6 +100,10 @@ class Coupling(SQLModel, table=True):
     state: str = Field(default=CouplingState.COUPLED.value, nullable=False)
     erp_modified_at: datetime | None = _utc(nullable=True)
     crm_modified_at: datetime | None = _utc(nullable=True)
+    # The ETag each record had when the pair last settled (None: not known). A record read back with
+    # this ETag on both sides, the pair in step, is not compared again (gateway.sync.reconciling).
+    erp_etag: str | None = Field(default=None, nullable=True)
+    crm_etag: str | None = Field(default=None, nullable=True)
     erp_last_result: str | None = Field(default=None, nullable=True)
     erp_last_message: str | None = Field(default=None, nullable=True)
     crm_last_result: str | None = Field(default=None, nullable=True)

@@ -21,7 +21,7 @@ from gateway.store.tables import (
 from gateway.sync.core import RECORDS_PER_TURN, EngineCore
 from gateway.sync.mirroring import erp_api
 from gateway.sync.model import DeletionPolicy
-from gateway.sync.reconcile import snapshot
+from gateway.sync.reconcile import reconcile, snapshot
 from gateway.sync.runstate import (
     Pair,
     RunState,
@@ -106,6 +106,13 @@ class CreatesPart(EngineCore):
                 self._create_failed(run, Side.CRM, record, result)
                 continue
             created.append((record, record_from(Side.CRM, table, write, result, None, record_id=crm_id)))
+        # The versions each new pair is in step at, when comparing it would write nothing (outside
+        # the transaction: a chunk's comparisons are CPU).
+        in_step: list[bool] = []
+        for n, (record, crm) in enumerate(created, 1):
+            if n % RECORDS_PER_TURN == 0:
+                await asyncio.sleep(0)
+            in_step.append(self._in_step(run, record.values, crm))
         async with self.sessions.begin() as session:
             if created:
                 await mirror.upsert_records(
@@ -130,8 +137,10 @@ class CreatesPart(EngineCore):
                         last_synced=snapshot(table, erp=record.values, crm=crm.values),
                         erp_modified_at=record.modified_at,
                         crm_modified_at=crm.modified_at,
+                        erp_etag=record.etag if step else None,
+                        crm_etag=crm.etag if step else None,
                     )
-                    for record, crm in created
+                    for (record, crm), step in zip(created, in_step, strict=True)
                 ],
             )
             run.resolved.update((record.id, None) for record, _ in created)
@@ -139,6 +148,21 @@ class CreatesPart(EngineCore):
             run.count("done", len(writes))
             await self._flush(session, run)
             await run.fence.check(session)
+
+    def _in_step(self, run: RunState, erp_values: Mapping[str, Any], crm: UpstreamRecord) -> bool:
+        """Whether a CRM record just created from these ERP values agrees with them: comparing the
+        pair would write nothing (a CRM-generated value flowing back to the ERP would be written)."""
+        table = run.mapping
+        try:
+            return reconcile(
+                table,
+                erp=erp_values,
+                crm=crm.values,
+                last_synced=snapshot(table, erp=erp_values, crm=crm.values),
+                lookups=run.lookups,
+            ).unchanged
+        except RecordError:
+            return False
 
     async def _create_in_erp(
         self, run: RunState, records: list[MirrorRecord], *, numbers: Mapping[str, str] | None = None
@@ -272,6 +296,7 @@ class CreatesPart(EngineCore):
                         last_synced=snapshot(table, erp=erp.values, crm=record.values),
                         erp_modified_at=erp.modified_at,
                         crm_modified_at=record.modified_at,
+                        # No ETags yet: the new pairs are brought up to date below, and settle.
                     )
                     for record, erp in done
                 ],

@@ -7,7 +7,6 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Mapping
-from typing import Any
 
 from gateway.domain import BatchResult, Side, UpstreamRecord
 from gateway.errors import GatewayError, MissingDependency, RecordError, StaleLease, UpstreamError
@@ -22,6 +21,7 @@ from gateway.sync.core import RECORDS_PER_TURN, EngineCore
 from gateway.sync.mirroring import erp_api
 from gateway.sync.reconcile import Outcome, reconcile, snapshot
 from gateway.sync.runstate import (
+    Agreed,
     HeldWrites,
     Pair,
     RunState,
@@ -42,7 +42,7 @@ class PairsPart(EngineCore):
         table = run.mapping
         updates: list[tuple[Pair, Outcome]] = []
         deletions: list[Pair] = []
-        settled: list[tuple[Pair, dict[str, Any], dict[str, Any]]] = []
+        settled: list[Agreed] = []
         for n, pair in enumerate(pairs, 1):
             if n % RECORDS_PER_TURN == 0:
                 await asyncio.sleep(0)  # 1,000 pairs were 0.5 s of CPU: let leases renew
@@ -71,7 +71,9 @@ class PairsPart(EngineCore):
                 self._conflict(run, pair, outcome)
             elif outcome.unchanged:
                 run.count("unchanged")
-                settled.append((pair, dict(pair.erp.values), dict(pair.crm.values)))
+                settled.append(
+                    Agreed(pair, dict(pair.erp.values), dict(pair.crm.values), pair.erp.etag, pair.crm.etag)
+                )
             else:
                 updates.append((pair, outcome))
         written, completed = await self._write_updates(run, updates)
@@ -82,7 +84,7 @@ class PairsPart(EngineCore):
     async def _settle(
         self,
         run: RunState,
-        settled: list[tuple[Pair, dict[str, Any], dict[str, Any]]],
+        settled: list[Agreed],
         *,
         touched: list[Pair],
         done: int,
@@ -91,20 +93,28 @@ class PairsPart(EngineCore):
         table = run.mapping
         async with self.sessions.begin() as session:
             moved: list[AgreedCoupling] = []
-            for pair, erp_values, crm_values in settled:
-                agreed = snapshot(table, erp=erp_values, crm=crm_values)
-                if agreed != pair.coupling.last_synced or pair.coupling.state != CouplingState.COUPLED.value:
+            for item in settled:
+                pair, coupling = item.pair, item.pair.coupling
+                agreed = snapshot(table, erp=item.erp_values, crm=item.crm_values)
+                if (
+                    agreed != coupling.last_synced
+                    or coupling.state != CouplingState.COUPLED.value
+                    or (item.erp_etag, item.crm_etag) != (coupling.erp_etag, coupling.crm_etag)
+                ):
                     moved.append(
                         AgreedCoupling(
-                            coupling_id=pair.coupling.id or 0,
+                            coupling_id=coupling.id or 0,
                             last_synced=agreed,
                             erp_modified_at=pair.erp.modified_at if pair.erp else None,
                             crm_modified_at=pair.crm.modified_at if pair.crm else None,
+                            erp_etag=item.erp_etag,
+                            crm_etag=item.crm_etag,
                         )
                     )
-                    pair.coupling.last_synced = agreed
-                    pair.coupling.state = CouplingState.COUPLED.value
-                run.resolved.add((pair.coupling.erp_id, pair.coupling.crm_id))
+                    coupling.last_synced = agreed
+                    coupling.state = CouplingState.COUPLED.value
+                    coupling.erp_etag, coupling.crm_etag = item.erp_etag, item.crm_etag
+                run.resolved.add((coupling.erp_id, coupling.crm_id))
             await settle_couplings(session, moved)  # one UPDATE for them all
             await set_coupling_states(  # and one for those that failed or conflicted
                 session,
@@ -206,7 +216,7 @@ class PairsPart(EngineCore):
 
     async def _write_updates(
         self, run: RunState, updates: list[tuple[Pair, Outcome]]
-    ) -> tuple[list[tuple[Pair, dict[str, Any], dict[str, Any]]], list[Pair]]:
+    ) -> tuple[list[Agreed], list[Pair]]:
         """Queue every update's writes and send them in batches: all at once, or, while the run holds
         writes, only those that fill whole batches (the rest wait for the next chunk's or the end of
         the run). Returns the pairs written and every pair whose writes were all answered."""
@@ -242,7 +252,7 @@ class PairsPart(EngineCore):
 
     async def _send_held(
         self, run: RunState, held: HeldWrites, *, final: bool, sides: tuple[Side, ...] = (Side.ERP, Side.CRM)
-    ) -> tuple[list[tuple[Pair, dict[str, Any], dict[str, Any]]], list[Pair]]:
+    ) -> tuple[list[Agreed], list[Pair]]:
         """Send `held`'s writes of `sides` (whole batches only unless `final`), then process the pairs
         none of whose writes still wait."""
         for side in sides:
@@ -276,7 +286,7 @@ class PairsPart(EngineCore):
         run: RunState,
         pairs: list[Pair],
         answers: dict[Side, dict[int, tuple[Write, BatchResult | BaseException]]],
-    ) -> list[tuple[Pair, dict[str, Any], dict[str, Any]]]:
+    ) -> list[Agreed]:
         """The pairs whose writes were all answered: failures recorded, the written records mirrored,
         412s re-read and re-applied one by one."""
         table = run.mapping
@@ -301,7 +311,7 @@ class PairsPart(EngineCore):
                     )
                 else:
                     after[side][key] = record_from(side, table, write, result, pair)
-        written: list[tuple[Pair, dict[str, Any], dict[str, Any]]] = []
+        written: list[Agreed] = []
         records_to_mirror: dict[Side, list[UpstreamRecord]] = {Side.ERP: [], Side.CRM: []}
         for pair in pairs:
             key = id(pair)
@@ -316,9 +326,8 @@ class PairsPart(EngineCore):
             if crm_record is not None:
                 records_to_mirror[Side.CRM].append(crm_record)
                 run.count("modified", direction="erp_to_crm")
-            erp_values = dict(erp_record.values) if erp_record else dict(pair.erp.values)
-            crm_values = dict(crm_record.values) if crm_record else dict(pair.crm.values)
-            written.append((pair, erp_values, crm_values))
+            erp, crm = erp_record or pair.erp, crm_record or pair.crm
+            written.append(Agreed(pair, dict(erp.values), dict(crm.values), erp.etag, crm.etag))
         await self._mirror(run, records_to_mirror)
         for pair in pairs:
             if id(pair) in stale:
@@ -330,9 +339,7 @@ class PairsPart(EngineCore):
     def _batch_size(self, side: Side) -> int:
         return self.erp.batch_size if side is Side.ERP else self.crm.batch_size
 
-    async def _retry_stale(
-        self, run: RunState, pair: Pair
-    ) -> tuple[Pair, dict[str, Any], dict[str, Any]] | None:
+    async def _retry_stale(self, run: RunState, pair: Pair) -> Agreed | None:
         """A 412: someone wrote in between. Read both records again and apply the policy once more."""
         table = run.mapping
         try:
@@ -377,7 +384,7 @@ class PairsPart(EngineCore):
             self._record_failure(run, pair, as_record_error(exc))
             return None
         await self._mirror(run, {Side.ERP: [erp], Side.CRM: [crm]})
-        return pair, dict(erp.values), dict(crm.values)
+        return Agreed(pair, dict(erp.values), dict(crm.values), erp.etag, crm.etag)
 
     async def _send(
         self, run: RunState, side: Side, writes: list[Write]

@@ -86,13 +86,26 @@ class ReconcilingPart(RunsPart, PairsPart, CreatesPart):
             retry_erp, retry_crm = set(), set()
         if not (read.records or read.deleted or retrying):
             return
-        await self._need_lookups(run)
         # Everything this mapping-direction read, not only what was new to the mirror: another
         # mapping reading the same entity set may have mirrored the change first. Our own writes
         # coming back are in scope too and reconcile as unchanged.
         changed = read.records | read.deleted
         erp_scope = set(retry_erp) | (changed if source is Side.ERP else set())
         crm_scope = set(retry_crm) | (changed if source is Side.CRM else set())
+        total = len(erp_scope) + len(crm_scope)
+        settled = await self._settled_pairs(run, source, read, retry_erp=retry_erp, retry_crm=retry_crm)
+        erp_scope -= {erp_id for erp_id, _ in settled} if source is Side.ERP else set()
+        crm_scope -= {crm_id for _, crm_id in settled} if source is Side.CRM else set()
+        async with self.sessions.begin() as session:
+            for job_id in run.jobs.values():
+                await jobs.update_job(session, job_id=job_id, total=total)
+            if settled:
+                run.count("unchanged", len(settled))
+                run.count("done", len(settled))
+                await self._flush(session, run)
+        if not (erp_scope or crm_scope):
+            return
+        await self._need_lookups(run)
         # Only what this run can touch, so its memory follows the changes, not the mapping's size:
         # the couplings of the records in scope, their records on both sides, and the uncoupled
         # records (match and create candidates). Coupled records out of scope are never loaded.
@@ -118,9 +131,6 @@ class ReconcilingPart(RunsPart, PairsPart, CreatesPart):
         erp_records, crm_records = records[Side.ERP], records[Side.CRM]
         if price_lists is not None:
             derived.derive(erp_records, price_lists)  # outside the session: never flushed to the mirror
-        async with self.sessions.begin() as session:
-            for job_id in run.jobs.values():
-                await jobs.update_job(session, job_id=job_id, total=len(erp_scope) + len(crm_scope))
         create = not table.sync_only_coupled
         await self._reconcile(
             run,
@@ -135,6 +145,38 @@ class ReconcilingPart(RunsPart, PairsPart, CreatesPart):
         if retrying:
             self.retries.tried(table, dependencies)
         self.retries.settle(table, transient=run.transient, retried=retrying)
+
+    async def _settled_pairs(
+        self,
+        run: RunState,
+        source: Side,
+        read: ReadResult,
+        *,
+        retry_erp: set[str],
+        retry_crm: set[str],
+    ) -> list[tuple[str, str]]:
+        """The pairs of records this read returned exactly as mirrored (not new to the mirror) that
+        are already in step at both records' current versions: each row's ETag is the one the pair
+        last settled at (sync_state.settled_pairs). Comparing them would find them unchanged, so they
+        are counted so and nothing is loaded for them: the first round after a full sync reads back
+        every record the full sync wrote (5,885 pairs at 6,000 customers). A change another mapping
+        of the same entity set mirrored first carries a new ETag, so it is compared here still (see
+        ReadResult); pairs with failed records stay in scope to be retried."""
+        table = run.mapping
+        failed = retry_erp if source is Side.ERP else retry_crm
+        candidates = read.records - read.changed - read.deleted - failed
+        if not candidates:
+            return []
+        async with self.reads() as session:
+            settled = await sync_state.settled_pairs(
+                session,
+                mapping=table.name,
+                side=source,
+                ids=candidates,
+                erp_entity=table.erp_entity,
+                crm_entity=table.crm_entity,
+            )
+        return [(e, c) for e, c in settled if e not in retry_erp and c not in retry_crm]
 
     async def _reconcile(
         self,

@@ -76,6 +76,18 @@ class Pair:
     crm: MirrorRecord | None
 
 
+@dataclass(frozen=True, slots=True)
+class Agreed:
+    """A pair found in step or brought in step: the values both sides now hold, and the ETags of
+    the records that hold them (after our writes), stored on the coupling when it settles."""
+
+    pair: Pair
+    erp_values: dict[str, Any]
+    crm_values: dict[str, Any]
+    erp_etag: str | None
+    crm_etag: str | None
+
+
 @dataclass
 class HeldWrites:
     """Pair updates a reconciling run holds back until they fill whole `$batch`es: pairs come in

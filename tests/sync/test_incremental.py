@@ -26,7 +26,7 @@ from gateway.store.tables import Coupling, CouplingState, ErrorAction, ErrorStat
 from gateway.sync import catalog
 from gateway.sync import engine as engine_module
 from gateway.sync.full import FullSync
-from tests.sync.world import World, build_world
+from tests.sync.world import World, build_world, customer_values
 
 OPTIONS = SimulatorOptions(customers=20, items=20)
 WRITES = ("POST", "PATCH", "DELETE")
@@ -75,12 +75,6 @@ async def _pair(w: World, mapping: str = "CUSTOMER") -> Coupling:
     raise AssertionError("no coupled pair that existed on both sides")
 
 
-async def _both(w: World, coupling: Coupling) -> tuple[dict[str, Any], dict[str, Any]]:
-    erp = await w.erp.get("customers", coupling.erp_id)
-    crm = await w.crm.get("accounts", uuid.UUID(coupling.crm_id))
-    return dict(erp.values), dict(crm.values)
-
-
 async def _run_both(w: World, mapping: str = "CUSTOMER") -> list[engine_module.RunSummary]:
     return [
         await w.engine.run(mapping=mapping, direction="erp_to_crm"),
@@ -109,7 +103,7 @@ async def test_an_edit_made_with_the_integration_account_syncs_and_does_not_echo
     await w.crm.update("accounts", uuid.UUID(coupling.crm_id), {"telephone1": "+1 555 0100"}, etag="*")
     summary = await w.engine.run(mapping="CUSTOMER", direction="crm_to_erp")
     assert summary.counts["modified"] == 1
-    erp, crm = await _both(w, coupling)
+    erp, crm = await customer_values(w, coupling)
     assert erp["phoneNumber"] == crm["telephone1"] == "+1 555 0100"
     crm_writes = await _writes(w, "crm")
     echo = await w.engine.run(mapping="CUSTOMER", direction="erp_to_crm")  # sees our ERP write
@@ -118,7 +112,7 @@ async def test_an_edit_made_with_the_integration_account_syncs_and_does_not_echo
     # And an ERP edit flows the other way.
     await w.erp.update("customers", coupling.erp_id, {"city": "Lyon"}, etag="*")
     assert (await w.engine.run(mapping="CUSTOMER", direction="erp_to_crm")).counts["modified"] == 1
-    assert (await _both(w, coupling))[1]["address1_city"] == "Lyon"
+    assert (await customer_values(w, coupling))[1]["address1_city"] == "Lyon"
 
 
 async def test_an_incremental_run_loads_only_the_couplings_and_records_it_can_touch(synced: World) -> None:
@@ -152,7 +146,7 @@ async def test_an_incremental_run_loads_only_the_couplings_and_records_it_can_to
         event.remove(Coupling, "load", coupling_loaded)
         event.remove(MirrorRecord, "load", record_loaded)
     assert summary.counts["modified"] == 1
-    assert (await _both(w, coupling))[1]["telephone1"] == "+1 555 0199"
+    assert (await customer_values(w, coupling))[1]["telephone1"] == "+1 555 0199"
     # Once for the run, once more where the written pair's coupling is updated.
     assert len(every) > 10 and loaded["coupling CUSTOMER"] <= 2, loaded
     # Each record of the pair at most twice (the run's read, and mirroring the page or our write).
@@ -189,7 +183,7 @@ async def test_conflict_policies_pick_a_winner(synced: World, policy: str, expec
     )
     # The ERP run writes with the mirror's (stale) CRM ETag: a 412, a re-read, the policy applies.
     await _run_both(w)
-    erp, crm = await _both(w, coupling)
+    erp, crm = await customer_values(w, coupling)
     assert erp["phoneNumber"] == crm["telephone1"] == expected_phone
     writes = (await _writes(w, "erp"), await _writes(w, "crm"))
     await _run_both(w)
@@ -229,11 +223,11 @@ async def test_latest_wins_takes_the_provably_later_edit_and_the_erp_on_a_tie(da
 
         await edit(0.900, "ERP-1", 1.100, "CRM-1")  # BC ...:00.900, Dataverse ...:01: the CRM is later
         await _run_both(w)
-        erp, crm = await _both(w, coupling)
+        erp, crm = await customer_values(w, coupling)
         assert erp["phoneNumber"] == crm["telephone1"] == "CRM-1"
         await edit(2.300, "ERP-2", 2.700, "CRM-2")  # BC ...:02.300, Dataverse ...:02: a tie
         await _run_both(w)
-        erp, crm = await _both(w, coupling)
+        erp, crm = await customer_values(w, coupling)
         assert erp["phoneNumber"] == crm["telephone1"] == "ERP-2"
     finally:
         await w.close()
@@ -254,7 +248,7 @@ async def test_merge_keeps_both_sides_changes_and_falls_back_on_the_same_field(s
         {"emailaddress1": "crm@example.com", "telephone1": "CRM-1"},
     )
     await _run_both(w)
-    erp, crm = await _both(w, coupling)
+    erp, crm = await customer_values(w, coupling)
     assert erp["city"] == crm["address1_city"] == "Lyon"
     assert erp["email"] == crm["emailaddress1"] == "crm@example.com"
     assert erp["phoneNumber"] == crm["telephone1"] == "ERP-1"  # the named fallback decided
@@ -268,7 +262,7 @@ async def test_manual_conflicts_are_skipped_and_listed_with_both_values(synced: 
     coupling = await _pair(w)
     await _edit_both(w, coupling, {"phoneNumber": "ERP-1"}, {"telephone1": "CRM-1"})
     await _run_both(w)
-    erp, crm = await _both(w, coupling)
+    erp, crm = await customer_values(w, coupling)
     assert (erp["phoneNumber"], crm["telephone1"]) == ("ERP-1", "CRM-1")
     async with w.sessions() as session:
         errors = (
@@ -285,7 +279,7 @@ async def test_manual_conflicts_are_skipped_and_listed_with_both_values(synced: 
     assert state == CouplingState.CONFLICT.value
     # The admin forces the CRM value.
     await w.engine.act_on_pair(mapping="CUSTOMER", coupling_id=coupling.id or 0, action=ErrorAction.FORCE_CRM)
-    erp, crm = await _both(w, coupling)
+    erp, crm = await customer_values(w, coupling)
     assert erp["phoneNumber"] == crm["telephone1"] == "CRM-1"
 
 

@@ -3,6 +3,7 @@ simulators in-process behind the real connectors, and a SyncEngine over them."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from gateway.simulators import SimulatorOptions, create_crm_simulator, create_er
 from gateway.store import couplings as couplings_store
 from gateway.store import mirror, sync_state
 from gateway.store.engine import SessionFactory, create_engine, session_factory
+from gateway.store.tables import Coupling
 from gateway.sync.catalog import ensure_default_mappings
 from gateway.sync.engine import SyncEngine
 from gateway.sync.full import FullSync
@@ -103,6 +105,13 @@ async def couple_salesperson(w: World, code: str) -> None:
         await couplings_store.create_coupling(
             session, mapping="SALESPEOPLE", erp_id=person.id, crm_id=user.id, erp_key=code
         )
+
+
+async def customer_values(w: World, coupling: Coupling) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A CUSTOMER pair's values as BC and Dataverse hold them now: (customer, account)."""
+    erp = await w.erp.get("customers", coupling.erp_id)
+    crm = await w.crm.get("accounts", uuid.UUID(coupling.crm_id))
+    return dict(erp.values), dict(crm.values)
 
 
 @pytest.fixture
