@@ -4,7 +4,7 @@ Microsoft leaves out), found through `customerPricing` and `priceListHeaders`.""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gateway.domain import Side
@@ -20,9 +20,17 @@ def needs_derivation(table: TableMapping) -> bool:
     return table.erp_entity == "customers" and any(f.erp_field == PRICE_LIST_CODE for f in table.fields)
 
 
-async def customer_price_lists(session: StoreSession) -> dict[str, str]:
-    """Customer id → code of the active price list whose source is the customer's price group."""
-    pricing = await mirror.load_records(session, side=Side.ERP, entity_set="customerPricing")
+async def customer_price_lists(
+    session: StoreSession, *, customer_ids: Iterable[str] | None = None
+) -> dict[str, str]:
+    """Customer id → code of the active price list whose source is the customer's price group, for
+    these customers (a `customerPricing` row's id is its customer's), or every one when None."""
+    pricing = await mirror.load_records(
+        session,
+        side=Side.ERP,
+        entity_set="customerPricing",
+        ids=None if customer_ids is None else list(customer_ids),
+    )
     headers = await mirror.load_records(session, side=Side.ERP, entity_set="priceListHeaders")
     by_group: dict[str, str] = {}
     for header in sorted(headers.values(), key=lambda h: str(h.values.get("code") or "")):

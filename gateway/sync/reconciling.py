@@ -126,7 +126,9 @@ class ReconcilingPart(RunsPart, PairsPart, CreatesPart):
                     session, side=side, entity_set=entity, ids=wanted, include_deleted=True
                 )
             price_lists = (
-                await derived.customer_price_lists(session) if derived.needs_derivation(table) else None
+                await derived.customer_price_lists(session, customer_ids=records[Side.ERP])
+                if derived.needs_derivation(table)
+                else None
             )
         erp_records, crm_records = records[Side.ERP], records[Side.CRM]
         if price_lists is not None:

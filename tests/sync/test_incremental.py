@@ -20,12 +20,13 @@ from gateway.domain import Side
 from gateway.errors import StaleLease, UpstreamNotFound
 from gateway.simulators import SimulatorOptions
 from gateway.store import couplings as couplings_store
-from gateway.store import sync_state
+from gateway.store import mirror, sync_state
 from gateway.store.sync_tables import MirrorRecord
 from gateway.store.tables import Coupling, CouplingState, ErrorAction, ErrorStatus, JobError
 from gateway.sync import catalog
 from gateway.sync import engine as engine_module
 from gateway.sync.full import FullSync
+from gateway.sync.pricing_mirror import ERP_PRICING
 from tests.sync.world import World, build_world, customer_values
 
 OPTIONS = SimulatorOptions(customers=20, items=20)
@@ -401,3 +402,50 @@ async def test_a_stale_fence_stops_the_run_before_it_commits(world: World) -> No
         await world.engine.full(mapping="CURRENCY", fence=_StaleAfter(3))
     async with world.sessions() as session:
         assert not (await session.exec(select(Coupling))).all()
+
+
+async def test_a_changed_customer_derives_its_price_list_from_its_own_pricing_row(database_url: str) -> None:
+    """CUSTOMER's default price list is derived from the customer's `customerPricing` row (ERP
+    PRICING mirrors them). A run loads those rows for the ERP customers it holds only, not the whole
+    set (6,000 rows for one changed customer at 6,000 customers), and still derives the same list."""
+    w = await build_world(database_url, OPTIONS)
+    try:
+        await FullSync(w.engine).run(mappings=[ERP_PRICING, *CUSTOMER_AND_DEPENDENCIES])
+        await _run_both(w)
+        async with w.sessions() as session:
+            every = await sync_state.mapping_couplings(session, mapping="CUSTOMER")
+            pricing = await mirror.load_records(session, side=Side.ERP, entity_set="customerPricing")
+        # A coupled customer whose account has a default price list, derived from its pricing row.
+        chosen: list[tuple[Coupling, str]] = []
+        for c in sorted(every, key=lambda c: c.erp_key or ""):
+            level = (await customer_values(w, c))[1]["_defaultpricelevelid_value"]
+            code = c.last_synced.get("erp", {}).get("priceListCode")
+            if c.state == CouplingState.COUPLED.value and level is not None and code is not None:
+                chosen.append((c, level))
+        coupling, price_level = chosen[0]
+        loaded: Counter[str] = Counter()
+
+        def record_loaded(target: MirrorRecord, _context: object) -> None:
+            loaded[target.entity_set] += 1
+
+        await w.erp.update("customers", coupling.erp_id, {"phoneNumber": "+1 555 0198"}, etag="*")
+        event.listen(MirrorRecord, "load", record_loaded)
+        try:
+            summary = await w.engine.run(mapping="CUSTOMER", direction="erp_to_crm")
+        finally:
+            event.remove(MirrorRecord, "load", record_loaded)
+        assert summary.counts["modified"] == 1, summary
+        account = (await customer_values(w, coupling))[1]
+        assert account["telephone1"] == "+1 555 0198"
+        assert account["_defaultpricelevelid_value"] == price_level
+        async with w.sessions() as session:
+            after = await session.get(Coupling, coupling.id)
+        # The run derived the same price list as the full sync did: its pricing row was loaded.
+        assert (
+            after is not None
+            and after.last_synced["erp"]["priceListCode"] == (coupling.last_synced["erp"]["priceListCode"])
+        )
+        # At most one pricing row per ERP customer the run loaded (the changed one, the uncoupled).
+        assert len(pricing) >= 20 and loaded["customerPricing"] <= loaded["customers"] < len(pricing), loaded
+    finally:
+        await w.close()
