@@ -10,16 +10,18 @@ from __future__ import annotations
 import asyncio
 import importlib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.domain import Side, UpstreamRecord
 from gateway.store.couplings import normalize_id
-from gateway.store.paced import all_scalars
+from gateway.store.paced import all_rows, all_scalars
 from gateway.store.planner import id_criteria
 from gateway.store.sync_tables import MirrorRecord
 from gateway.store.types import utcnow
@@ -75,6 +77,42 @@ def _by_ids(session: AsyncSession, side: Side, entity_set: str, ids: Sequence[st
     return id_criteria(session, col(MirrorRecord.id), ids, scope=scope)
 
 
+class _Mirrored(NamedTuple):
+    """What a page upsert needs of a row already mirrored (no ORM object: a page is up to 2,000)."""
+
+    values: dict[str, Any]
+    key: str | None
+    generation: str | None
+    deleted: bool
+
+
+async def _mirrored(
+    session: AsyncSession, side: Side, entity_set: str, ids: list[str]
+) -> dict[str, _Mirrored]:
+    """The rows of these ids already in the mirror (deleted ones too), as plain tuples."""
+    columns = (
+        col(MirrorRecord.id),
+        col(MirrorRecord.values),
+        col(MirrorRecord.key),
+        col(MirrorRecord.generation),
+        col(MirrorRecord.deleted),
+    )
+    found: dict[str, _Mirrored] = {}
+    for criterion in _by_ids(session, side, entity_set, ids):
+        for row in await all_rows(session, sa_select(*columns).where(criterion)):
+            row_id, values, key, generation, deleted = tuple(row)
+            found[row_id] = _Mirrored(values, key, generation, bool(deleted))
+    return found
+
+
+def _forget(session: AsyncSession, side: Side, entity_set: str, ids: Iterable[str]) -> None:
+    """Expunge the ORM objects of these rows this session holds, if any (they would show stale values)."""
+    for row_id in ids:
+        held = session.identity_map.get(identity_key(MirrorRecord, (side.value, entity_set, row_id)))
+        if held is not None:
+            session.expunge(held)
+
+
 async def upsert_records(
     session: AsyncSession,
     *,
@@ -92,7 +130,7 @@ async def upsert_records(
     for record in records:
         if record.id:
             unique[normalize_id(record.id)] = record
-    existing = await load_records(session, side=side, entity_set=entity_set, ids=unique, include_deleted=True)
+    existing = await _mirrored(session, side, entity_set, list(unique))
     now = utcnow()
     rows = []
     changed: list[str] = []
@@ -129,8 +167,7 @@ async def upsert_records(
         await session.exec(statement, params=rows[start : start + _CHUNK])
         await asyncio.sleep(0)  # binding a chunk's parameters is CPU: let the lease renewal run
     # Objects of these rows loaded earlier in this session would show stale values: forget them.
-    for row in existing.values():
-        session.expunge(row)
+    _forget(session, side, entity_set, existing)
     projection = _projection()
     if projection is not None:
         await projection.project_records(

@@ -11,8 +11,9 @@ between partitions; the statement and the rows it returns are the same.
 from __future__ import annotations
 
 import asyncio
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from sqlalchemy import Row, Select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -34,4 +35,16 @@ async def all_scalars(
     return rows
 
 
-__all__ = ["ROWS_PER_TURN", "all_scalars"]
+async def all_rows(
+    session: AsyncSession, statement: Select[Any], *, per_turn: int = ROWS_PER_TURN
+) -> list[Row[Any]]:
+    """Every row of a Core `statement` (columns, no ORM objects), a partition per turn of the loop."""
+    result = await session.stream(statement.execution_options(yield_per=per_turn))
+    rows: list[Row[Any]] = []
+    async for part in result.partitions():
+        rows.extend(part)
+        await asyncio.sleep(0)
+    return rows
+
+
+__all__ = ["ROWS_PER_TURN", "all_rows", "all_scalars"]
