@@ -109,11 +109,15 @@ class WebhookMode:
     idle_pass_requests: dict[str, int] = field(default_factory=dict)
     """The next subscription pass's requests after the idle round (nothing to change)."""
     notifications: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Deliveries outside the rounds: "subscribing" (handshakes), "after the last round" (its writes)."""
+    """Deliveries outside the rounds: "subscribing" (handshakes), and BC's notices of a round's own
+    writes after it."""
     changed: int = 0
     arrived: int = 0
     notified_edits: int = 0
     """ERP edits of the round with changes that a notification named."""
+    gated_changes: int = 0
+    """Changes in sets polled only when BC notifies them (a shipment, a renamed unit)."""
+    gated_arrived: int = 0
 
 
 @dataclass

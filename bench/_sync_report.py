@@ -222,12 +222,16 @@ def format_report(result: Result, config: BenchConfig, info: dict[str, str]) -> 
             f" {mode.changed // 2} CRM), {mode.notified_edits} ERP edits named by BC's notifications,"
             f" {mode.arrived} arrived on the other side"
         )
+        lines.append(
+            f"changes [{_MODES['webhooks']}] in sets polled only when BC notifies them: {mode.gated_changes}"
+            f" (an order shipped, a unit of measure renamed), {mode.gated_arrived} arrived"
+        )
     lines.append("ratios (this run):")
     lines.append(f"  full sync requests / minimum: {_ratio(total, minimum)}")
     for key in ("polling", "webhooks"):
         rounds = [r for r in result.rounds if r.mode == key]
         idle = next((r for r in rounds if r.name.startswith("idle")), None)
-        last = rounds[-1] if rounds else None
+        last = next((r for r in rounds if r.name.endswith(" changes")), None)
         if idle is None or last is None:
             continue
         over = sum(1 for r in idle.runs if r.requests > 1)

@@ -14,8 +14,11 @@ from bench._sync_meter import MeteredTransport
 from bench._sync_model import EntryRun, Round
 from bench._sync_servers import SyncTarget
 from bench._sync_usage import diff, stats, writes_outside_batches
+from gateway.domain import Side
+from gateway.store import mirror, sync_state
 from gateway.store.tables import Coupling, CouplingState
 from gateway.sync.engine import SyncEngine
+from gateway.sync.orders import OPEN
 from gateway.upstream.crm import CrmConnector
 from gateway.upstream.erp import ErpConnector
 
@@ -115,4 +118,50 @@ async def arrived(
             other = (await erp.get("customers", erp_id)).values.get("phoneNumber")
         if other != phone:
             missing.append(f"{side} edit {phone!r} of customer {erp_id}: the other side has {other!r}")
+    return missing
+
+
+async def change_gated_sets(
+    *, sessions: Any, erp: ErpConnector, target: SyncTarget
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """Changes in the ERP sets whose polls wait for BC's notifications (gateway.sync.erp_polls): one
+    transferred sales order shipped in BC (its fulfilled status must reach the CRM order), one unit of
+    measure renamed in BC's standard API (ERP PRICING's mirror must carry the new name). Returns the
+    ((crm order id, erp order id)) shipped and the ids of the units renamed."""
+    async with sessions() as session:
+        transferred = await sync_state.mapping_couplings(session, mapping="SALES ORDER")
+        orders = await mirror.load_records(
+            session, side=Side.CRM, entity_set="salesorders", ids=[c.crm_id for c in transferred if c.crm_id]
+        )
+    open_orders = [
+        (c.crm_id, c.erp_id)
+        for c in transferred
+        if c.crm_id and c.erp_id and orders.get(c.crm_id) and orders[c.crm_id].values.get("statecode") in OPEN
+    ]
+    shipped = open_orders[:1]
+    for _crm_id, erp_id in shipped:
+        await target.target.control("ship", {"orderId": erp_id})
+    units = [u async for page in erp.pages("unitsOfMeasure") for u in page][:1]
+    for unit in units:
+        name = f"{unit.values.get('displayName')} (renamed)"
+        await erp.update("unitsOfMeasure", unit.id, {"displayName": name}, etag=unit.etag or "*")
+    return shipped, [u.id for u in units]
+
+
+async def gated_arrived(
+    *, sessions: Any, crm: CrmConnector, shipped: list[tuple[str, str]], units: list[str]
+) -> list[str]:
+    """What of `change_gated_sets` did not arrive: a shipped order whose CRM order is still open, a
+    renamed unit the mirror does not carry renamed."""
+    missing = []
+    for crm_id, erp_id in shipped:
+        state = (await crm.get("salesorders", crm_id)).values.get("statecode")
+        if state in OPEN:
+            missing.append(f"order {erp_id} shipped in BC: its CRM order is still open (statecode {state})")
+    async with sessions() as session:
+        mirrored = await mirror.load_records(session, side=Side.ERP, entity_set="unitsOfMeasure", ids=units)
+    for unit_id in units:
+        name = str(mirrored[unit_id].values.get("displayName")) if unit_id in mirrored else None
+        if name is None or not name.endswith("(renamed)"):
+            missing.append(f"unit of measure {unit_id} renamed in BC: the mirror has {name!r}")
     return missing

@@ -2,7 +2,8 @@
 requests beside the minimum, peak memory, then incremental rounds (echo, idle, 100 changes) in two
 modes: polling only (no BC webhook subscription), then the designed mode (issue 3 §4), with our BC
 subscriptions in place and BC's notifications delivered to the gateway's own receiver (its app served
-by uvicorn on loopback, bench/_sync_webhooks.py) before each round: first round, idle, 100 changes.
+by uvicorn on loopback, bench/_sync_webhooks.py) before each round: first round, idle, 100 changes,
+and a shipment plus a renamed unit (sets polled only when BC notifies them).
 The idle goal (≤ 1 request per mapping-direction) applies to the designed mode; polling mode's extra
 polls are reported beside it.
 
@@ -41,7 +42,7 @@ from bench._servers import Target
 from bench._sync_meter import MeteredTransport
 from bench._sync_model import SERVICES, BenchConfig, Result, Round, WebhookMode
 from bench._sync_report import as_dict, format_report, stall_dict
-from bench._sync_rounds import arrived, change_customers, run_round
+from bench._sync_rounds import arrived, change_customers, change_gated_sets, gated_arrived, run_round
 from bench._sync_servers import DemoSimulatorProcess, SyncTarget
 from bench._sync_usage import detail_of, diff, stats, usage_of
 from bench._sync_webhooks import Receiver, notified_ids, serve_receiver, summarize
@@ -65,6 +66,8 @@ from gateway.upstream.factory import build_crm_connector, build_erp_connector
 __all__ = ["BenchConfig", "Result", "as_dict", "format_report", "main", "run_benchmark"]
 
 
+ECHO_OF_CHANGES = "after the round with changes (its own writes)"
+ECHO_OF_LAST = "after the last round (its own writes)"
 # Seconds the ERP simulator waits before it notifies a change on its own: far beyond any run.
 WEBHOOK_TIMER_OFF = 86_400.0
 
@@ -230,7 +233,9 @@ async def _webhook_rounds(
     place (as `gateway worker` does, with the bench's connector), the deletion checks the new
     subscriptions ask for run once (as the scheduler would at once), then the rounds: the first
     (sees the polling round's writes), idle, and 100 more changes, each after BC delivered what it
-    logged; ERP edits must reach the receiver as notifications and every change the other side."""
+    logged; ERP edits must reach the receiver as notifications and every change the other side. Last,
+    a round after changes in the sets whose polls only BC's notifications trigger (a shipment, a
+    renamed unit of measure), which must arrive too."""
     mode = result.webhook_mode = WebhookMode(receiver=receiver.url)
     manager = SubscriptionManager(
         sessions=sessions,
@@ -303,7 +308,20 @@ async def _webhook_rounds(
     missing = await arrived(edits, editors)
     mode.arrived = len(edits) - len(missing)
     _missing(result, [f"webhooks: {m}" for m in missing])
-    mode.notifications["after the last round (its own writes)"] = await _deliver(targets, receiver, result)
+    mode.notifications[ECHO_OF_CHANGES] = await _deliver(targets, receiver, result)
+    # The sets whose polls wait for BC: a shipment and a renamed unit arrive only through a notice
+    # (or the 5-minute fallback poll, which is not due here).
+    shipped, units = await change_gated_sets(sessions=sessions, erp=editors[0], target=targets["erp"])
+    mode.gated_changes = len(shipped) + len(units)
+    gated = await notified_round("incremental after a BC shipment and a renamed unit")
+    woken = (gated.notifications or {}).get("woken", {})
+    for wanted in ("SALES ORDER crm_to_erp", "ERP PRICING erp_to_crm"):
+        if wanted not in woken:
+            result.problems.append(f"webhooks: the gated sets' notifications did not wake {wanted}: {woken}")
+    missing = await gated_arrived(sessions=sessions, crm=editors[1], shipped=shipped, units=units)
+    mode.gated_arrived = mode.gated_changes - len(missing)
+    _missing(result, [f"webhooks: {m}" for m in missing])
+    mode.notifications[ECHO_OF_LAST] = await _deliver(targets, receiver, result)
 
 
 async def _expected_reads(sessions: Any, result: Result) -> None:

@@ -37,15 +37,17 @@ def test_quick_run_reads_at_the_minimum_and_every_change_arrives(tmp_path: Path)
     # The company, resolved once per connector (ErpConnector.company() reuses it).
     assert usage["erp"]["other_detail"] == {"GET companies": 1}
     assert result["couplings"] > 500
-    rounds = {(r["mode"], r["name"].split(" ")[0]): r for r in result["rounds"]}
-    assert [(r["mode"], r["name"].split(" ")[0]) for r in result["rounds"]] == [
-        ("polling", "first"),
-        ("polling", "idle"),
-        ("polling", "incremental"),
-        ("webhooks", "first"),
-        ("webhooks", "idle"),
-        ("webhooks", "incremental"),
-    ]
+    names = {
+        ("polling", "first"): "first incremental (sees the full sync's own writes)",
+        ("polling", "idle"): "idle incremental (nothing changed)",
+        ("polling", "incremental"): "incremental after 100 changes",
+        ("webhooks", "first"): "first incremental with subscriptions (sees the previous round's writes)",
+        ("webhooks", "idle"): "idle incremental (nothing changed)",
+        ("webhooks", "incremental"): "incremental after 100 changes",
+        ("webhooks", "gated"): "incremental after a BC shipment and a renamed unit",
+    }
+    assert [(r["mode"], r["name"]) for r in result["rounds"]] == [(k[0], n) for k, n in names.items()]
+    rounds = dict(zip(names, result["rounds"], strict=True))
     for key in (("polling", "first"), ("polling", "idle"), ("webhooks", "first"), ("webhooks", "idle")):
         assert rounds[key]["writes"] == 0, key
     # Polling only: one request per mapping-direction, but ERP PRICING (its 11 sets' reads in one $batch
@@ -93,6 +95,15 @@ def test_quick_run_reads_at_the_minimum_and_every_change_arrives(tmp_path: Path)
     notified = rounds[("webhooks", "incremental")]["notifications"]
     assert notified["by_set"] == {"customers updated": 50} and notified["refused"] == 0
     assert notified["woken"] == {"CUSTOMER erp_to_crm": 1}
-    assert mode["notifications"]["after the last round (its own writes)"]["by_set"] == {
+    assert mode["notifications"]["after the round with changes (its own writes)"]["by_set"] == {
         "customers updated": 50
     }
+    # A shipment and a renamed unit, in the sets whose polls wait for BC: notified, they wake SALES
+    # ORDER and ERP PRICING, whose next runs poll those sets once and carry the changes over.
+    gated = rounds[("webhooks", "gated")]
+    assert {"salesOrders updated", "unitsOfMeasure updated"} <= set(gated["notifications"]["by_set"])
+    assert {"SALES ORDER crm_to_erp", "ERP PRICING erp_to_crm"} <= set(gated["notifications"]["woken"])
+    runs = {(r["mapping"], r["direction"]): r for r in gated["runs"]}
+    assert runs[("ERP PRICING", "erp_to_crm")]["detail"] == {"erp POST $batch of GETs": 2}
+    assert runs[("SALES ORDER", "crm_to_erp")]["detail"]["erp GET salesOrders"] == 1
+    assert (mode["gated_changes"], mode["gated_arrived"]) == (2, 2)
