@@ -73,7 +73,8 @@ class AvailabilityAnswers:
         message = (
             f"availability cannot be served ({'; '.join(described)}{more}; "
             f"values older than {self.max_stale_seconds:g} s are not served): "
-            f"the ERP failed: {type(cause).__name__}: {cause}"
+            # The error built here names the service itself (its str ends "service=erp").
+            f"the ERP failed: {type(cause).__name__}: {str(cause).removesuffix(' service=erp')}"
         )
         error = AvailabilityUnavailable(
             message, ages=ages, max_stale_seconds=self.max_stale_seconds, service="erp"

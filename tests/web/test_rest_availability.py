@@ -132,3 +132,5 @@ async def test_erp_down_without_a_cached_value_is_503(gw: Harness) -> None:
     response = await gw.client.get("/api/v1/availability", params={"items": item}, headers=gw.auth(Role.APP))
     assert response.status_code == 503, response.text
     assert item in response.json()["detail"]
+    # The ERP's error is quoted once, not followed by a second "service=erp" of the outer error.
+    assert response.json()["detail"].count("service=erp") == 1, response.json()["detail"]
