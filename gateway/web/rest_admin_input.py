@@ -15,6 +15,7 @@ from starlette.requests import Request
 from gateway.errors import InvalidInput
 from gateway.web.json_schema import Schema
 from gateway.web.openapi import Param
+from gateway.web.rest_admin_spec import AFTER
 
 MAX_BODY = 1_000_000
 
@@ -64,8 +65,44 @@ def _first(errors: Any) -> ValidationError | None:
     return found
 
 
+_TYPES = {
+    "boolean": "true or false",
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "object": "an object",
+    "array": "an array",
+    "null": "null",
+}
+
+
+def _json(value: Any) -> str:
+    """The value as the client wrote it (null, true, "x"), not as Python shows it (None, True, 'x')."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _short(error: ValidationError) -> str:
-    message = str(error.message)
+    """jsonschema's message in the client's terms for the common cases ("null is not true or
+    false", not "None is not of type 'boolean'"); the others as jsonschema words them."""
+    kind, value, instance = error.validator, error.validator_value, error.instance
+    if kind == "type":
+        wanted = value if isinstance(value, list) else [value]
+        message = f"{_json(instance)} is not {' or '.join(_TYPES.get(str(t), str(t)) for t in wanted)}"
+    elif kind == "enum":
+        message = f"{_json(instance)} is not one of {', '.join(str(v) for v in value)}"
+    elif kind == "minLength" and value == 1:
+        message = "must not be empty"
+    elif kind == "minItems":
+        message = f"needs at least {value} item{'s' if value != 1 else ''}"
+    elif kind == "maxItems":
+        message = f"takes at most {value} items, not {len(instance)}"
+    elif kind == "uniqueItems":
+        message = "has the same item twice"
+    elif kind == "pattern" and value == AFTER["pattern"]:
+        message = f"{_json(instance)} is not a cursor this API gave out (the endCursor of a page)"
+    else:
+        message = str(error.message)
     return message if len(message) <= 200 else message[:197] + "..."
 
 

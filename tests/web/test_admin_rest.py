@@ -410,7 +410,7 @@ async def test_listings_by_mapping_name_the_mappings_when_the_name_is_unknown(gw
 async def test_a_bad_filter_says_what_a_filter_is(gw: Harness) -> None:
     # Not "'…' is not of type 'null'" (the nullable branch) nor "not is required" (one alternative).
     cases = [
-        ({"erpFilter": "number eq C1"}, "erpFilter", "erpFilter: 'number eq C1' is not of type 'object'"),
+        ({"erpFilter": "number eq C1"}, "erpFilter", 'erpFilter: "number eq C1" is not an object'),
         (
             {"crmFilter": {"name": {"a": 1}}},
             "crmFilter.name",
@@ -423,6 +423,44 @@ async def test_a_bad_filter_says_what_a_filter_is(gw: Harness) -> None:
         assert (response.json()["field"], response.json()["detail"]) == (field, detail)
     fine = await _call(gw, "PATCH", "/mappings/CUSTOMER", {"crmFilter": {"statecode": {"not": 1}}})
     assert fine.status_code == 200 and fine.json()["crmFilter"] == {"statecode": {"not": 1}}
+
+
+async def test_bad_values_are_quoted_as_json_not_python(gw: Harness) -> None:
+    # Not "enabled: None is not of type 'boolean'" nor "conflictPolicy: 'x' is not one of ['erp_wins', …]".
+    cases = [
+        ("PATCH", "/mappings/CUSTOMER", {"enabled": None}, "enabled: null is not true or false"),
+        (
+            "PATCH",
+            "/mappings/CUSTOMER",
+            {"intervalSeconds": "often"},
+            'intervalSeconds: "often" is not an integer',
+        ),
+        (
+            "PATCH",
+            "/mappings/CUSTOMER",
+            {"conflictPolicy": "coin_toss"},
+            'conflictPolicy: "coin_toss" is not one of erp_wins, crm_wins, latest_wins, merge, manual',
+        ),
+        ("POST", "/errors/actions", {"ids": [], "action": "ignore"}, "ids: needs at least 1 item"),
+        ("POST", "/errors/actions", {"ids": [1, 1], "action": "ignore"}, "ids: has the same item twice"),
+        (
+            "POST",
+            "/errors/actions",
+            {"ids": list(range(1, 12)), "action": "ignore"},
+            "ids: takes at most 10 items, not 11",
+        ),
+        (
+            "GET",
+            "/errors?after=abc",
+            None,
+            'after: "abc" is not a cursor this API gave out (the endCursor of a page)',
+        ),
+    ]
+    for method, path, body, detail in cases:
+        response = await _call(gw, method, path, body)
+        assert response.status_code == 400 and response.json()["detail"] == detail, response.text
+    token = await gw.client.post(f"{A}/webhooks/bc", params={"validationToken": ""})
+    assert token.json()["detail"] == "validationToken: must not be empty", token.text
 
 
 async def test_a_coupling_names_each_record_once(gw: Harness) -> None:
