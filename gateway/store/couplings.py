@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, or_
+from sqlalchemy import ColumnElement, delete, func, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -425,3 +425,18 @@ async def delete_couplings(session: AsyncSession, *, mapping: str) -> int:
     """Uncouple every pair of a mapping; returns how many were removed."""
     result = await session.exec(delete(Coupling).where(col(Coupling.mapping) == mapping))
     return int(result.rowcount)
+
+
+async def forget_versions(session: AsyncSession, *, mapping: str) -> None:
+    """Forget the record versions (ETags) `mapping`'s pairs settled at: after its fields or direction
+    change, a pair in step under the old mapping need not be under the new one, so each is compared
+    again whenever its records are next in a run's scope. One UPDATE."""
+    await session.exec(
+        update(Coupling)
+        .where(
+            col(Coupling.mapping) == mapping,
+            or_(col(Coupling.erp_etag).is_not(None), col(Coupling.crm_etag).is_not(None)),
+        )
+        .values(erp_etag=None, crm_etag=None)
+        .execution_options(synchronize_session=False)
+    )

@@ -32,6 +32,7 @@ from gateway.store.tables import Coupling, CouplingState, ErrorStatus, JobError
 from gateway.sync import catalog
 from gateway.sync import pairs as pairs_module
 from gateway.sync.full import FullSync
+from gateway.sync.model import field_to_dict
 from gateway.sync.runstate import RunSummary
 from tests.sync.world import (
     CUSTOMER_AND_DEPENDENCIES,
@@ -267,3 +268,30 @@ async def test_both_sides_edited_still_conflict_and_our_writes_come_back_unwritt
         ).all()
     assert state is not None and state.state == CouplingState.CONFLICT.value
     assert len(errors) == 1 and errors[0].field == "telephone1"
+
+
+async def test_a_mapping_whose_fields_change_compares_its_pairs_again(
+    synced: tuple[World, SimClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pairs in step under the old fields need not be under the new ones: the versions they settled
+    at are forgotten (a policy change keeps them), so each pair is compared again when its records
+    are next read, as before couplings kept versions."""
+    w, _ = synced
+    meter = Meter(w, monkeypatch)
+    await meter.run("CUSTOMER", "erp_to_crm")
+    await meter.run("CUSTOMER", "crm_to_erp")
+    settled = sum(1 for c in await _couplings(w) if c.erp_etag and c.crm_etag)
+    assert settled >= 20
+    await catalog.update_mapping(w.sessions, "CUSTOMER", {"conflictPolicy": "crm_wins"})
+    assert sum(1 for c in await _couplings(w) if c.erp_etag and c.crm_etag) == settled
+    async with w.sessions() as session:
+        table = await catalog.get_mapping(session, "CUSTOMER")
+    kept = [field_to_dict(fm) for fm in table.fields if fm.crm_field != "address1_city"]
+    assert len(kept) == len(table.fields) - 1
+    await catalog.update_mapping(w.sessions, "CUSTOMER", {"fields": kept})
+    assert all(c.erp_etag is None and c.crm_etag is None for c in await _couplings(w))
+    # A full sync settles every pair anew; restoring the defaults changes the fields back.
+    await FullSync(w.engine).run(mappings=CUSTOMER_AND_DEPENDENCIES)
+    assert sum(1 for c in await _couplings(w) if c.erp_etag and c.crm_etag) >= 20
+    await catalog.reset_mappings(w.sessions)
+    assert all(c.erp_etag is None and c.crm_etag is None for c in await _couplings(w))
