@@ -53,3 +53,11 @@ def test_faster_than_mesh_needs_the_lower_p99_too(worst: float, met: bool) -> No
     assert f"goal: unified read faster than Mesh at every concurrency (p50, p99 and req/s): {verdict}" in (
         api._goals(run)
     )
+
+
+def test_a_goal_whose_rows_were_left_out_is_not_measured_rather_than_not_met() -> None:
+    run = api.BenchRun(config=api.BenchConfig(concurrencies=(50,)))
+    run.results = [_row("gateway", 50, [0.1] * 100, 1.0)]  # `--scenario "graphql customers"`
+    goals = api._goals(run)
+    assert "goal: cached availability p99 < 5 ms: not measured" in goals
+    assert not any("cached availability p99 < 5 ms: NOT met" in goal for goal in goals)
