@@ -79,7 +79,7 @@ def run(
         )
         return
 
-    from gateway.demo import banner, plan_demo, prepare_keys
+    from gateway.demo import banner, forget_last_run, plan_demo, prepare_keys
 
     erp_port = port + 1 if erp_port is None else erp_port
     crm_port = port + 2 if crm_port is None else crm_port
@@ -101,8 +101,11 @@ def run(
     )
     setup_logging(plan.settings.log_level)
     migrate.upgrade(plan.settings.database_url)
+    # Simulators served here start with fresh data: what the store learned from the last run's is void.
+    fresh = plan.erp_app is not None or plan.crm_app is not None
+    cleared = fresh and asyncio.run(forget_last_run(plan.settings.database_url))
     keys = asyncio.run(prepare_keys(plan.settings.database_url))
-    click.echo(banner(plan, keys))
+    click.echo(banner(plan, keys, cleared=cleared))
     simulators = [
         Served(name, app, host, sim_port)
         for name, app, sim_port in (("erp", plan.erp_app, erp_port), ("crm", plan.crm_app, crm_port))

@@ -19,6 +19,7 @@ from gateway.domain import Role
 from gateway.services.access import AccessService
 from gateway.simulators import SimulatorOptions, create_crm_simulator, create_erp_simulator
 from gateway.store.engine import create_engine, session_factory
+from gateway.store.reset import clear_synchronization
 from gateway.web.rest_admin_ops import WEBHOOK_PATH
 
 DEMO_TENANT = "demo"
@@ -127,6 +128,16 @@ async def issue_demo_keys(engine: AsyncEngine) -> dict[Role, str]:
     return issued
 
 
+async def forget_last_run(database_url: str) -> bool:
+    """A store synchronized with the simulators of an earlier demo run holds couplings to records
+    that no longer exist (those simulators' data lived in memory): start it afresh, keys kept."""
+    engine = create_engine(database_url)
+    try:
+        return await clear_synchronization(engine)
+    finally:
+        await engine.dispose()
+
+
 async def prepare_keys(database_url: str) -> dict[Role, str]:
     engine = create_engine(database_url)
     try:
@@ -135,7 +146,13 @@ async def prepare_keys(database_url: str) -> dict[Role, str]:
         await engine.dispose()
 
 
-def banner(plan: DemoPlan, keys: dict[Role, str]) -> str:
+CLEARED_NOTE = (
+    "  (the store's synchronization from the last demo run was cleared: the simulators start",
+    "   with fresh data; API keys made with `gateway keys create` stay)",
+)
+
+
+def banner(plan: DemoPlan, keys: dict[Role, str], *, cleared: bool = False) -> str:
     s = plan.settings
     gateway = f"http://{s.host}:{s.port}"
     erp_api = f"{s.erp_base_url}/v2.0/{s.erp_tenant}/{s.erp_environment}/api/v2.0/"
@@ -150,6 +167,7 @@ def banner(plan: DemoPlan, keys: dict[Role, str]) -> str:
         f"  CRM (Dataverse simulator)         {s.crm_base_url}/api/data/v9.2/",
         f"  store       {s.database_url}",
         f"  cache       {s.cache_url}",
+        *(CLEARED_NOTE if cleared else ()),
         "",
         "API keys (new on every start; send as 'Authorization: Bearer <key>'):",
     ]

@@ -296,3 +296,36 @@ def test_worker_once_says_how_many_runs_failed_and_exits_1(tmp_path: Path) -> No
     # One line per failed run: an upstream error needs no traceback (one was ~23 lines a run).
     assert "Traceback" not in result.stderr
     assert len(result.stderr.splitlines()) <= int(summary.group(1)) + 2, result.stderr
+
+
+def _full_sync_job(base: str, admin_key: str) -> str:
+    """The CUSTOMER erp_to_crm job of the demo's first full synchronization, once it has ended."""
+    headers = {"Authorization": f"Bearer {admin_key}"}
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        review = httpx.get(f"{base}/api/v1/admin/sync/full", headers=headers, timeout=10).json()
+        line = next(x for x in review["lines"] if x["mapping"] == "CUSTOMER")
+        if all(job["status"] in ("success", "error") for job in line["jobs"].values()):
+            return str(line["jobs"]["erp_to_crm"]["jobId"])
+        time.sleep(0.2)
+    raise AssertionError("the demo's first full synchronization did not end")
+
+
+@pytest.mark.slow
+def test_a_second_demo_start_forgets_what_the_first_runs_simulators_held(tmp_path: Path) -> None:
+    # The simulators' data lives in memory: on a second `make run` the store (./var/gateway.db)
+    # still held the first run's couplings, to records the new simulators never had, and ran no
+    # full synchronization: errors "the ERP record of this coupling was deleted", stale names.
+    with running_demo(tmp_path) as (base, keys, output):
+        first = _full_sync_job(base, keys["admin"])
+        assert "was cleared" not in "".join(output)
+    with running_demo(tmp_path) as (base, keys, output):
+        second = _full_sync_job(base, keys["admin"])
+        assert second != first  # a full synchronization ran again, from an empty store
+        assert "the store's synchronization from the last demo run was cleared" in "".join(output)
+        gone = httpx.get(
+            f"{base}/api/v1/admin/jobs/{first}",
+            headers={"Authorization": f"Bearer {keys['admin']}"},
+            timeout=10,
+        )
+        assert gone.status_code == 404, gone.text
