@@ -76,7 +76,8 @@ class ReconcilingPart(RunsPart, PairsPart, CreatesPart):
     async def _reconcile_changes(self, run: RunState, source: Side, read: ReadResult) -> None:
         table = run.mapping
         async with self.reads() as session:
-            retry_erp, retry_crm = await sync_state.failed_record_ids(session, mapping=table.name)
+            failed_erp, failed_crm = await sync_state.failed_record_ids(session, mapping=table.name)
+        retry_erp, retry_crm = failed_erp, failed_crm
         # Failed records are retried when they change, or when what they depend on changed (see
         # gateway.sync.retries); an idle run with nothing to retry loads nothing, not even the
         # couplings its lookups go through.
@@ -93,7 +94,8 @@ class ReconcilingPart(RunsPart, PairsPart, CreatesPart):
         erp_scope = set(retry_erp) | (changed if source is Side.ERP else set())
         crm_scope = set(retry_crm) | (changed if source is Side.CRM else set())
         total = len(erp_scope) + len(crm_scope)
-        settled = await self._settled_pairs(run, source, read, retry_erp=retry_erp, retry_crm=retry_crm)
+        # (Records with open errors are never taken for in step, retried in this run or not.)
+        settled = await self._settled_pairs(run, source, read, failed_erp=failed_erp, failed_crm=failed_crm)
         erp_scope -= {erp_id for erp_id, _ in settled} if source is Side.ERP else set()
         crm_scope -= {crm_id for _, crm_id in settled} if source is Side.CRM else set()
         async with self.sessions.begin() as session:
@@ -154,8 +156,8 @@ class ReconcilingPart(RunsPart, PairsPart, CreatesPart):
         source: Side,
         read: ReadResult,
         *,
-        retry_erp: set[str],
-        retry_crm: set[str],
+        failed_erp: set[str],
+        failed_crm: set[str],
     ) -> list[tuple[str, str]]:
         """The pairs of records this read returned exactly as mirrored (not new to the mirror) that
         are already in step at both records' current versions: each row's ETag is the one the pair
@@ -163,9 +165,9 @@ class ReconcilingPart(RunsPart, PairsPart, CreatesPart):
         are counted so and nothing is loaded for them: the first round after a full sync reads back
         every record the full sync wrote (5,885 pairs at 6,000 customers). A change another mapping
         of the same entity set mirrored first carries a new ETag, so it is compared here still (see
-        ReadResult); pairs with failed records stay in scope to be retried."""
+        ReadResult); pairs with failed records (coupling in error, or an open error) stay in scope."""
         table = run.mapping
-        failed = retry_erp if source is Side.ERP else retry_crm
+        failed = failed_erp if source is Side.ERP else failed_crm
         candidates = read.records - read.changed - read.deleted - failed
         if not candidates:
             return []
@@ -178,7 +180,7 @@ class ReconcilingPart(RunsPart, PairsPart, CreatesPart):
                 erp_entity=table.erp_entity,
                 crm_entity=table.crm_entity,
             )
-        return [(e, c) for e, c in settled if e not in retry_erp and c not in retry_crm]
+        return [(e, c) for e, c in settled if e not in failed_erp and c not in failed_crm]
 
     async def _reconcile(
         self,

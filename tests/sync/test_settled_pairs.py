@@ -25,8 +25,9 @@ from sqlmodel import select
 
 from gateway.domain import Side
 from gateway.simulators import SimulatorOptions
-from gateway.store import mirror, sync_state
+from gateway.store import job_errors, mirror, sync_state
 from gateway.store.engine import count_queries
+from gateway.store.job_errors import FailedRecord
 from gateway.store.sync_tables import MirrorRecord
 from gateway.store.tables import Coupling, CouplingState, ErrorStatus, JobError
 from gateway.sync import catalog
@@ -229,6 +230,40 @@ async def test_a_record_whose_sync_failed_is_still_retried(
         fixed = await session.get(Coupling, coupling.id)
         assert fixed is not None and fixed.state == CouplingState.COUPLED.value
         assert fixed.erp_etag and fixed.crm_etag
+
+
+async def test_a_pair_with_an_open_error_is_compared_when_read_back_though_its_retry_waits(
+    synced: tuple[World, SimClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A coupled pair with an open error (say an update a failed run never sent, PairsPart._end_held)
+    is not taken for in step by its ETags: read back, it is compared, and its error closes, even
+    while the retry of failed records waits for its backoff."""
+    w, _ = synced
+    meter = Meter(w, monkeypatch)
+    first = await meter.run("CUSTOMER", "erp_to_crm")  # tries the failed records: they now wait
+    coupling = await _settled_pair(w)  # its account comes back in the CRM run below
+    async with w.sessions.begin() as session:
+        await job_errors.add_job_errors(
+            session,
+            mapping="CUSTOMER",
+            records=[
+                FailedRecord(
+                    job_id=first.job_ids[0],
+                    reason="the run ended before this record's update was sent",
+                    erp_id=coupling.erp_id,
+                    crm_id=coupling.crm_id,
+                )
+            ],
+        )
+
+    await meter.run("CUSTOMER", "crm_to_erp")
+
+    assert meter.compared == 1
+    async with w.sessions() as session:
+        statement = select(JobError).where(
+            JobError.erp_id == coupling.erp_id, JobError.status == ErrorStatus.OPEN.value
+        )
+        assert (await session.exec(statement)).all() == []
 
 
 async def test_both_sides_edited_still_conflict_and_our_writes_come_back_unwritten(
