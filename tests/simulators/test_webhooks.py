@@ -15,7 +15,7 @@ from starlette.routing import Route
 from gateway.simulators import SimulatorOptions, create_erp_simulator
 
 from .conftest import BC_API, BC_INT, BC_SCOPE, authed_client, options
-from .fixtures import COMPANY, CUST_1, ITEM_1
+from .fixtures import COMPANY, CUST_1, ITEM_1, ORDER_1
 
 ROOT = f"companies({COMPANY})"
 RESOURCE = f"/api/v2.0/{ROOT}/customers"
@@ -235,4 +235,20 @@ async def test_a_custom_api_page_can_be_subscribed_too(receiver: Receiver) -> No
     [notice] = receiver.notifications
     assert [(v["changeType"], v["resource"]) for v in notice["value"]] == [
         ("updated", f"{resource.lstrip('/')}({lines[0]['id']})")
+    ]
+
+
+async def test_a_shipment_notifies_the_shipped_items_too(bcw: httpx.AsyncClient, receiver: Receiver) -> None:
+    """Posting a shipment moves the item's `inventory` and lastModifiedDateTime (ITEM-PRODUCT carries
+    inventory to the CRM's quantityonhand), so an `items` subscriber is told, as a `salesOrders` one is."""
+    assert (await _subscribe(bcw, f"/api/v2.0/{ROOT}/items")).status_code == 201
+    before = (await bcw.get(f"{ROOT}/items({ITEM_1})")).json()
+    shipped = await bcw.post("https://sim.test/_sim/ship", json={"orderId": ORDER_1})
+    assert shipped.status_code == 200, shipped.text
+    after = (await bcw.get(f"{ROOT}/items({ITEM_1})")).json()
+    assert after["inventory"] == before["inventory"] - 2
+    assert await _deliver(bcw) == {"sent": 1, "failed": 0, "removed": 0}
+    [notice] = receiver.notifications
+    assert [(v["changeType"], v["resource"]) for v in notice["value"]] == [
+        ("updated", f"api/v2.0/{ROOT}/items({ITEM_1})")
     ]

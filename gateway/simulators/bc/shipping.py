@@ -3,7 +3,8 @@ no ship-only action): `POST /_sim/ship {"orderNumber" or "orderId", "lines": {"<
 
 Each item line ships its outstanding quantity (or the quantity given for its sequence): its
 `shippedQuantity` grows, the base quantity leaves the stock of the line's location (the item's
-`inventory` follows, availability stays consistent), and the order's `fullyShipped` turns true once
+`inventory` follows, availability stays consistent; subscribers to `items` are notified, as they are
+of the order), and the order's `fullyShipped` turns true once
 nothing is outstanding. The API cannot write those fields (read-only, as in BC); this is how they
 change. Raises ValueError for an unknown order, a line that is not on it, or too much quantity.
 """
@@ -85,6 +86,7 @@ def ship(
     orders, lines = store.tables["salesOrders"], store.tables["salesOrderLines"]
     items, locations = store.tables["items"], store.tables["locations"]
     shipped: dict[str, float] = {}
+    stocked: dict[str, None] = {}  # the ids of the items whose inventory changed, in line order
     with store.transaction() as conn:
         order = conn.execute(
             sa.select(orders.c.id, orders.c.number).where(
@@ -127,6 +129,8 @@ def ship(
             _take_stock(
                 conn, store, stock, company=company, item=item, location=row["location_code"] or "", base=base
             )
+            if row["itemId"]:
+                stocked[str(row["itemId"])] = None
             conn.execute(
                 lines.update()
                 .where(lines.c.id == row["id"])
@@ -147,6 +151,8 @@ def ship(
         )
     if log is not None:
         log(store, "salesOrders", company, str(order.id), "updated")
+        for item_id in stocked:  # their `inventory` and lastModifiedDateTime moved: a change BC notifies
+            log(store, "items", company, item_id, "updated")
     return {"orderNumber": number, "shipped": shipped, "fullyShipped": fully}
 
 
