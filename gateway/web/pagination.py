@@ -85,6 +85,20 @@ def to_json(value: Any, *, omit: Iterable[str] = ()) -> Any:
     return value
 
 
+def check_query(request: Request, known: Iterable[str]) -> None:
+    """Unknown query parameters, and known ones given twice, are a 400 naming them: a second
+    `items=` or `first=` used to replace the first one silently (only the last item answered)."""
+    allowed = set(known)
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise InvalidInput(f"unknown query parameter {unknown[0]!r}", field=unknown[0])
+    for name in sorted(set(request.query_params)):
+        if len(request.query_params.getlist(name)) > 1:
+            raise InvalidInput(
+                f"{name} may be given once (several values: one comma-separated list)", field=name
+            )
+
+
 def query_int(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw is None:

@@ -15,7 +15,7 @@ from gateway.errors import InvalidInput
 from gateway.services.container import Services
 from gateway.web.json_schema import Schema
 from gateway.web.openapi import Operation, Param
-from gateway.web.pagination import json_number
+from gateway.web.pagination import check_query, json_number
 
 MAX_ITEMS = 500
 KNOWN_PARAMETERS = frozenset({"items", "locations", "unit"})
@@ -39,9 +39,7 @@ def _codes(request: Request, name: str, *, required: bool = False) -> list[str] 
 
 
 async def availability(request: Request) -> JSONResponse:
-    unknown = sorted(set(request.query_params) - KNOWN_PARAMETERS)
-    if unknown:
-        raise InvalidInput(f"unknown query parameter {unknown[0]!r}", field=unknown[0])
+    check_query(request, KNOWN_PARAMETERS)
     items = _codes(request, "items", required=True) or []
     if len(items) > MAX_ITEMS:
         raise InvalidInput(f"items: at most {MAX_ITEMS} item numbers per request", field="items")

@@ -22,7 +22,15 @@ from gateway.services.catalog_lines import LineKey
 from gateway.services.container import Services
 from gateway.services.paging import Page, page_size
 from gateway.web.auth import principal_of
-from gateway.web.pagination import json_response, next_link, query_bool, query_datetime, query_int, to_json
+from gateway.web.pagination import (
+    check_query,
+    json_response,
+    next_link,
+    query_bool,
+    query_datetime,
+    query_int,
+    to_json,
+)
 
 # Fields that only make sense inside the gateway (lookups into the CRM), not to integrators.
 _CUSTOMER_OMIT = ("crm_owner_id", "crm_default_price_list_id")
@@ -57,9 +65,7 @@ def _states(request: Request) -> frozenset[CouplingStatus] | None:
 
 
 def _filter(request: Request, *, customers: bool = False) -> CatalogFilter:
-    unknown = sorted(set(request.query_params) - _KNOWN)
-    if unknown:
-        raise InvalidInput(f"unknown query parameter {unknown[0]!r}", field=unknown[0])
+    check_query(request, _KNOWN)
     if not customers and "salespersonCode" in request.query_params:
         raise InvalidInput("salespersonCode filters customers only", field="salespersonCode")
     return CatalogFilter(
@@ -156,9 +162,7 @@ async def list_price_lists(request: Request) -> Response:
 
 async def get_price_list(request: Request) -> Response:
     """The price list and one page of its lines (`first`, `after` page the lines)."""
-    unknown = sorted(set(request.query_params) - {"first", "after"})
-    if unknown:
-        raise InvalidInput(f"unknown query parameter {unknown[0]!r}", field=unknown[0])
+    check_query(request, ("first", "after"))
     lookup = record_key(request, "code")
     principal = principal_of(request)
     catalog = _services(request).catalog

@@ -122,6 +122,10 @@ async def test_price_list_with_paged_lines(gw: Harness) -> None:
         ("/api/v1/items?salespersonCode=KW", "salespersonCode"),
         ("/api/v1/price-lists?blocked=true", "blocked"),
         ("/api/v1/price-lists/S00001?after=garbage", "after"),
+        # A parameter given twice used to be answered for its last value only, with a 200.
+        ("/api/v1/customers?first=1&first=3", "first"),
+        ("/api/v1/items?couplingState=coupled&couplingState=erp_only", "couplingState"),
+        ("/api/v1/price-lists/S00001?first=1&first=2", "first"),
     ],
 )
 async def test_bad_input_is_a_400_problem(gw: Harness, url: str, field: str) -> None:

@@ -118,6 +118,16 @@ async def test_bad_input_is_a_400_problem(gw: Harness, params: dict[str, str], f
     assert response.json()["field"] == field
 
 
+async def test_items_given_twice_is_a_400_not_the_last_list_alone(gw: Harness) -> None:
+    first, second = DATA.erp["items"][0]["number"], DATA.erp["items"][1]["number"]
+    response = await gw.client.get(
+        f"/api/v1/availability?items={first}&items={second}", headers=gw.auth(Role.APP)
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["field"] == "items"
+    assert response.json()["detail"] == "items may be given once (several values: one comma-separated list)"
+
+
 async def test_unknown_items_have_no_lines(gw: Harness) -> None:
     response = await gw.client.get(
         "/api/v1/availability", params={"items": "NO-SUCH-ITEM"}, headers=gw.auth(Role.APP)
