@@ -358,6 +358,29 @@ async def test_bad_input_is_a_400_naming_the_field(gw: Harness) -> None:
         assert response.json()["field"] == field, (method, path, response.json())
 
 
+async def test_deeply_nested_bodies_are_a_400(gw: Harness) -> None:
+    # Nested a little less deep than json.loads gives up at, the body was parsed and the 400's quote
+    # of the value (or jsonschema) raised RecursionError: an unhandled 500. Where exactly depends on
+    # the stack the request runs on, hence the range.
+    for depth in (33, *range(700, 1_000), 5_000):
+        body = '{"enabled": ' + "[" * depth + "]" * depth + "}"
+        response = await gw.client.patch(
+            f"{A}/mappings/CUSTOMER",
+            content=body,
+            headers={**gw.auth(Role.ADMIN), "Content-Type": "application/json"},
+        )
+        assert response.status_code == 400, (depth, response.text)
+        assert response.json()["field"] == "body", (depth, response.json())
+    # 32 levels (the object and 31 arrays) are read, then refused by the schema as usual.
+    body = '{"enabled": ' + "[" * 31 + "]" * 31 + "}"
+    response = await gw.client.patch(
+        f"{A}/mappings/CUSTOMER",
+        content=body,
+        headers={**gw.auth(Role.ADMIN), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400 and response.json()["field"] == "enabled", response.text
+
+
 async def test_a_field_with_one_side_needs_a_constant(gw: Harness) -> None:
     # {"erpField": "displayName"} alone used to be saved as "write null into displayName": the next
     # crm_to_erp run blanked the name of every customer it wrote in Business Central.
