@@ -140,7 +140,9 @@ def couple_match(
         names = ", ".join(c.get("name") or c["id"] for c in item["candidates"])
         click.echo(f"ambiguous\t{item['side']}\t{item.get('name') or item['id']}\tcandidates: {names}")
     no_match = report["noMatch"]
+    # The same line follows a dry run and an applied match: say which, or "5 pair(s)" reads as done.
+    outcome = "a dry run: nothing coupled; --apply couples them" if report.get("dryRun", True) else "applied"
     click.echo(
         f"{len(report['pairs'])} pair(s), {len(report['ambiguous'])} ambiguous, "
-        f"no match: {len(no_match['erp'])} ERP, {len(no_match['crm'])} CRM"
+        f"no match: {len(no_match['erp'])} ERP, {len(no_match['crm'])} CRM ({outcome})"
     )

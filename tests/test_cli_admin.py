@@ -100,6 +100,10 @@ async def test_sync_couple_and_errors_commands(served: Served) -> None:
     match = await served.gateway("couple", "match", "CUSTOMER", "--field", "displayName=name")
     assert match.exit_code == 0 and "ambiguous\terp\t" in match.output
     assert re.search(r"\d+ pair\(s\), [1-9]\d* ambiguous, no match: \d+ ERP, \d+ CRM", match.output)
+    # A dry run (the default) says that it coupled nothing.
+    assert match.output.rstrip().endswith("(a dry run: nothing coupled; --apply couples them)"), match.output
+    applied = await served.gateway("couple", "match", "CURRENCY", "--apply")
+    assert applied.exit_code == 0 and applied.output.rstrip().endswith("(applied)"), applied.output
     bad_field = await served.gateway("couple", "match", "CUSTOMER", "--field", "displayName")
     assert bad_field.exit_code != 0 and "ERPFIELD=CRMFIELD" in bad_field.output
     unknown = await served.gateway("couple", "match", "CUSTOMER", "--field", "nosuch=name")
