@@ -48,7 +48,11 @@ class FullSyncPart(SyncRunsPart):
         runner = FullSync(self.engine, concurrency=self.concurrency)
         plan = await runner.plan(mappings=mappings)  # validates the names before anything starts
         if self._full is not None and not self._full.done():
-            raise Busy("a full synchronization is already running", retry_after=5.0)
+            raise Busy(
+                "a full synchronization is already running: GET /api/v1/admin/sync/full "
+                "(gateway sync status) shows its progress",
+                retry_after=5.0,
+            )
         planned = [name for layer in plan for name in layer]
         leases = contextlib.AsyncExitStack()
         held = await self._hold(leases, await self._lease_names(planned))

@@ -55,6 +55,7 @@ async def _full_sync(gw: Harness, mappings: list[str]) -> dict[str, Any]:
     again = await _call(gw, "POST", "/sync/full", {})
     assert again.status_code == 409
     assert again.headers["content-type"] == "application/problem+json"
+    assert "(gateway sync status) shows its progress" in again.json()["detail"]  # where to watch it
     # An unknown mapping is a 400 naming it whether or not a full sync runs.
     unknown = await _call(gw, "POST", "/sync/full", {"mappings": ["NOPE"]})
     assert unknown.status_code == 400, unknown.text
