@@ -5,6 +5,7 @@ for transport-level mistakes."""
 from __future__ import annotations
 
 import json
+from http import HTTPStatus
 from typing import Any
 
 from cross_web import HTTPException
@@ -15,6 +16,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http.typevars import Context, RootValue
 from strawberry.types import ExecutionResult
 
+from gateway.web.json_depth import MAX_JSON_DEPTH, nested_deeper
 from gateway.web.problems import problem
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -64,7 +66,7 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue]):
         try:
             response = await self.run_http(request)
         except HTTPException as exc:
-            response = problem(exc.status_code, exc.reason or "Bad Request")
+            response = problem(exc.status_code, HTTPStatus(exc.status_code).phrase, exc.reason or None)
         await response(scope, receive, send)
 
     async def run_http(self, request: Request) -> Response:
@@ -92,6 +94,18 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue]):
         if media_type != GRAPHQL_RESPONSE or response.media_type != JSON:
             return response
         return self._as_graphql_response(request, response)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """The body (or GET's `variables`/`extensions`) as JSON: strawberry turns only a
+        JSONDecodeError into its 400, so too deep a nesting is refused here too (json_depth)."""
+        too_deep = f"the request nests arrays or objects more than {MAX_JSON_DEPTH} deep"
+        try:
+            value = json.loads(data)
+        except RecursionError:
+            raise HTTPException(400, too_deep) from None
+        if nested_deeper(value, MAX_JSON_DEPTH):
+            raise HTTPException(400, too_deep)
+        return value
 
     def _as_graphql_response(self, request: Request, response: Response) -> Response:
         headers = {

@@ -13,14 +13,12 @@ from jsonschema.exceptions import ValidationError
 from starlette.requests import Request
 
 from gateway.errors import InvalidInput
+from gateway.web.json_depth import MAX_JSON_DEPTH, nested_deeper
 from gateway.web.json_schema import Schema
 from gateway.web.openapi import Param
 from gateway.web.rest_admin_spec import AFTER
 
 MAX_BODY = 1_000_000
-MAX_DEPTH = 32
-"""Arrays and objects nested deeper than this are refused before validation: no admin body needs a
-tenth of it, and jsonschema (and the 400's quote of the value) recurse once per level."""
 
 
 @cache
@@ -122,29 +120,11 @@ async def read_body(request: Request, schema: Schema, *, optional: bool = False)
         value = json.loads(raw)
     except (ValueError, RecursionError):
         raise InvalidInput("the body is not valid JSON", field="body") from None
-    if _nested_deeper(value, MAX_DEPTH):
-        raise InvalidInput(f"the body nests arrays or objects more than {MAX_DEPTH} deep", field="body")
+    if nested_deeper(value, MAX_JSON_DEPTH):  # jsonschema and the 400's quote recurse per level
+        raise InvalidInput(f"the body nests arrays or objects more than {MAX_JSON_DEPTH} deep", field="body")
     _check(value, schema, where="")
     assert isinstance(value, dict)  # the schemas are objects
     return value
-
-
-def _nested_deeper(value: Any, limit: int) -> bool:
-    """Whether arrays and objects nest more than `limit` levels deep in `value` (`{}` is one level),
-    found level by level, without recursing."""
-    level = [value] if isinstance(value, dict | list) else []
-    depth = 0
-    while level:
-        depth += 1
-        if depth > limit:
-            return True
-        level = [
-            child
-            for container in level
-            for child in (container.values() if isinstance(container, dict) else container)
-            if isinstance(child, dict | list)
-        ]
-    return False
 
 
 def read_query(request: Request, params: Sequence[Param]) -> dict[str, Any]:

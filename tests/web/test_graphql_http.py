@@ -76,6 +76,29 @@ async def test_malformed_json_body_is_problem_json(gw: Harness) -> None:
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
+async def test_deeply_nested_json_is_a_400(gw: Harness) -> None:
+    # Nested a little less deep than json.loads gives up at, strawberry's json.loads raised
+    # RecursionError: an unhandled 500 for any key's mistake. Where exactly depends on the stack the
+    # request runs on, hence the range; the body, GET's variables and extensions alike.
+    headers = {**gw.auth(Role.APP), "Content-Type": "application/json"}
+    for depth in (33, *range(850, 1_000, 3), 5_000):
+        nest = "[" * depth + "]" * depth
+        for body in (
+            '{"query": "{ me { role } }", "variables": {"x": ' + nest + "}}",
+            '{"query": "{ me { role } }", "extensions": ' + nest + "}",
+        ):
+            response = await gw.client.post("/graphql", content=body, headers=headers)
+            assert response.status_code == 400, (depth, response.text)
+            assert "more than 32 deep" in response.json()["detail"], (depth, response.text)
+    response = await gw.client.get(
+        "/graphql", params={"query": "{ me { role } }", "variables": "[" * 900 + "]" * 900}, headers=headers
+    )
+    assert response.status_code == 400, response.text
+    within = '{"query": "{ me { role } }", "variables": {"x": ' + "[" * 30 + "]" * 30 + "}}"  # 32 levels
+    response = await gw.client.post("/graphql", content=within, headers=headers)
+    assert response.json()["data"]["me"] == {"role": "APP"}
+
+
 async def test_body_over_the_limit_is_413(gw: Harness) -> None:
     query = "{ me { role } }" + " " * 300_000
     response = await gw.client.post("/graphql", json={"query": query}, headers=gw.auth(Role.APP))
