@@ -32,12 +32,20 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.store.engine import SessionFactory
+from gateway.store.read_model import READ_MODEL_TABLES
 
 _SQLITE_CHUNK = 500
 
 # The tables a full sync writes in bulk and incremental runs then load by id (mirror rows,
-# couplings) or scan per mapping (open errors).
-_BULK_WRITTEN = ("sync_mirror", "coupling", "job_error")
+# couplings) or scan per mapping (open errors); and the read model it projects, which every API
+# read joins (a page of 50 customers with its relations at 20,000 customers: 780 ms without
+# statistics, 20 ms with).
+_BULK_WRITTEN = (
+    "sync_mirror",
+    "coupling",
+    "job_error",
+    *(str(table.__tablename__) for table in READ_MODEL_TABLES),
+)
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -71,7 +79,8 @@ def id_criteria(
 
 async def refresh_statistics(sessions: SessionFactory) -> bool:
     """ANALYZE the tables a full sync wrote in bulk, on PostgreSQL (True when it ran): without
-    statistics (autovacuum off, or not yet round) the planner misjudges every later query on them.
+    statistics (autovacuum off, or not yet round) the planner misjudges every later query on them,
+    the sync's id loads and the API's reads of the read model alike.
     SQLite is left alone: its planner does well on these keys without statistics, and
     `sqlite_stat1` would change the plans of every query, not only these."""
     async with sessions.begin() as session:

@@ -18,6 +18,7 @@ from gateway.domain import Side, UpstreamRecord
 from gateway.store import intents, mirror, planner
 from gateway.store.couplings import NewCoupling, couplings_by_ids, create_couplings
 from gateway.store.engine import count_queries
+from gateway.store.read_model import READ_MODEL_TABLES
 from gateway.store.sync_state import couplings_touching
 
 N = 1_200  # ids per load: more than one SQLite chunk of 500
@@ -186,17 +187,18 @@ def _ids_by_key_or_hash(plan: str, column: str) -> None:
 
 
 async def test_statistics_after_bulk_writes(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The sync's tables and the read model the API reads (without statistics a page of customers
+    with its relations took 780 ms instead of 20 at 20,000 customers on PostgreSQL)."""
     await _mirror(sessions, [guid() for _ in range(50)])
     ran = await planner.refresh_statistics(sessions)
     async with sessions() as session:
         if ran:
             analysed = await session.exec(  # type: ignore[call-overload]
-                text(
-                    "SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL "
-                    "AND relname IN ('sync_mirror', 'coupling', 'job_error') ORDER BY relname"
-                )
+                text("SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL")
             )
-            assert list(analysed.scalars()) == ["coupling", "job_error", "sync_mirror"]
+            read_model = {table.__tablename__ for table in READ_MODEL_TABLES}
+            assert set(analysed.scalars()) >= {"coupling", "job_error", "sync_mirror", *read_model}
+            assert "rm_customer" in read_model and "rm_price_line" in read_model
         else:  # SQLite: left without statistics on purpose (see planner.refresh_statistics)
             tables = await session.exec(  # type: ignore[call-overload]
                 text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
