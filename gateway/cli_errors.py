@@ -66,12 +66,16 @@ def errors_action(client: AdminClient, action: str, error_ids: tuple[int, ...]) 
         if item.get("problem"):
             failed = True
             click.echo(f"{item['error']}\t{action}\tnot applied: {item['problem']}")
-        elif item.get("openErrors"):
-            # The record still fails: a retry's own error is resolved (superseded) by the new one.
+        elif any(e.get("new") for e in item.get("openErrors") or ()):
+            # The record failed again: a retry's own error is resolved (superseded) by the new one.
             failed = True
-            still = "; ".join(f"error {e['id']}: {e['reason']}" for e in item["openErrors"])
-            outcome = "failed again" if action == "retry" else f"{item.get('status')}, still open"
-            click.echo(f"{item['error']}\t{action}\t{outcome}: {still}")
+            again = "; ".join(f"error {e['id']}: {e['reason']}" for e in item["openErrors"] if e.get("new"))
+            click.echo(f"{item['error']}\t{action}\tfailed again: {again}")
+        elif item.get("openErrors"):
+            # Done; the record has other errors, older than the action (the other direction's, say).
+            others = ", ".join(str(e["id"]) for e in item["openErrors"])
+            status = item.get("status", "done")
+            click.echo(f"{item['error']}\t{action}\t{status} (the record's errors {others} stay open)")
         else:
             click.echo(f"{item['error']}\t{action}\t{item.get('status', 'done')}")
     if failed:

@@ -33,7 +33,7 @@ def worker(once: bool) -> None:
     migrate.upgrade(settings.database_url)
     scheduler = asyncio.run(run_worker(settings, once=once))
     if once and scheduler.stats.failed + scheduler.stats.lost:
-        sys.exit(1)  # cron and scripts see a round whose runs failed (a refused token, say)
+        sys.exit(1)  # cron and scripts see a round whose runs failed (a refused token) or lost a lease
 
 
 async def run_worker(
@@ -70,10 +70,12 @@ async def run_worker(
             )
             scheduler = build_scheduler(settings, sessions=sessions, runner=runner)
             started = await scheduler.run_once()
-            failed = scheduler.stats.failed + scheduler.stats.lost
+            stats = scheduler.stats
             line = f"worker {scheduler.worker_id}: ran {len(started)} mapping-direction(s)"
-            if failed:  # the jobs hold each failure's message
-                line += f", {failed} failed (see GET /api/v1/admin/jobs?status=error)"
+            if stats.failed:  # the jobs hold each failure's message
+                line += f", {stats.failed} failed (see GET /api/v1/admin/jobs?status=error)"
+            if stats.lost:  # another worker took the lease over: this one's run did not finish
+                line += f", {stats.lost} lost its lease to another worker"
             click.echo(line)
             return scheduler
         stop = stop or asyncio.Event()

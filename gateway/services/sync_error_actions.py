@@ -57,6 +57,8 @@ class ErrorActionsPart(SyncRunsPart):
             raise InvalidInput(f"unknown action {action!r}", field="action") from None
         results: list[dict[str, Any]] = []
         runs_needed: dict[str, list[dict[str, Any]]] = {}
+        async with self.sessions() as session:
+            opened_before = await job_errors.last_job_error_id(session)
         for error_id in error_ids:
             try:
                 result, mapping_to_run = await self._apply(error_id, chosen)
@@ -77,7 +79,7 @@ class ErrorActionsPart(SyncRunsPart):
                 if "problem" not in result:
                     error = await job_errors.get_job_error(session, error_id=result["error"])
                     result["status"] = error.status
-                    result["openErrors"] = await _still_open(session, error)
+                    result["openErrors"] = await _still_open(session, error, opened_before=opened_before)
         return results
 
     async def _apply(self, error_id: int, chosen: ErrorAction) -> tuple[dict[str, Any], str | None]:
@@ -116,17 +118,18 @@ class ErrorActionsPart(SyncRunsPart):
         return result, None
 
 
-async def _still_open(session: Any, error: JobError) -> list[dict[str, Any]]:
-    """The record's open errors in the error's mapping after the action. A retry whose record fails
-    again resolves the error it retried (superseded) and opens a new one: "resolved" alone would
-    read as fixed."""
-    record = error.erp_id or error.crm_id
-    if record is None:
-        return []
-    rows = await job_errors.list_job_errors(
-        session, mapping=error.mapping, record_id=record, status=ErrorStatus.OPEN
-    )
-    return [{"id": e.id, "reason": e.reason} for e in rows if e.id != error.id]
+async def _still_open(session: Any, error: JobError, *, opened_before: int) -> list[dict[str, Any]]:
+    """The record's open errors in the error's mapping after the action, by either side's id; `new`
+    marks those opened since the action began (ids above `opened_before`): the record failed again.
+    A retry whose record fails again resolves the error it retried (superseded) and opens a new one:
+    "resolved" alone would read as fixed."""
+    found: dict[int, JobError] = {}
+    for record in dict.fromkeys(r for r in (error.erp_id, error.crm_id) if r):
+        rows = await job_errors.list_job_errors(
+            session, mapping=error.mapping, record_id=record, status=ErrorStatus.OPEN
+        )
+        found.update((e.id or 0, e) for e in rows if e.id != error.id)
+    return [{"id": key, "reason": e.reason, "new": key > opened_before} for key, e in sorted(found.items())]
 
 
 async def _coupling_of(session: Any, error: JobError) -> Coupling | None:

@@ -142,6 +142,12 @@ async def get_job_error(session: AsyncSession, *, error_id: int) -> JobError:
     return error
 
 
+async def last_job_error_id(session: AsyncSession) -> int:
+    """The highest error id so far (0 for none): errors opened later have higher ids."""
+    found = (await session.exec(select(func.max(col(JobError.id))))).one()
+    return int(found or 0)
+
+
 async def list_job_errors(
     session: AsyncSession,
     *,

@@ -323,8 +323,11 @@ ERROR_ACTION_RESULT = _object(
         "openErrors": {
             "type": "array",
             "description": "the record's errors still open afterwards (a retry that failed again "
-            "resolves the retried error and opens a new one)",
-            "items": _object({"id": {"type": "integer"}, "reason": STRING}, required=("id", "reason")),
+            "resolves the retried error and opens a new one); `new`: opened since the action began",
+            "items": _object(
+                {"id": {"type": "integer"}, "reason": STRING, "new": {"type": "boolean"}},
+                required=("id", "reason", "new"),
+            ),
         },
         "problem": STRING,
     },

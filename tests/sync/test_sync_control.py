@@ -10,6 +10,7 @@ import pytest
 from gateway.errors import Busy, InvalidInput, NotFound
 from gateway.services.sync_control import SyncControl
 from gateway.simulators import SimulatorOptions
+from gateway.store import job_errors
 from tests.sync.world import World, build_world
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
@@ -57,7 +58,7 @@ async def test_full_sync_in_the_background_with_review_lines(control: tuple[Worl
 
 
 async def test_mappings_errors_and_couplings(control: tuple[World, SyncControl]) -> None:
-    _, c = control
+    w, c = control
     assert len(await c.list_mappings()) == 9
     patched = await c.patch_mapping("CUSTOMER", {"intervalSeconds": 10})
     assert patched["intervalSeconds"] == 10
@@ -81,9 +82,24 @@ async def test_mappings_errors_and_couplings(control: tuple[World, SyncControl])
     assert retried["status"] == "resolved"  # superseded by the new error of the retry
     again = [e for e in await c.list_errors(mapping="CUSTOMER") if e["field"] == "owner"]
     assert [e["reason"] for e in again] == ["owner: salesperson RH is not coupled to a user"]
+    assert retried["openErrors"] == [{"id": again[0]["id"], "reason": again[0]["reason"], "new": True}]
     with pytest.raises(InvalidInput):
         await c.error_action(again[0]["id"], "dance")
-    assert (await c.error_actions([again[0]["id"]], "ignore"))[0]["status"] == "ignored"
+    # Another error of the same record, open before the action: still listed, but not new, so the
+    # action is not taken for failed (`gateway errors action` exits 0).
+    async with w.sessions.begin() as session:
+        other = await job_errors.add_job_error(
+            session,
+            job_id=again[0]["jobId"],
+            mapping="CUSTOMER",
+            reason="name: too long for the ERP",
+            erp_id=again[0]["erpId"],
+            actions=["ignore"],
+        )
+    ignored = (await c.error_actions([again[0]["id"]], "ignore"))[0]
+    assert ignored["status"] == "ignored"
+    assert ignored["openErrors"] == [{"id": other.id, "reason": "name: too long for the ERP", "new": False}]
+    assert (await c.error_action(other.id or 0, "ignore"))["openErrors"] == []
     assert not [e for e in await c.list_errors(mapping="CUSTOMER") if e["field"] == "owner"]
     assert await c.delete_coupling(made["id"]) is True
     assert await c.delete_coupling(made["id"]) is False
