@@ -451,9 +451,9 @@ def format_report(run: BenchRun) -> str:
                 f"{r.percentile_ms(99):.1f}",
                 f"{r.requests_per_second:,.0f}",
                 f"{r.upstream_per_request:.2f}",
-                f"{r.cpu_ms_per_request(r.server_cpu_seconds):.1f}",
-                f"{r.cpu_ms_per_request(r.upstream_cpu_seconds):.1f}",
-                f"{r.cpu_ms_per_request(r.load_cpu_seconds):.1f}",
+                f"{r.cpu_ms_per_request(r.server_cpu_seconds):.2f}",
+                f"{r.cpu_ms_per_request(r.upstream_cpu_seconds):.2f}",
+                f"{r.cpu_ms_per_request(r.load_cpu_seconds):.2f}",
                 "ok" if r.ok else "FAIL " + ",".join(f"{k}x{v}" for k, v in r.statuses.items()),
             )
         )
