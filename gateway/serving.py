@@ -133,6 +133,12 @@ class JoinedWritesHttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(JoinedWrites(transport, self.loop))  # type: ignore[arg-type]
 
+    def on_response_complete(self) -> None:
+        # A whole answer goes out now, in the step that completed it, not at the end of the turn.
+        if isinstance(self.transport, JoinedWrites):
+            self.transport.flush()
+        super().on_response_complete()
+
     def handle_websocket_upgrade(self) -> None:
         joined = self.transport
         if isinstance(joined, JoinedWrites):
