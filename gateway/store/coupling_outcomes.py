@@ -31,6 +31,8 @@ class AgreedCoupling:
     erp_etag: str | None = None
     """The ERP record's ETag in the agreed state (after our write when we wrote it)."""
     crm_etag: str | None = None
+    settled_under: str | None = None
+    """The fingerprint of the mapping the pair was compared under (gateway.sync.model.fingerprint)."""
 
 
 async def settle_couplings(session: AsyncSession, agreed: Sequence[AgreedCoupling]) -> None:
@@ -52,6 +54,7 @@ async def settle_couplings(session: AsyncSession, agreed: Sequence[AgreedCouplin
             "crm_modified_at": a.crm_modified_at,
             "erp_etag": a.erp_etag,
             "crm_etag": a.crm_etag,
+            "settled_under": a.settled_under,
             "updated_at": now,
         }
         for a in agreed

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, or_, update
+from sqlalchemy import ColumnElement, delete, func, insert, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -119,6 +119,7 @@ _INSERTED = (
     "crm_modified_at",
     "erp_etag",
     "crm_etag",
+    "settled_under",
     "created_at",
     "updated_at",
 )
@@ -139,6 +140,8 @@ class NewCoupling:
     erp_etag: str | None = None
     """The records' ETags in the state `last_synced` holds (created together: in step)."""
     crm_etag: str | None = None
+    settled_under: str | None = None
+    """The fingerprint of the mapping the ETags are in step under (gateway.sync.model.fingerprint)."""
 
 
 async def create_couplings(
@@ -169,6 +172,7 @@ async def create_couplings(
                 crm_modified_at=n.crm_modified_at,
                 erp_etag=n.erp_etag,
                 crm_etag=n.crm_etag,
+                settled_under=n.settled_under,
             )
             for n in new[start : start + ROWS_PER_TURN]
         ]
@@ -391,7 +395,7 @@ async def update_coupling(
         # A new dict object: the JSON column only notices reassignment, not in-place mutation.
         coupling.last_synced = dict(last_synced)
         # Agreed values set without the records' versions: the pair is compared when next in scope.
-        coupling.erp_etag = coupling.crm_etag = None
+        coupling.erp_etag = coupling.crm_etag = coupling.settled_under = None
     if not isinstance(erp_key, _Unset):
         coupling.erp_key = erp_key
     if not isinstance(crm_key, _Unset):
@@ -425,18 +429,3 @@ async def delete_couplings(session: AsyncSession, *, mapping: str) -> int:
     """Uncouple every pair of a mapping; returns how many were removed."""
     result = await session.exec(delete(Coupling).where(col(Coupling.mapping) == mapping))
     return int(result.rowcount)
-
-
-async def forget_versions(session: AsyncSession, *, mapping: str) -> None:
-    """Forget the record versions (ETags) `mapping`'s pairs settled at: after its fields or direction
-    change, a pair in step under the old mapping need not be under the new one, so each is compared
-    again whenever its records are next in a run's scope. One UPDATE."""
-    await session.exec(
-        update(Coupling)
-        .where(
-            col(Coupling.mapping) == mapping,
-            or_(col(Coupling.erp_etag).is_not(None), col(Coupling.crm_etag).is_not(None)),
-        )
-        .values(erp_etag=None, crm_etag=None)
-        .execution_options(synchronize_session=False)
-    )

@@ -53,10 +53,12 @@ async def settled_pairs(
     ids: Iterable[str],
     erp_entity: str,
     crm_entity: str,
+    settled_under: str,
 ) -> list[tuple[str, str]]:
     """(ERP id, CRM id) of the couplings holding any of `ids` on `side` that are in step at both
-    records' mirrored versions: coupled, not skipped, both mirror rows live, and each row's ETag the
-    one the pair last settled at (a NULL ETag matches nothing). Only ids come back, no objects: one
+    records' mirrored versions: coupled, not skipped, both mirror rows live, each row's ETag the
+    one the pair last settled at (a NULL ETag matches nothing), and settled under the mapping
+    fingerprint `settled_under` (the mapping the asking run loaded). Only ids come back, no objects: one
     statement per side on PostgreSQL, one per 500 ids on SQLite (gateway.store.planner)."""
     erp_row, crm_row = aliased(MirrorRecord), aliased(MirrorRecord)
     held = col(Coupling.erp_id) if Side(side) is Side.ERP else col(Coupling.crm_id)
@@ -74,6 +76,7 @@ async def settled_pairs(
                 col(crm_row.deleted).is_(False),
                 col(erp_row.etag) == col(Coupling.erp_etag),
                 col(crm_row.etag) == col(Coupling.crm_etag),
+                col(Coupling.settled_under) == settled_under,
             )
         )
         found += [(erp_id, crm_id) for erp_id, crm_id in (await session.exec(statement)).all()]

@@ -104,6 +104,9 @@ class Coupling(SQLModel, table=True):
     # this ETag on both sides, the pair in step, is not compared again (gateway.sync.reconciling).
     erp_etag: str | None = Field(default=None, nullable=True)
     crm_etag: str | None = Field(default=None, nullable=True)
+    # The fingerprint of the mapping definition the pair settled under at those ETags
+    # (gateway.sync.model.fingerprint): only a run of a mapping with this fingerprint skips the pair.
+    settled_under: str | None = Field(default=None, nullable=True)
     erp_last_result: str | None = Field(default=None, nullable=True)
     erp_last_message: str | None = Field(default=None, nullable=True)
     crm_last_result: str | None = Field(default=None, nullable=True)

@@ -9,7 +9,6 @@ from typing import Any
 
 from gateway.domain import Side
 from gateway.errors import InvalidInput, NotFound
-from gateway.store import couplings as couplings_store
 from gateway.store import mappings as rows
 from gateway.store.engine import SessionFactory, StoreSession
 from gateway.sync.defaults import default_mappings
@@ -99,20 +98,11 @@ async def ensure_default_mappings(sessions: SessionFactory) -> list[str]:
 async def reset_mappings(sessions: SessionFactory) -> list[TableMapping]:
     """Throw away every change to the mappings and restore the defaults (couplings stay)."""
     async with sessions.begin() as session:
-        before = {m.name: m for m in await load_mappings(session)}
         await rows.delete_all_mappings(session)
         defaults = default_mappings()
         for position, mapping in enumerate(defaults):
             await save_mapping(session, mapping, position=position)
-            await _changed(session, before.get(mapping.name), mapping)
     return defaults
-
-
-async def _changed(session: StoreSession, before: TableMapping | None, after: TableMapping) -> None:
-    """A mapping's fields or direction changed: its pairs' settled versions no longer prove them in
-    step (gateway.store.couplings.forget_versions)."""
-    if before is None or (after.fields, after.direction) != (before.fields, before.direction):
-        await couplings_store.forget_versions(session, mapping=after.name)
 
 
 async def update_mapping(sessions: SessionFactory, name: str, changes: Mapping[str, Any]) -> TableMapping:
@@ -128,7 +118,6 @@ async def update_mapping(sessions: SessionFactory, name: str, changes: Mapping[s
                             f"lookup through unknown mapping {fm.lookup.mapping!r}", field="fields"
                         )
                 await save_mapping(session, updated, position=position)
-                await _changed(session, mapping, updated)
                 return updated
     raise _no_mapping(name, mappings)
 

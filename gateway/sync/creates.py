@@ -139,6 +139,7 @@ class CreatesPart(EngineCore):
                         crm_modified_at=crm.modified_at,
                         erp_etag=record.etag if step else None,
                         crm_etag=crm.etag if step else None,
+                        settled_under=run.settled_under if step else None,
                     )
                     for (record, crm), step in zip(created, in_step, strict=True)
                 ],

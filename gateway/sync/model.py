@@ -4,6 +4,8 @@ runs from. The store keeps them as rows (gateway.store.mappings); these are thei
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -184,6 +186,28 @@ def field_to_dict(fm: FieldMapping) -> dict[str, Any]:
         "crmNavSet": fm.crm_nav_set,
         "label": fm.label,
     }
+
+
+def fingerprint(mapping: TableMapping) -> str:
+    """A short digest of what decides whether a coupled pair is in step under `mapping`: its entity
+    sets, direction and field mappings (canonical JSON, SHA-256, 16 hex digits). A coupling stores
+    the fingerprint of the mapping a run loaded next to the ETags the pair settled at, and a pair is
+    taken for in step only by a run of a mapping with the same fingerprint
+    (gateway.store.sync_state.settled_pairs): a run that began before an admin changed the fields
+    may still settle pairs under the old ones. The conflict policy is left out: a pair that compares
+    unchanged has no conflict to resolve; so are the interval, filters and match rules."""
+    canonical = json.dumps(
+        {
+            "erp": mapping.erp_entity,
+            "crm": mapping.crm_entity,
+            "direction": mapping.direction.value,
+            "fields": [field_to_dict(fm) for fm in mapping.fields],
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def field_from_dict(data: Mapping[str, Any]) -> FieldMapping:

@@ -99,7 +99,8 @@ class PairsPart(EngineCore):
                 if (
                     agreed != coupling.last_synced
                     or coupling.state != CouplingState.COUPLED.value
-                    or (item.erp_etag, item.crm_etag) != (coupling.erp_etag, coupling.crm_etag)
+                    or (item.erp_etag, item.crm_etag, run.settled_under)
+                    != (coupling.erp_etag, coupling.crm_etag, coupling.settled_under)
                 ):
                     moved.append(
                         AgreedCoupling(
@@ -109,11 +110,13 @@ class PairsPart(EngineCore):
                             crm_modified_at=pair.crm.modified_at if pair.crm else None,
                             erp_etag=item.erp_etag,
                             crm_etag=item.crm_etag,
+                            settled_under=run.settled_under,
                         )
                     )
                     coupling.last_synced = agreed
                     coupling.state = CouplingState.COUPLED.value
                     coupling.erp_etag, coupling.crm_etag = item.erp_etag, item.crm_etag
+                    coupling.settled_under = run.settled_under
                 run.resolved.add((coupling.erp_id, coupling.crm_id))
             await settle_couplings(session, moved)  # one UPDATE for them all
             await set_coupling_states(  # and one for those that failed or conflicted

@@ -165,8 +165,12 @@ class ReconcilingPart(RunsPart, PairsPart, CreatesPart):
         are counted so and nothing is loaded for them: the first round after a full sync reads back
         every record the full sync wrote (5,885 pairs at 6,000 customers). A change another mapping
         of the same entity set mirrored first carries a new ETag, so it is compared here still (see
-        ReadResult); pairs with failed records (coupling in error, or an open error) stay in scope."""
+        ReadResult); pairs with failed records (coupling in error, or an open error) stay in scope, and
+        so do pairs that settled under another definition of the mapping than the one this run loaded
+        (RunState.settled_under: an admin may have changed its fields since, or while a run went)."""
         table = run.mapping
+        # The last line below decides: a pair with a failed record on either side is compared. Leaving
+        # the read side's failed ids out here only keeps them out of the query.
         failed = failed_erp if source is Side.ERP else failed_crm
         candidates = read.records - read.changed - read.deleted - failed
         if not candidates:
@@ -179,6 +183,7 @@ class ReconcilingPart(RunsPart, PairsPart, CreatesPart):
                 ids=candidates,
                 erp_entity=table.erp_entity,
                 crm_entity=table.crm_entity,
+                settled_under=run.settled_under,
             )
         return [(e, c) for e, c in settled if e not in failed_erp and c not in failed_crm]
 

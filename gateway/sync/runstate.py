@@ -18,7 +18,7 @@ from gateway.store.tables import (
     JobType,
 )
 from gateway.sync.fencing import Fence
-from gateway.sync.model import MappingDirection, TableMapping
+from gateway.sync.model import MappingDirection, TableMapping, fingerprint
 from gateway.sync.values import LookupTable
 from gateway.upstream.crm import primary_key
 from gateway.upstream.writes import Write
@@ -137,6 +137,13 @@ class RunState:
     lookups_loaded: bool = True
     """False while `lookups` is an empty table an incremental run loads once it has work (see
     SyncEngine._need_lookups): an idle run never loads the couplings its lookups go through."""
+    settled_under: str = field(init=False)
+    """The fingerprint of `mapping` as the run loaded it: stored with the ETags of every pair the run
+    settles, and the only one under which it takes pairs for in step (an admin may change the
+    mapping while the run goes; see gateway.sync.model.fingerprint)."""
+
+    def __post_init__(self) -> None:
+        self.settled_under = fingerprint(self.mapping)
 
     def count(self, name: str, amount: int = 1, *, direction: str | None = None) -> None:
         job = self.jobs.get(direction or self.primary) or self.jobs[self.primary]

@@ -7,7 +7,9 @@ Counted, not timed: pairs compared (calls of the pure `reconcile`, spied, not re
 and mirror rows built as ORM objects, SQL statements. What must still be compared is: a change
 another mapping mirrored first (also one stamped within the same second as the settled version, so
 a modified-on stamp could not tell), a record whose last sync failed, both sides edited (the
-conflict policy applies); our own writes coming back are counted unchanged and written nowhere.
+conflict policy applies), a pair that settled under other fields than the run's (changed between
+runs, by a reset to defaults, or while the settling run went); our own writes coming back are
+counted unchanged and written nowhere.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -32,8 +34,9 @@ from gateway.store.sync_tables import MirrorRecord
 from gateway.store.tables import Coupling, CouplingState, ErrorStatus, JobError
 from gateway.sync import catalog
 from gateway.sync import pairs as pairs_module
+from gateway.sync.defaults import default_mappings
 from gateway.sync.full import FullSync
-from gateway.sync.model import field_to_dict
+from gateway.sync.model import field_to_dict, fingerprint, patch_mapping
 from gateway.sync.runstate import RunSummary
 from tests.sync.world import (
     CUSTOMER_AND_DEPENDENCIES,
@@ -78,12 +81,15 @@ class Meter:
     def __init__(self, w: World, monkeypatch: pytest.MonkeyPatch) -> None:
         self.w = w
         self.compared = 0
+        self.numbers: Counter[str] = Counter()
+        """Pairs compared, by ERP number."""
         self.built: Counter[str] = Counter()
         self.statements = 0
         original: Callable[..., Any] = pairs_module.reconcile
 
         def counting(*args: Any, **kwargs: Any) -> Any:
             self.compared += 1
+            self.numbers[str(kwargs["erp"].get("number"))] += 1
             return original(*args, **kwargs)
 
         monkeypatch.setattr(pairs_module, "reconcile", counting)
@@ -95,7 +101,7 @@ class Meter:
         self.built[target.entity_set] += 1
 
     async def run(self, mapping: str, direction: str, *, status: str | None = "success") -> RunSummary:
-        self.compared, self.built, self.statements = 0, Counter(), 0
+        self.compared, self.numbers, self.built, self.statements = 0, Counter(), Counter(), 0
         event.listen(Coupling, "load", self._coupling)
         event.listen(MirrorRecord, "load", self._record)
         try:
@@ -232,12 +238,15 @@ async def test_a_record_whose_sync_failed_is_still_retried(
         assert fixed.erp_etag and fixed.crm_etag
 
 
+@pytest.mark.parametrize("names", ["both", "erp"], ids=["error-names-both", "error-names-the-partner"])
 async def test_a_pair_with_an_open_error_is_compared_when_read_back_though_its_retry_waits(
-    synced: tuple[World, SimClock], monkeypatch: pytest.MonkeyPatch
+    synced: tuple[World, SimClock], monkeypatch: pytest.MonkeyPatch, names: str
 ) -> None:
     """A coupled pair with an open error (say an update a failed run never sent, PairsPart._end_held)
     is not taken for in step by its ETags: read back, it is compared, and its error closes, even
-    while the retry of failed records waits for its backoff."""
+    while the retry of failed records waits for its backoff. Also when the error names only the ERP
+    customer (as an ERP record's failure may) while the CRM run reads the pair's account back: the
+    failed record is the partner of the one read."""
     w, _ = synced
     meter = Meter(w, monkeypatch)
     first = await meter.run("CUSTOMER", "erp_to_crm")  # tries the failed records: they now wait
@@ -251,10 +260,12 @@ async def test_a_pair_with_an_open_error_is_compared_when_read_back_though_its_r
                     job_id=first.job_ids[0],
                     reason="the run ended before this record's update was sent",
                     erp_id=coupling.erp_id,
-                    crm_id=coupling.crm_id,
+                    crm_id=coupling.crm_id if names == "both" else None,
                 )
             ],
         )
+        failed_erp, failed_crm = await sync_state.failed_record_ids(session, mapping="CUSTOMER")
+    assert coupling.erp_id in failed_erp and (coupling.crm_id in failed_crm) is (names == "both")
 
     await meter.run("CUSTOMER", "crm_to_erp")
 
@@ -305,28 +316,139 @@ async def test_both_sides_edited_still_conflict_and_our_writes_come_back_unwritt
     assert len(errors) == 1 and errors[0].field == "telephone1"
 
 
-async def test_a_mapping_whose_fields_change_compares_its_pairs_again(
-    synced: tuple[World, SimClock], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Pairs in step under the old fields need not be under the new ones: the versions they settled
-    at are forgotten (a policy change keeps them), so each pair is compared again when its records
-    are next read, as before couplings kept versions."""
-    w, _ = synced
-    meter = Meter(w, monkeypatch)
-    await meter.run("CUSTOMER", "erp_to_crm")
-    await meter.run("CUSTOMER", "crm_to_erp")
-    settled = sum(1 for c in await _couplings(w) if c.erp_etag and c.crm_etag)
-    assert settled >= 20
-    await catalog.update_mapping(w.sessions, "CUSTOMER", {"conflictPolicy": "crm_wins"})
-    assert sum(1 for c in await _couplings(w) if c.erp_etag and c.crm_etag) == settled
+async def _without_city(w: World) -> list[dict[str, Any]]:
+    """CUSTOMER's fields less address1_city, as an admin's PATCH sends them."""
     async with w.sessions() as session:
         table = await catalog.get_mapping(session, "CUSTOMER")
     kept = [field_to_dict(fm) for fm in table.fields if fm.crm_field != "address1_city"]
     assert len(kept) == len(table.fields) - 1
-    await catalog.update_mapping(w.sessions, "CUSTOMER", {"fields": kept})
-    assert all(c.erp_etag is None and c.crm_etag is None for c in await _couplings(w))
-    # A full sync settles every pair anew; restoring the defaults changes the fields back.
-    await FullSync(w.engine).run(mappings=CUSTOMER_AND_DEPENDENCIES)
-    assert sum(1 for c in await _couplings(w) if c.erp_etag and c.crm_etag) >= 20
+    return kept
+
+
+async def _echo_of_an_erp_edit(w: World, meter: Meter, coupling: Coupling, phone: str) -> None:
+    """The ERP run carries a phone edit to the CRM and settles the pair at the account it wrote:
+    the CRM run reads that account back next, exactly as mirrored."""
+    await w.erp.update("customers", coupling.erp_id, {"phoneNumber": phone}, etag="*")
+    # (After a mapping change the demo data's failed records are retried too, and fail again.)
+    assert (await meter.run("CUSTOMER", "erp_to_crm", status=None)).counts["modified"] == 1
+
+
+async def test_a_pair_settled_by_a_run_that_began_before_a_mapping_change_is_compared_again(
+    synced: tuple[World, SimClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run keeps the mapping it loaded at its start. An admin changes the fields while it runs,
+    before it settles a pair: the ETags it stores were settled under the old fields, so a run under
+    the new ones must not take that pair for in step (each coupling keeps the fingerprint of the
+    mapping its ETags settled under)."""
+    w, _ = synced
+    meter = Meter(w, monkeypatch)
+    await meter.run("CUSTOMER", "erp_to_crm")
+    await meter.run("CUSTOMER", "crm_to_erp")
+    coupling = await _settled_pair(w)
+    kept = await _without_city(w)
+    original = pairs_module.PairsPart._settle
+    patched: list[bool] = []
+
+    async def settle_after_a_patch(self: Any, run: Any, *args: Any, **kwargs: Any) -> Any:
+        if not patched:
+            patched.append(True)
+            await catalog.update_mapping(w.sessions, "CUSTOMER", {"fields": kept})
+        return await original(self, run, *args, **kwargs)
+
+    monkeypatch.setattr(pairs_module.PairsPart, "_settle", settle_after_a_patch)
+    await _echo_of_an_erp_edit(w, meter, coupling, "+1 555 0145")
+    monkeypatch.setattr(pairs_module.PairsPart, "_settle", original)
+    assert patched
+    async with w.sessions() as session:
+        new = fingerprint(await catalog.get_mapping(session, "CUSTOMER"))
+        raced = await session.get(Coupling, coupling.id)
+    # The racing run stamped the pair it wrote (at the account's new ETag) under the fields it
+    # loaded, not the new ones; no pair has settled under the new fields yet.
+    assert raced is not None and raced.crm_etag and raced.crm_etag != coupling.crm_etag
+    assert raced.settled_under == coupling.settled_under != new
+    assert not any(c.settled_under == new for c in await _couplings(w))
+
+    # The CRM run reads that account back: under the new fields it is compared (the old code
+    # counted it in step by the ETags the old run stored: compared 0), and settles under them.
+    echo = await meter.run("CUSTOMER", "crm_to_erp", status=None)
+
+    assert meter.numbers[coupling.erp_key or ""] == 1 and echo.counts["unchanged"] == 1, (meter.numbers, echo)
+    async with w.sessions() as session:
+        after = await session.get(Coupling, coupling.id)
+    assert after is not None and after.settled_under == new and after.erp_etag and after.crm_etag
+
+
+async def test_a_mapping_whose_fields_change_compares_its_pairs_again(
+    synced: tuple[World, SimClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pairs in step under the old fields need not be under the new ones: a pair is taken for in
+    step only under the mapping it settled under (a policy change keeps that), so each is compared
+    again when its records are next read, as before couplings kept versions."""
+    w, _ = synced
+    meter = Meter(w, monkeypatch)
+    await meter.run("CUSTOMER", "erp_to_crm")
+    await meter.run("CUSTOMER", "crm_to_erp")
+    coupling = await _settled_pair(w)
+    # A policy change: the pair still in step, its echo not compared.
+    await catalog.update_mapping(w.sessions, "CUSTOMER", {"conflictPolicy": "crm_wins"})
+    await _echo_of_an_erp_edit(w, meter, coupling, "+1 555 0146")
+    echo = await meter.run("CUSTOMER", "crm_to_erp", status=None)
+    assert meter.numbers[coupling.erp_key or ""] == 0 and echo.counts["unchanged"] == 1, (meter.numbers, echo)
+
+    # Between two runs, a field is dropped: the echo of the ERP run before is compared.
+    await _echo_of_an_erp_edit(w, meter, coupling, "+1 555 0147")
+    await catalog.update_mapping(w.sessions, "CUSTOMER", {"fields": await _without_city(w)})
+    echo = await meter.run("CUSTOMER", "crm_to_erp", status=None)
+    assert meter.numbers[coupling.erp_key or ""] == 1 and echo.counts["unchanged"] == 1, (meter.numbers, echo)
+    # Settled again under the new fields: the next echo is not compared.
+    await _echo_of_an_erp_edit(w, meter, coupling, "+1 555 0148")
+    echo = await meter.run("CUSTOMER", "crm_to_erp", status=None)
+    assert meter.numbers[coupling.erp_key or ""] == 0 and echo.counts["unchanged"] == 1, (meter.numbers, echo)
+
+    # Restoring the defaults brings the city back: the same again.
+    await _echo_of_an_erp_edit(w, meter, coupling, "+1 555 0149")
     await catalog.reset_mappings(w.sessions)
-    assert all(c.erp_etag is None and c.crm_etag is None for c in await _couplings(w))
+    echo = await meter.run("CUSTOMER", "crm_to_erp", status=None)
+    assert meter.numbers[coupling.erp_key or ""] == 1 and echo.counts["unchanged"] == 1, (meter.numbers, echo)
+
+
+async def test_a_full_sync_settles_every_pair_under_the_mapping_it_ran(
+    synced: tuple[World, SimClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a change of fields, the full sync compares every pair and stamps each in-step pair
+    with the new mapping's fingerprint; the first round after it compares none of them again."""
+    w, _ = synced
+    meter = Meter(w, monkeypatch)
+    await meter.run("CUSTOMER", "erp_to_crm")
+    await meter.run("CUSTOMER", "crm_to_erp")
+    await catalog.update_mapping(w.sessions, "CUSTOMER", {"fields": await _without_city(w)})
+    async with w.sessions() as session:
+        new = fingerprint(await catalog.get_mapping(session, "CUSTOMER"))
+    assert not any(c.settled_under == new for c in await _couplings(w))
+    await FullSync(w.engine).run(mappings=CUSTOMER_AND_DEPENDENCIES)
+    settled = [c for c in await _couplings(w) if c.erp_etag and c.crm_etag]
+    assert len(settled) >= 20 and all(c.settled_under == new for c in settled)
+
+
+def test_the_fingerprint_follows_what_decides_a_comparison() -> None:
+    """Fields (any part of one) and direction change it; the policy, interval and filters do not
+    (a pair that compares unchanged has no conflict to resolve, and is read or not by the filters)."""
+    table = next(m for m in default_mappings() if m.name == "CUSTOMER")
+    same = fingerprint(table)
+    assert len(same) == 16 and fingerprint(replace(table)) == same
+    for unchanged in (
+        {"conflictPolicy": "manual"},
+        {"intervalSeconds": 5},
+        {"crmFilter": {"statecode": 0}},
+        {"enabled": False},
+    ):
+        assert fingerprint(patch_mapping(table, unchanged)) == same, unchanged
+    fields = [field_to_dict(fm) for fm in table.fields]
+    upper = [dict(f, transforms=["upper"]) if f["crmField"] == "address1_city" else f for f in fields]
+    for changed in (
+        {"fields": fields[1:]},
+        {"fields": upper},
+        {"fields": [*fields[1:], fields[0]]},
+        {"direction": "erp_to_crm"},
+    ):
+        assert fingerprint(patch_mapping(table, changed)) != same, changed
