@@ -69,10 +69,21 @@ async def _with_access(settings: Settings, action: Callable[[Any], Any]) -> Any:
 def keys_create(role: str, salesperson: str | None, name: str | None) -> None:
     """Create a key; the key itself is printed alone on the last line."""
     settings = load_settings()
-    issued = asyncio.run(
-        _with_access(settings, lambda a: a.issue(role=role, salesperson_code=salesperson, name=name))
-    )
+
+    async def issue(access: Any) -> tuple[Any, bool]:
+        issued = await access.issue(role=role, salesperson_code=salesperson, name=name)
+        known = not salesperson or await access.salesperson_known(salesperson)
+        return issued, known
+
+    issued, known = asyncio.run(_with_access(settings, issue))
     p = issued.principal
+    if not known:  # a key may come before the first sync; a typo would see nobody's customers
+        click.echo(
+            f"warning: the store holds no salesperson {salesperson!r} (codes are case-sensitive, "
+            "e.g. 'JR'); under GATEWAY_SALES_SCOPE=own this key sees no customers until one is "
+            "synchronized",
+            err=True,
+        )
     click.echo(
         f"created {p.role.value} key {p.key_id}"
         + (f" for salesperson {p.salesperson_code}" if p.salesperson_code else "")

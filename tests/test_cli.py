@@ -72,6 +72,36 @@ def test_keys_create_prints_the_key_alone_on_the_last_line(tmp_path: Path) -> No
     assert "sales" in listed.stdout and "JR" in listed.stdout and key not in listed.stdout
 
 
+def test_keys_create_warns_of_a_salesperson_the_store_does_not_hold(tmp_path: Path) -> None:
+    # Created anyway (a key may come before the first sync), but a typo ('jr', 'NOPE') would see no
+    # customer under GATEWAY_SALES_SCOPE=own without a word: the command says so on stderr.
+    import asyncio
+
+    from gateway.simulators.demo_data import generate
+    from gateway.store.engine import create_engine
+    from tests.read_model_seed import seed_read_model
+
+    env = _env(tmp_path)
+    assert _run(["db", "upgrade"], env).returncode == 0
+    unknown = _run(["keys", "create", "--role", "sales", "--salesperson", "NOPE"], env)
+    assert unknown.returncode == 0, unknown.stderr
+    assert unknown.stderr.startswith("warning: the store holds no salesperson 'NOPE'"), unknown.stderr
+    assert re.fullmatch(r"\S{30,}", unknown.stdout.strip().splitlines()[-1])
+
+    async def seeded() -> None:
+        engine = create_engine(env["GATEWAY_DATABASE_URL"])
+        try:
+            await seed_read_model(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(seeded())
+    code = str(generate(seed=42, customers=60, items=40).erp["salespersonPurchasers"][0]["code"])
+    known = _run(["keys", "create", "--role", "sales", "--salesperson", code], env)
+    assert known.returncode == 0 and known.stderr == "", known.stderr
+    assert _run(["keys", "create", "--role", "app"], env).stderr == ""
+
+
 def test_keys_create_rejects_a_salesperson_on_an_admin_key(tmp_path: Path) -> None:
     env = _env(tmp_path)
     assert _run(["db", "upgrade"], env).returncode == 0

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from gateway.domain import Principal, Role
 from gateway.errors import InvalidInput
-from gateway.store import api_keys
+from gateway.store import api_keys, read_catalog
 from gateway.store.engine import SessionFactory
 
 
@@ -133,6 +133,12 @@ class AccessService:
             key_id=str(key.id), role=parsed, name=key.name or "", salesperson_code=key.salesperson_code
         )
         return IssuedKey(principal=principal, plaintext=plaintext)
+
+    async def salesperson_known(self, code: str) -> bool:
+        """Whether the store holds a salesperson with this code (from either side, as synchronized)."""
+        async with self._sessions() as session:
+            found = await read_catalog.records_by(session, kind="salespeople", column="number", values=[code])
+        return code in found
 
     async def list_keys(self) -> Sequence[KeyInfo]:
         async with self._sessions() as session:
