@@ -14,6 +14,7 @@ counted unchanged and written nowhere.
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections import Counter
@@ -185,12 +186,24 @@ async def test_a_change_another_mapping_mirrored_first_is_still_compared(
     meter = Meter(w, monkeypatch)
     await meter.run("CUSTOMER", "erp_to_crm")
     await meter.run("CUSTOMER", "crm_to_erp")
-    coupling = await _settled_pair(w)
+    picked = await _settled_pair(w)
+    # The pair settles again at a CRM version stamped at a second of our choosing, after every stamp
+    # the simulators gave so far: the edit below then lands in that second, or two later, whatever
+    # else the runs wrote (the simulator's stamps only ever grow).
+    second = math.floor(clock()) + 2
+    await w.erp.update("customers", picked.erp_id, {"phoneNumber": "+1 555 0141"}, etag="*")
+    clock.frozen = second + 0.1
+    await meter.run("CUSTOMER", "erp_to_crm")
+    clock.frozen = None
+    await meter.run("CUSTOMER", "crm_to_erp")
     async with w.sessions() as session:
+        coupling = await session.get(Coupling, picked.id)
+        assert coupling is not None and coupling.crm_etag
         rows = await mirror.load_records(session, side=Side.CRM, entity_set="accounts", ids=[coupling.crm_id])
     settled = rows[coupling.crm_id]
     assert settled.modified_at is not None and settled.etag == coupling.crm_etag
-    clock.frozen = settled.modified_at.timestamp() + (0.5 if same_second else 2)
+    assert settled.modified_at.timestamp() == second
+    clock.frozen = second + (0.5 if same_second else 2)
     await w.crm.update("accounts", uuid.UUID(coupling.crm_id), {"telephone1": "+1 555 0142"}, etag="*")
     clock.frozen = None
     edited = await w.crm.get("accounts", uuid.UUID(coupling.crm_id))
