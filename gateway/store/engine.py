@@ -122,8 +122,10 @@ def _create_sqlite_engine(parsed: URL, *, echo: bool) -> AsyncEngine:
         connection._thread.daemon = True  # as SQLAlchemy's aiosqlite dialect does
         return await connection
 
-    # A GraphQL page opens a session per DataLoader at once; with the default 5 pooled connections
-    # ten clients made overflow connections (a thread and four PRAGMAs each) on nearly every request.
+    # Headroom over SQLAlchemy's default 5: an overflow connection costs a thread and four PRAGMAs.
+    # Read sessions now give their connection back before the request yields (_ReadSession), so API
+    # reads hold about one at a time (tests/store: 40 concurrent reads, 1 held); sync runs, admin
+    # actions and the availability service's sessions share the rest.
     engine = create_async_engine(parsed, echo=echo, async_creator=connect, pool_size=20, max_overflow=20)
     sync_engine = engine.sync_engine
 
