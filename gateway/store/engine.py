@@ -124,8 +124,8 @@ def _create_sqlite_engine(parsed: URL, *, echo: bool) -> AsyncEngine:
 
     # Headroom over SQLAlchemy's default 5: an overflow connection costs a thread and four PRAGMAs.
     # Read sessions now give their connection back before the request yields (_ReadSession), so API
-    # reads hold about one at a time (tests/store: 40 concurrent reads, 1 held); sync runs, admin
-    # actions and the availability service's sessions share the rest.
+    # reads hold about one at a time (tests/store: 40 concurrent reads, 1 held); the in-process sync
+    # runs and admin actions share the rest.
     engine = create_async_engine(parsed, echo=echo, async_creator=connect, pool_size=20, max_overflow=20)
     sync_engine = engine.sync_engine
 
