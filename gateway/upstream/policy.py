@@ -1,11 +1,14 @@
 """How hard a client may push an upstream: page and batch sizes, concurrency, timeouts, and retries
-(exponential backoff with full jitter, honouring `Retry-After`)."""
+(exponential backoff with full jitter, honouring `Retry-After`); and per-call budgets (`call_budget`)
+that make one caller's requests stricter than the client's policy: fewer retries, a total deadline."""
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -79,3 +82,54 @@ def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max((when - now).total_seconds(), 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class CallBudget:
+    """Limits on the requests of one call, on top of the client's `RetryPolicy` and `ClientLimits`.
+
+    `max_retries`: at most this many retries per request (None: the client's). `deadline`: the
+    event-loop time (`loop.time()`) by which every attempt, token fetch, throttle wait and backoff
+    must be over; a retry whose wait would end past it is not made (None: no deadline)."""
+
+    max_retries: int | None = None
+    deadline: float | None = None
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (at most 0 once it passed); None without one."""
+        if self.deadline is None:
+            return None
+        return self.deadline - asyncio.get_running_loop().time()
+
+
+_NO_BUDGET = CallBudget()
+_BUDGET: ContextVar[CallBudget | None] = ContextVar("gateway_upstream_call_budget", default=None)
+
+
+def current_budget() -> CallBudget:
+    """The budget of the `call_budget` block this code runs in (no limits outside one)."""
+    return _BUDGET.get() or _NO_BUDGET
+
+
+@contextmanager
+def call_budget(*, max_retries: int | None = None, seconds: float | None = None) -> Iterator[CallBudget]:
+    """Requests sent inside this block (by this task, and by tasks it starts inside it) retry at most
+    `max_retries` times and are over within `seconds` from now, retries and waits included. A budget
+    inside another keeps the stricter of each limit. Used where a caller waits: readiness probes (one
+    attempt, a short timeout) and live availability reads (a total deadline)."""
+    if max_retries is not None and max_retries < 0:
+        raise ValueError("max_retries must not be negative")
+    if seconds is not None and seconds <= 0:
+        raise ValueError("seconds must be positive")
+    outer = current_budget()
+    deadline = None if seconds is None else asyncio.get_running_loop().time() + seconds
+    retries = [value for value in (outer.max_retries, max_retries) if value is not None]
+    deadlines = [value for value in (outer.deadline, deadline) if value is not None]
+    budget = CallBudget(
+        max_retries=min(retries) if retries else None, deadline=min(deadlines) if deadlines else None
+    )
+    token = _BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        _BUDGET.reset(token)

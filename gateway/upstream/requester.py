@@ -23,11 +23,12 @@ from gateway.errors import (
     UpstreamNotFound,
     UpstreamProtocolError,
     UpstreamThrottled,
+    UpstreamTimeout,
 )
 from gateway.upstream.auth import TokenProvider
 from gateway.upstream.batch import IDEMPOTENT_METHODS
 from gateway.upstream.odata import Query, odata_literal
-from gateway.upstream.policy import ClientLimits, RetryPolicy
+from gateway.upstream.policy import CallBudget, ClientLimits, RetryPolicy, current_budget
 from gateway.upstream.throttle import RequestGate
 from gateway.upstream.translate import error_for_exception, error_for_status, parse_json_body, reached_server
 
@@ -164,7 +165,8 @@ class ODataRequester:
     ) -> ODataResponse:
         """Send one request with retries. `idempotent` defaults from the method (POST is not);
         a request that is not idempotent is repeated only when it certainly never left us, or the
-        server refused it with 429."""
+        server refused it with 429. A `policy.call_budget` around the call caps the retries and
+        sets a deadline for all attempts and waits (past it: `UpstreamTimeout`)."""
         method = method.upper()
         url = self.url(target, query)
         repeatable = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
@@ -173,12 +175,16 @@ class ODataRequester:
         if json_body is not None:
             send_headers["Content-Type"] = "application/json"
         send_headers.update(headers or {})
+        budget = current_budget()
+        max_retries = self.retry.max_retries
+        if budget.max_retries is not None:
+            max_retries = min(max_retries, budget.max_retries)
         attempt = 0
         refreshed = False
         maybe_applied = False  # an earlier attempt may have reached the server
         while True:
             try:
-                return await self._attempt(method, url, data, send_headers, raw=raw)
+                return await self._attempt_within(budget, method, url, data, send_headers, raw=raw)
             except _Unauthorized as unauthorized:
                 if self.auth is None or refreshed:
                     raise unauthorized.error from None
@@ -195,12 +201,16 @@ class ODataRequester:
                         return ODataResponse(status=204, headers={}, content=b"", body=None, url=url)
                     raise error from None
                 safe = repeatable or not failure.sent or isinstance(error, UpstreamThrottled)
-                if not safe or attempt >= self.retry.max_retries:
+                if not safe or attempt >= max_retries:
                     raise error from None
                 retry_after = failure.retry_after
                 if retry_after is not None and retry_after > self.retry.max_retry_after_seconds:
                     raise error from None
                 delay = self.retry.delay(attempt, retry_after)
+                remaining = budget.remaining()
+                if remaining is not None and delay >= remaining:
+                    # The wait alone would outlast the caller's deadline: its last error is the answer.
+                    raise error from None
                 maybe_applied = maybe_applied or (failure.sent and not isinstance(error, UpstreamThrottled))
                 attempt += 1
                 self.stats.retries += 1
@@ -210,13 +220,49 @@ class ODataRequester:
                     url,
                     type(error).__name__,
                     attempt,
-                    self.retry.max_retries,
+                    max_retries,
                     delay,
                 )
                 await self.retry.sleep(delay)
 
+    async def _attempt_within(
+        self,
+        budget: CallBudget,
+        method: str,
+        url: str,
+        data: bytes | None,
+        headers: dict[str, str],
+        *,
+        raw: bool,
+    ) -> ODataResponse:
+        """One attempt; with a deadline, the token fetch, the queue for a slot, the throttle's wait
+        and the request itself all end by it."""
+        if budget.deadline is None:
+            return await self._attempt(method, url, data, headers, raw=raw, max_wait=None)
+        remaining = budget.deadline - asyncio.get_running_loop().time()
+        deadline_error = UpstreamTimeout(
+            f"{self.service} did not answer within the caller's deadline",
+            service=self.service,
+            method=method,
+            url=url,
+        )
+        if remaining <= 0:
+            raise _Failure(deadline_error, sent=False)
+        try:
+            async with asyncio.timeout_at(budget.deadline):
+                return await self._attempt(method, url, data, headers, raw=raw, max_wait=remaining)
+        except TimeoutError:
+            raise _Failure(deadline_error) from None
+
     async def _attempt(
-        self, method: str, url: str, data: bytes | None, headers: dict[str, str], *, raw: bool
+        self,
+        method: str,
+        url: str,
+        data: bytes | None,
+        headers: dict[str, str],
+        *,
+        raw: bool,
+        max_wait: float | None,
     ) -> ODataResponse:
         token: str | None = None
         send_headers = dict(headers)
@@ -229,7 +275,10 @@ class ODataRequester:
         async with self._semaphore:
             if self.throttle is not None:
                 # Inside the slot: a 429 seen while we queued for it still stops this request.
-                await self.throttle.wait(self.throttle_identity, max_wait=self.retry.max_retry_after_seconds)
+                longest = self.retry.max_retry_after_seconds
+                await self.throttle.wait(
+                    self.throttle_identity, max_wait=longest if max_wait is None else min(longest, max_wait)
+                )
             self.stats.requests += 1
             try:
                 # httpx's own timeouts do not apply to in-process transports; this one always does.
