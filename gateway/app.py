@@ -75,6 +75,7 @@ def create_app(
                 chunk_size=settings.availability_chunk_size,
                 breaker_failures=settings.availability_breaker_failures,
                 breaker_reset_seconds=settings.availability_breaker_reset_seconds,
+                deadline_seconds=settings.availability_deadline_seconds,
             )
             stack.push_async_callback(availability.aclose)
 
@@ -107,7 +108,13 @@ def create_app(
                     cache_seconds=settings.api_key_cache_seconds,
                 ),
                 status=status,
-                readiness=ReadinessService(store=store_probe, cache=cache_probe, status=status),
+                readiness=ReadinessService(
+                    store=store_probe,
+                    cache=cache_probe,
+                    erp=erp,
+                    crm=crm,
+                    timeout_seconds=settings.readiness_timeout_seconds,
+                ),
                 availability=availability,
                 catalog=catalog,
                 pricing=pricing,

@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     availability_chunk_size: int = Field(default=50, ge=1, le=500)
     availability_breaker_failures: int = Field(default=5, ge=1)
     availability_breaker_reset_seconds: float = Field(default=30.0, gt=0)
+    availability_deadline_seconds: float = Field(default=3.0, gt=0, le=300)
+
+    # --- /readyz
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
 
     # --- who sees what (issue §6)
     sales_scope: Literal["all", "own"] = "all"

@@ -6,8 +6,10 @@ stale while one background refresh runs (stale-while-revalidate) until `max_stal
 that a caller waits for the ERP, and if the ERP fails gets `AvailabilityUnavailable` saying how old
 the last value is. Concurrent misses share one fetch: one future per key in a process, and with a
 Redis cache one short lock per key across processes (see `availability_locks`). A circuit breaker
-stops calling an ERP that keeps failing. Answers, and the error with the last values' ages, are
-built in `availability_answers`.
+stops calling an ERP that keeps failing. Each fetch has a total deadline (`deadline_seconds`,
+retries and waits for another process's fetch included, see `policy.call_budget`): a down or stalled
+ERP costs a cold caller at most that before `AvailabilityUnavailable`. Answers, and the error with the
+last values' ages, are built in `availability_answers`.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from urllib.parse import quote
 from aiocache.base import BaseCache
 
 from gateway.domain import Availability, AvailabilityAnswer
-from gateway.errors import CircuitOpen, InvalidInput, UpstreamError
+from gateway.errors import CircuitOpen, InvalidInput, UpstreamError, UpstreamTimeout
 from gateway.services.availability_answers import AvailabilityAnswers
 from gateway.services.availability_locks import KeyLocks, locks_for
 from gateway.services.availability_reads import BatchedReads, DecodedValues
 from gateway.services.availability_units import UnitLookup, UnitTable
 from gateway.services.circuit import CircuitBreaker, CircuitState
+from gateway.upstream.policy import call_budget, current_budget
 
 __all__ = ["AvailabilityService", "AvailabilitySource", "CachedAvailability", "UnitLookup", "UnitTable"]
 
@@ -95,6 +98,7 @@ class AvailabilityService(AvailabilityAnswers):
         breaker_reset_seconds: float = 30.0,
         lock_seconds: float = 15.0,
         poll_seconds: float = 0.05,
+        deadline_seconds: float = 3.0,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -102,12 +106,15 @@ class AvailabilityService(AvailabilityAnswers):
             raise ValueError("need 0 <= fresh_seconds <= max_stale_seconds")
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
+        if deadline_seconds <= 0:
+            raise ValueError("deadline_seconds must be positive")
         self._source = source
         self._cache = cache
         self._units = units
         self.fresh_seconds = fresh_seconds
         self.max_stale_seconds = max_stale_seconds
         self.chunk_size = chunk_size
+        self.deadline_seconds = deadline_seconds
         # Kept past max_stale so that the error can still say how old the last value was.
         self._retention = float(2 * max_stale_seconds + fresh_seconds + 1)
         self._poll = poll_seconds
@@ -253,38 +260,14 @@ class AvailabilityService(AvailabilityAnswers):
         def settle(item: str, outcome: Outcome) -> None:
             self._settle(keys[item], futures[item], outcome)
 
-        def arrived(item: str, entry: CachedAvailability | None) -> bool:
-            return entry is not None and entry.token != baseline[item]
-
         pending = set(baseline)
+        loop = asyncio.get_running_loop()
         try:
-            while pending:
-                won = await self._locks.acquire([keys[item] for item in pending])
-                mine = [item for item in baseline if item in pending and keys[item] in won]
-                if mine:
-                    try:
-                        # Another caller may have stored a value since ours read the cache.
-                        current = await self._read([keys[item] for item in mine])
-                        fetch = []
-                        for item in mine:
-                            entry = current[keys[item]]
-                            if entry is not None and arrived(item, entry):
-                                settle(item, entry)
-                            else:
-                                fetch.append(item)
-                        await self._call(fetch, locations, keys, settle)
-                    finally:
-                        await self._locks.release([keys[item] for item in mine])
-                    pending.difference_update(mine)
-                if pending:
-                    # Another process holds these locks: wait for its value or its lock to lapse.
-                    await asyncio.sleep(self._poll)
-                    current = await self._read([keys[item] for item in pending])
-                    for item in list(pending):
-                        entry = current[keys[item]]
-                        if entry is not None and arrived(item, entry):
-                            settle(item, entry)
-                            pending.discard(item)
+            # Every ERP request of this fetch (the chunks' tasks inherit the budget) ends by the deadline.
+            with call_budget(seconds=self.deadline_seconds) as budget:
+                await self._fetch_within(
+                    budget.deadline or loop.time(), locations, keys, pending, baseline, settle
+                )
         except Exception as exc:
             log.exception("availability fetch failed unexpectedly")
             for item in baseline:
@@ -295,6 +278,59 @@ class AvailabilityService(AvailabilityAnswers):
                     future.cancel()
                 if self._inflight.get(keys[item]) is future:
                     del self._inflight[keys[item]]
+
+    async def _fetch_within(
+        self,
+        deadline: float,
+        locations: tuple[str, ...] | None,
+        keys: Mapping[str, str],
+        pending: set[str],
+        baseline: Mapping[str, str | None],
+        settle: Callable[[str, Outcome], None],
+    ) -> None:
+        """Fetch (or wait for another process's fetch of) the `pending` items until `deadline`."""
+
+        def arrived(item: str, entry: CachedAvailability | None) -> bool:
+            return entry is not None and entry.token != baseline[item]
+
+        loop = asyncio.get_running_loop()
+        while pending:
+            won = await self._locks.acquire([keys[item] for item in pending])
+            mine = [item for item in baseline if item in pending and keys[item] in won]
+            if mine:
+                try:
+                    # Another caller may have stored a value since ours read the cache.
+                    current = await self._read([keys[item] for item in mine])
+                    fetch = []
+                    for item in mine:
+                        entry = current[keys[item]]
+                        if entry is not None and arrived(item, entry):
+                            settle(item, entry)
+                        else:
+                            fetch.append(item)
+                    await self._call(fetch, locations, keys, settle)
+                finally:
+                    await self._locks.release([keys[item] for item in mine])
+                pending.difference_update(mine)
+            if pending:
+                # Another process holds these locks: wait for its value or its lock to lapse.
+                await asyncio.sleep(self._poll)
+                current = await self._read([keys[item] for item in pending])
+                for item in list(pending):
+                    entry = current[keys[item]]
+                    if entry is not None and arrived(item, entry):
+                        settle(item, entry)
+                        pending.discard(item)
+                if pending and loop.time() >= deadline:
+                    # Another process still holds these items' locks: stop waiting for its value.
+                    late = UpstreamTimeout(
+                        f"availability not fetched within {self.deadline_seconds:g}s "
+                        "(another process's fetch of these items has not finished)",
+                        service="erp",
+                    )
+                    for item in pending:
+                        settle(item, late)
+                    pending.clear()
 
     async def _call(
         self,
@@ -307,6 +343,20 @@ class AvailabilityService(AvailabilityAnswers):
         chunks = [items[i : i + self.chunk_size] for i in range(0, len(items), self.chunk_size)]
         await asyncio.gather(*(self._call_chunk(chunk, locations, keys, settle) for chunk in chunks))
 
+    async def _live(self, chunk: Sequence[str], locations: tuple[str, ...] | None) -> list[Availability]:
+        """The source's answer by the fetch's deadline. The ERP connector's requests already end by
+        it (`call_budget`); this bounds whatever else the source might wait on."""
+        deadline = current_budget().deadline
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self._source.availability(
+                    list(chunk), location_codes=list(locations) if locations else None
+                )
+        except TimeoutError:
+            raise UpstreamTimeout(
+                f"availability not fetched within {self.deadline_seconds:g}s", service="erp"
+            ) from None
+
     async def _call_chunk(
         self,
         chunk: Sequence[str],
@@ -315,11 +365,7 @@ class AvailabilityService(AvailabilityAnswers):
         settle: Callable[[str, Outcome], None],
     ) -> None:
         try:
-            rows = await self.breaker.call(
-                lambda: self._source.availability(
-                    list(chunk), location_codes=list(locations) if locations else None
-                )
-            )
+            rows = await self.breaker.call(lambda: self._live(chunk, locations))
         except UpstreamError as exc:
             level = logging.DEBUG if isinstance(exc, CircuitOpen) else logging.WARNING
             log.log(level, "availability of %d item(s) not fetched: %s", len(chunk), exc)

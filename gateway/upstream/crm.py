@@ -57,6 +57,11 @@ class CrmConnector:
 
     # ---------------------------------------------------------------------------- identity
 
+    async def ping(self) -> None:
+        """One small read (`WhoAmI`), for readiness: it raises unless Dataverse answered it. Run
+        inside a `policy.call_budget` to make it one attempt with a short timeout."""
+        await self.client.get("WhoAmI")
+
     async def who_am_i(self) -> Organisation:
         """`WhoAmI` plus the organisation's base currency (empty if the service does not tell)."""
         me = await self.client.get("WhoAmI")

@@ -77,6 +77,11 @@ class ErpConnector:
             for r in rows
         ]
 
+    async def ping(self) -> None:
+        """One small read (the first company's id), for readiness: it raises unless Business Central
+        answered it. Run inside a `policy.call_budget` to make it one attempt with a short timeout."""
+        await self.client.get("v2.0/companies", query=Query(select=["id"], top=1))
+
     def _choose(self, companies: Sequence[Company]) -> Company:
         return choose_company(companies, self._company_hint)
 

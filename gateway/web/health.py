@@ -17,6 +17,13 @@ async def readyz(request: Request) -> JSONResponse:
     readiness = await services.readiness.check()
     body = {
         "status": "ready" if readiness.ready else "not ready",
-        "checks": {c.name: {"ok": c.ok, **({"error": c.error} if c.error else {})} for c in readiness.checks},
+        "checks": {
+            c.name: {
+                "ok": c.ok,
+                **({"error": c.error} if c.error else {}),
+                **({"note": c.note} if c.note else {}),
+            }
+            for c in readiness.checks
+        },
     }
     return JSONResponse(body, status_code=200 if readiness.ready else 503)

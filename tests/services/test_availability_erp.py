@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import math
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -18,7 +19,13 @@ from aiocache.base import BaseCache
 from gateway.cache import create_cache
 from gateway.config import load_settings
 from gateway.domain import ItemUnit
-from gateway.errors import AvailabilityUnavailable, CircuitOpen, InvalidInput
+from gateway.errors import (
+    AvailabilityUnavailable,
+    CircuitOpen,
+    InvalidInput,
+    UpstreamThrottled,
+    UpstreamTimeout,
+)
 from gateway.services.availability import AvailabilityService
 from gateway.services.availability_units import ErpItemUnits
 from gateway.services.circuit import CircuitState
@@ -42,7 +49,7 @@ class Clock:
 class Erp:
     """The simulator, a connector to it, and its control API."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_retries: int = 0) -> None:
         self.app = create_erp_simulator(SimulatorOptions(items=ITEMS, seed=7))
         settings = load_settings(
             erp_base_url="http://erp.sim",
@@ -51,7 +58,10 @@ class Erp:
             erp_token_url="http://erp.sim/demo/oauth2/v2.0/token",
             erp_client_id="gateway-demo",
             erp_client_secret="demo-secret",
-            upstream_max_retries=0,  # one failure = one request, so the counts are exact
+            # 0: one failure = one request, so the counts are exact. The retrying variant keeps the
+            # production policy (6 retries, 30 s per attempt) to show a fetch's deadline bounds it.
+            upstream_max_retries=max_retries,
+            upstream_timeout_seconds=30.0,
         )
         self.connector: ErpConnector = build_erp_connector(settings, transport=in_process_transport(self.app))
         self.control = httpx.AsyncClient(
@@ -69,9 +79,15 @@ class Erp:
             if row["entitySet"] == entity_set and (status is None or row["status"] == status)
         )
 
-    async def faults(self, rate: float) -> None:
-        response = await self.control.post("/_sim/faults", json={"rate": rate, "kinds": ["503"]})
+    async def faults(self, rate: float, kinds: Sequence[str] = ("503",), **extra: float) -> None:
+        body = {"rate": rate, "kinds": list(kinds), **extra}
+        response = await self.control.post("/_sim/faults", json=body)
         assert response.status_code == 200, response.text
+
+    async def injected(self) -> dict[str, int]:
+        """Faults injected since the last configuration: one per API request that arrived."""
+        result: dict[str, int] = (await self.control.get("/_sim/faults")).json()["injected"]
+        return result
 
     async def item_numbers(self) -> list[str]:
         numbers: list[str] = []
@@ -121,7 +137,30 @@ def clock() -> Clock:
 
 
 @pytest.fixture
+async def retrying_erp() -> AsyncIterator[Erp]:
+    erp = Erp(max_retries=6)
+    await erp.connector.company_id()  # resolved once, as in a running gateway
+    yield erp
+    await erp.aclose()
+
+
+@pytest.fixture
 async def service(erp: Erp, cache: BaseCache, clock: Clock) -> AsyncIterator[AvailabilityService]:
+    async with _service(erp, cache, clock) as svc:
+        yield svc
+
+
+@pytest.fixture
+async def bounded(retrying_erp: Erp, cache: BaseCache, clock: Clock) -> AsyncIterator[AvailabilityService]:
+    """On the retrying connector, each fetch bounded at 0.3 s (GATEWAY_AVAILABILITY_DEADLINE_SECONDS)."""
+    async with _service(retrying_erp, cache, clock, deadline_seconds=0.3) as svc:
+        yield svc
+
+
+@asynccontextmanager
+async def _service(
+    erp: Erp, cache: BaseCache, clock: Clock, **options: Any
+) -> AsyncIterator[AvailabilityService]:
     svc = AvailabilityService(
         source=erp.connector,
         cache=cache,
@@ -134,9 +173,12 @@ async def service(erp: Erp, cache: BaseCache, clock: Clock) -> AsyncIterator[Ava
         clock=clock,
         monotonic=clock,
         poll_seconds=0.01,
+        **options,
     )
-    yield svc
-    await svc.aclose()
+    try:
+        yield svc
+    finally:
+        await svc.aclose()
 
 
 async def test_a_list_of_items_costs_one_request_per_chunk_and_then_none(
@@ -241,6 +283,45 @@ async def test_erp_outage_stale_then_error_then_breaker_then_recovery(
     assert all(not a.stale for a in fresh)
     assert service.breaker.state() is CircuitState.CLOSED
     assert await erp.availability_requests() == 1 + 3 + 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "cause"),
+    [
+        ({"kinds": ["timeout"], "timeoutSeconds": 120}, UpstreamTimeout),  # a stalled ERP
+        ({"kinds": ["429"], "retryAfterSeconds": 20}, UpstreamThrottled),  # a wait past the deadline
+    ],
+)
+async def test_a_cold_read_costs_one_attempt_within_the_deadline(
+    retrying_erp: Erp, bounded: AvailabilityService, fault: dict[str, Any], cause: type[Exception]
+) -> None:
+    # The connector's own policy would retry 6 times (30 s per attempt, or the 20 s Retry-After).
+    numbers = (await retrying_erp.item_numbers())[:2]
+    await retrying_erp.faults(1.0, **fault)
+    with pytest.raises(AvailabilityUnavailable) as info:
+        await bounded.get(numbers)
+    assert isinstance(info.value.__cause__, cause)
+    assert info.value.ages == dict.fromkeys(numbers)
+    assert await retrying_erp.injected() == {fault["kinds"][0]: 1}
+
+
+async def test_stale_if_error_answers_at_once_and_the_refresh_is_bounded(
+    retrying_erp: Erp, bounded: AvailabilityService, clock: Clock
+) -> None:
+    numbers = (await retrying_erp.item_numbers())[:2]
+    fresh = await bounded.get(numbers)
+    await retrying_erp.faults(1.0, kinds=["timeout"], timeoutSeconds=120)
+    clock.now += 60  # past fresh, within max stale
+    stale = await bounded.get(numbers)
+    assert [a.availability for a in stale] == [a.availability for a in fresh]
+    assert all(answer.stale for answer in stale)
+    await bounded.drain()  # the background refresh gave up at the deadline after one attempt
+    assert await retrying_erp.injected() == {"timeout": 1}
+    clock.now += 300  # past max stale: a caller waits, at most the deadline, then gets the error
+    with pytest.raises(AvailabilityUnavailable) as info:
+        await bounded.get(numbers)
+    assert info.value.ages == dict.fromkeys(numbers, 360.0)
+    assert await retrying_erp.injected() == {"timeout": 2}
 
 
 async def test_a_unit_the_item_does_not_have_is_invalid_input(erp: Erp, service: AvailabilityService) -> None:

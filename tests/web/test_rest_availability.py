@@ -144,3 +144,28 @@ async def test_erp_down_without_a_cached_value_is_503(gw: Harness) -> None:
     assert item in response.json()["detail"]
     # The ERP's error is quoted once, not followed by a second "service=erp" of the outer error.
     assert response.json()["detail"].count("service=erp") == 1, response.json()["detail"]
+
+
+async def test_a_stalled_erp_answers_a_cold_read_503_after_one_attempt(tmp_path: Path) -> None:
+    # The production retry policy (6 retries, 30 s per attempt) inside a 0.3 s fetch deadline.
+    async with running_gateway(
+        f"sqlite+aiosqlite:///{tmp_path}/gw.db",
+        options=OPTIONS,
+        upstream_max_retries=6,
+        upstream_timeout_seconds=30.0,
+        availability_deadline_seconds=0.3,
+    ) as gw:
+        items = [DATA.erp["items"][2]["number"], DATA.erp["items"][3]["number"]]
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=gw.erp_sim), base_url="http://sim"
+        ) as sim:
+            stall = {"rate": 1.0, "seed": 1, "kinds": ["timeout"], "timeoutSeconds": 120}
+            assert (await sim.post("/_sim/faults", json=stall)).status_code == 200
+            response = await gw.client.get(
+                "/api/v1/availability", params={"items": ",".join(items)}, headers=gw.auth(Role.APP)
+            )
+            injected = (await sim.get("/_sim/faults")).json()["injected"]
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert all(item in response.json()["detail"] for item in items)
+    assert injected == {"timeout": 1}  # the company's resolution or the read itself, not retried
