@@ -20,6 +20,7 @@ ENV PATH="/opt/gateway/bin:$PATH" \
 WORKDIR /app
 USER gateway
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)" || exit 1
+# The port the gateway serves on (GATEWAY_PORT, also when changed with `docker run -e`), not a fixed 8000.
+HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import os,urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('GATEWAY_PORT', '8000'), timeout=2)" || exit 1
 ENTRYPOINT ["gateway"]
 CMD ["run"]
