@@ -1,5 +1,6 @@
 """Serving ASGI apps with uvicorn: the gateway, the simulators, or all three in one process (demo);
-or the gateway in several worker processes sharing one listening socket (`gateway run --workers N`).
+or the gateway in several worker processes on one port (`gateway run --workers N`): on Linux each
+worker listens on a socket of its own (SO_REUSEPORT), elsewhere they share one.
 
 Part of the composition root, beside `gateway.cli` and `gateway.app`.
 """
@@ -10,12 +11,14 @@ import asyncio
 import contextlib
 import logging
 import socket
+import sys
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors.multiprocess import Multiprocess
 
@@ -232,12 +235,93 @@ def workers_config(*, host: str, port: int, workers: int, log_level: str = "info
     )
 
 
-def serve_workers(*, host: str, port: int, workers: int, log_level: str = "info") -> None:
-    """Serve the gateway in `workers` processes that accept connections from one socket bound here;
-    this process supervises them (restarts one that dies, stops all on Ctrl-C or SIGTERM)."""
-    config = workers_config(host=host, port=port, workers=workers, log_level=log_level)
-    sock = bind_tcp_socket(config)
+# Linux balances connections across the listening sockets of one SO_REUSEPORT group by a hash of
+# each connection's addresses; other systems (macOS, the BSDs) accept the option without balancing.
+REUSE_PORT = sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT")
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def reserve_port(host: str, port: int) -> socket.socket:
+    """A socket bound to `host:port` with SO_REUSEPORT and never listening: it holds the port for
+    the workers' listening sockets (and keeps holding it while one is replaced) but takes no
+    connection, since the kernel hands connections to listening sockets only. Port 0 picks one."""
+    sock = socket.socket(_family(host), socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
-        Multiprocess(config, sockets=[sock]).run()
-    finally:
+        # No SO_REUSEADDR: `check_port_free`'s probe (which has it, and not SO_REUSEPORT) must
+        # still collide with this socket, so a second `gateway run` on the port is refused even
+        # before the workers listen.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError as exc:
         sock.close()
+        raise ConfigurationError(
+            "GATEWAY_PORT", f"port {port} on {host} is not free ({exc.strerror})"
+        ) from None
+    return sock
+
+
+def bind_worker_socket(host: str, port: int) -> socket.socket:
+    """A worker's own socket on `host:port`, in the SO_REUSEPORT group of `reserve_port`'s socket;
+    asyncio makes it listen. Created with IPPROTO_TCP, so accepted connections get TCP_NODELAY
+    (see `bind_tcp_socket`)."""
+    sock = socket.socket(_family(host), socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _bind_in_worker(host: str, port: int) -> socket.socket:
+    """`bind_worker_socket` as a worker process starts; a failure ends the worker as a start-up
+    failure (uvicorn's supervisor then stops, rather than restarting it over and over)."""
+    try:
+        return bind_worker_socket(host, port)
+    except OSError as exc:
+        print(f"gateway: worker cannot listen on port {port} on {host} ({exc.strerror})", file=sys.stderr)
+        raise SystemExit(STARTUP_FAILURE) from None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSocket:
+    """Stands in for the listening socket uvicorn's supervisor hands every worker process: the
+    supervisor pickles the same list for each worker it starts (or replaces), and this unpickles,
+    in the worker, as a socket of the worker's own (`_bind_in_worker`). The supervising process thus
+    holds no listening socket."""
+
+    host: str
+    port: int
+
+    def __reduce__(self) -> tuple[Any, tuple[str, int]]:
+        return _bind_in_worker, (self.host, self.port)
+
+
+def serve_workers(*, host: str, port: int, workers: int, log_level: str = "info") -> None:
+    """Serve the gateway in `workers` processes; this process supervises them (restarts one that
+    dies, stops all on Ctrl-C or SIGTERM).
+
+    On Linux each worker listens on a socket of its own in one SO_REUSEPORT group, and the kernel
+    spreads new connections across them. With one shared socket (the fallback elsewhere) every
+    worker is woken by a new connection and asyncio accepts all that are pending on one wake-up,
+    so the first worker awake took most of a burst of keep-alive connections and kept them
+    (bench/api.py: 48/2, 39/11, 37/13 of 50). A worker's socket closes with it: connections the
+    kernel had queued on it but the worker had not accepted are reset."""
+    config = workers_config(host=host, port=port, workers=workers, log_level=log_level)
+    if REUSE_PORT:
+        reserved = reserve_port(host, port)
+        bound_port = reserved.getsockname()[1]
+        # uvicorn's type says sockets; spawning pickles them, which is where `WorkerSocket` binds.
+        sockets = cast(list[socket.socket], [WorkerSocket(host, bound_port)])
+    else:
+        reserved = bind_tcp_socket(config)
+        sockets = [reserved]
+    try:
+        Multiprocess(config, sockets=sockets).run()
+    finally:
+        reserved.close()

@@ -4,9 +4,11 @@ the demo simulators, the wait for every uvicorn worker, and the items the ERP si
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -62,6 +64,59 @@ def worker_pids(pid: int) -> list[int]:
     return found
 
 
+def _socket_inodes(pid: int) -> set[int]:
+    """The inodes of the sockets process `pid` holds open (its /proc/PID/fd links `socket:[INODE]`)."""
+    inodes = set()
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # exited meanwhile
+        return inodes
+    for fd in fds:
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[len("socket:[") : -1]))
+    return inodes
+
+
+def _tcp_sockets(port: int, state: str) -> dict[int, int]:
+    """Socket inode -> remote port of every TCP socket in `state` (/proc/net/tcp's hex code: 01
+    ESTABLISHED, 0A LISTEN) whose local port is `port`, from /proc/net/tcp and tcp6."""
+    found = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, remote, inode = fields[1], fields[2], int(fields[9])
+            if fields[3] == state and int(local.rsplit(":", 1)[1], 16) == port:
+                found[inode] = int(remote.rsplit(":", 1)[1], 16)
+    return found
+
+
+def connections_by_worker(pid: int, port: int) -> dict[int, set[int]]:
+    """Which worker of `gateway run --workers` (process id `pid`) holds each connection accepted on
+    `port`: worker process id -> the clients' (remote) ports. Read from /proc as `ss -tnp` does, so
+    nothing in the gateway reveals its process ids. Linux only."""
+    established = _tcp_sockets(port, "01")
+    return {
+        worker: {established[inode] for inode in _socket_inodes(worker) if inode in established}
+        for worker in worker_pids(pid)
+    }
+
+
+def listening_workers(pid: int, port: int) -> int:
+    """How many workers of `gateway run --workers` (process id `pid`) hold a listening socket on
+    `port`. A worker's own SO_REUSEPORT socket listens only once the worker has started its app,
+    and until then the kernel hands it no connection."""
+    listening = set(_tcp_sockets(port, "0A"))
+    return sum(1 for worker in worker_pids(pid) if _socket_inodes(worker) & listening)
+
+
 def answers(url: str) -> bool:
     try:
         return httpx.get(url, timeout=2).status_code == 200
@@ -72,10 +127,17 @@ def answers(url: str) -> bool:
 def wait_for_replicas(
     pid: int, workers: int, base: str, *, deadline: float, check_alive: Callable[[], None]
 ) -> None:
-    """Until all `workers` worker processes of `gateway run` (process id `pid`) exist and `base`
-    answers /healthz: one worker answering does not mean all have started (the shared socket hands
-    connections to whichever accepts). `check_alive` raises if the process has exited."""
-    while len(worker_pids(pid)) < workers or not answers(f"{base}/healthz"):
+    """Until all `workers` worker processes of `gateway run` (process id `pid`) exist, listen on
+    `base`'s port, and `base` answers /healthz: one worker answering does not mean all have started
+    (the kernel hands connections to whichever listens). `check_alive` raises if the process has
+    exited."""
+    port = urlsplit(base).port
+    assert port is not None, base
+    while (
+        len(worker_pids(pid)) < workers
+        or listening_workers(pid, port) < workers
+        or not answers(f"{base}/healthz")
+    ):
         check_alive()
         if time.monotonic() > deadline:
             raise TimeoutError(f"gateway run --workers {workers} did not answer with all its workers in time")

@@ -1,14 +1,27 @@
-"""The listening socket `gateway run --workers N` shares between its workers: connections accepted
-from it get TCP_NODELAY, as they do when uvicorn binds the port itself (one process)."""
+"""The sockets of `gateway run --workers N`: connections accepted from a shared listening socket get
+TCP_NODELAY, as they do when uvicorn binds the port itself (one process); the port the supervisor
+holds for its workers' SO_REUSEPORT sockets takes no connection and keeps the port-in-use check."""
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 
+import pytest
 import uvicorn
 
-from gateway.serving import Served, bind_tcp_socket, server_config, workers_config
+from gateway.errors import ConfigurationError
+from gateway.serving import (
+    REUSE_PORT,
+    Served,
+    bind_tcp_socket,
+    bind_worker_socket,
+    check_port_free,
+    reserve_port,
+    server_config,
+    workers_config,
+)
 
 
 async def _nodelay_of_an_accepted_connection(sock: socket.socket) -> int:
@@ -42,6 +55,14 @@ def test_the_shared_socket_gives_accepted_connections_tcp_nodelay() -> None:
     assert asyncio.run(_nodelay_of_an_accepted_connection(sock)) != 0
 
 
+@pytest.mark.skipif(not REUSE_PORT, reason="SO_REUSEPORT sockets per worker on Linux only")
+def test_a_workers_own_socket_gives_accepted_connections_tcp_nodelay() -> None:
+    with reserve_port("127.0.0.1", 0) as reserved:
+        sock = bind_worker_socket("127.0.0.1", reserved.getsockname()[1])
+        assert sock.proto == socket.IPPROTO_TCP
+        assert asyncio.run(_nodelay_of_an_accepted_connection(sock)) != 0
+
+
 def test_uvicorns_own_bound_socket_does_not_which_is_why_we_rewrap_it() -> None:
     """The upstream behaviour this module works around; when uvicorn fixes it, this test says the
     workaround may go."""
@@ -64,3 +85,34 @@ def test_the_gateway_is_served_with_httptools_not_h11() -> None:
     assert issubclass(config.http_protocol_class, HttpToolsProtocol)  # joining writes (test_serving_writes)
     workers = workers_config(host="127.0.0.1", port=0, workers=2)
     assert workers.http == config.http
+
+
+def test_the_supervisor_holds_the_port_without_listening() -> None:
+    """The socket `gateway run --workers N` keeps in its own process while the workers listen: it
+    takes no connection (nobody would accept it), and another `gateway run` on the port is refused
+    with the usual message (check_port_free), before the workers listen as after."""
+    reserved = reserve_port("127.0.0.1", 0)
+    with reserved, socket.socket() as client:
+        port = reserved.getsockname()[1]
+        with pytest.raises(ConfigurationError, match=f"^GATEWAY_PORT: port {port} on 127.0.0.1 is not free"):
+            check_port_free("127.0.0.1", port, "GATEWAY_PORT")
+        assert client.connect_ex(("127.0.0.1", port)) == errno.ECONNREFUSED
+
+
+def test_a_port_taken_by_another_program_is_refused() -> None:
+    """Even one that listens with SO_REUSEPORT itself (as the workers do)."""
+    with socket.socket() as other:
+        if REUSE_PORT:
+            other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        with pytest.raises(ConfigurationError, match=f"^GATEWAY_PORT: port {port} on 127.0.0.1 is not free"):
+            check_port_free("127.0.0.1", port, "GATEWAY_PORT")
+        if REUSE_PORT:
+            with socket.socket() as plain:
+                plain.bind(("127.0.0.1", 0))
+                plain.listen()
+                taken = plain.getsockname()[1]
+                with pytest.raises(ConfigurationError, match=f"^GATEWAY_PORT: port {taken} on 127.0.0.1"):
+                    reserve_port("127.0.0.1", taken).close()
