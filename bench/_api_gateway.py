@@ -26,6 +26,7 @@ import httpx
 from gateway.demo import DEMO_WEBHOOK_DELAY_SECONDS
 from tests.replicas_process import (
     answers,
+    connections_by_worker,
     erp_stocked_items,
     redis_command,
     replica_env,
@@ -128,6 +129,15 @@ class DemoGateway:
     def upstream_pids(self) -> list[int]:
         """The simulators' processes."""
         return [c.process.pid for c in self._children if c.name.startswith("gateway simulate")]
+
+    def worker_connections(self) -> tuple[int, ...]:
+        """With `gateway run --workers N` measured: how many connections on the gateway's port each
+        worker holds now (most first, from /proc); () when the measured gateway is one process."""
+        replicas = [c for c in self._children if c.name.startswith("gateway run --workers")]
+        if not replicas:
+            return ()
+        held = connections_by_worker(replicas[-1].process.pid, self.port)
+        return tuple(sorted((len(clients) for clients in held.values()), reverse=True))
 
     def check_alive(self) -> None:
         """Raise (with its log's tail) if any child process has exited."""

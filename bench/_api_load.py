@@ -37,6 +37,8 @@ class LoadResult:
     server_cpu_seconds: float | None = None  # CPU time of the measured server's processes during the row
     upstream_cpu_seconds: float | None = None  # CPU time of the simulators it read from during the row
     load_cpu_seconds: float = 0.0  # CPU time of this (the load generator's) process during the row
+    # `gateway xN` rows: the keep-alive connections each worker held when the row ended, most first.
+    worker_connections: tuple[int, ...] = ()
 
     @property
     def requests(self) -> int:

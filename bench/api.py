@@ -244,6 +244,7 @@ async def _measure_gateway(
                         max_seconds=config.max_seconds,
                     )
                 result.server_cpu_seconds, result.upstream_cpu_seconds = cpu
+                result.worker_connections = gateway.worker_connections()  # still open: keep-alive
                 _count_upstream(result, before, gateway.upstream_snapshot())
                 results.append(result)
     return results
@@ -422,7 +423,8 @@ def format_report(run: BenchRun) -> str:
         f"up to {config.requests} requests or {config.max_seconds:g}s per row, after 3 warm-up requests"
         f" and {max(config.concurrencies)} at once;"
         " cpu: CPU ms per request used by the server's processes (gateway, or Mesh's mesh dev), by the"
-        " simulators it reads (upstream) and by this load generator (load)",
+        " simulators it reads (upstream) and by this load generator (load);"
+        " conns/worker: `gateway xN`'s keep-alive connections held by each worker at the row's end",
         "",
     ]
     header = (
@@ -437,6 +439,7 @@ def format_report(run: BenchRun) -> str:
         "cpu",
         "upstream cpu",
         "load cpu",
+        "conns/worker",
         "check",
     )
     rows = [header]
@@ -454,13 +457,14 @@ def format_report(run: BenchRun) -> str:
                 f"{r.cpu_ms_per_request(r.server_cpu_seconds):.2f}",
                 f"{r.cpu_ms_per_request(r.upstream_cpu_seconds):.2f}",
                 f"{r.cpu_ms_per_request(r.load_cpu_seconds):.2f}",
+                "/".join(map(str, r.worker_connections)) or "-",
                 "ok" if r.ok else "FAIL " + ",".join(f"{k}x{v}" for k, v in r.statuses.items()),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
         cells = [
-            c.rjust(w) if 2 <= i <= 10 else c.ljust(w)
+            c.rjust(w) if 2 <= i <= 11 else c.ljust(w)
             for i, (c, w) in enumerate(zip(row, widths, strict=True))
         ]
         lines.append("  ".join(cells).rstrip())
