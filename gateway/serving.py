@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 import sys
@@ -244,38 +245,50 @@ def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def reserve_port(host: str, port: int) -> socket.socket:
-    """A socket bound to `host:port` with SO_REUSEPORT and never listening: it holds the port for
-    the workers' listening sockets (and keeps holding it while one is replaced) but takes no
-    connection, since the kernel hands connections to listening sockets only. Port 0 picks one."""
+def _reuse_port_socket(host: str, port: int, *, reuse_address: bool) -> socket.socket:
+    """A TCP socket bound to `host:port` with SO_REUSEPORT (and SO_REUSEADDR if asked); created
+    with IPPROTO_TCP, so connections it accepts get TCP_NODELAY (see `bind_tcp_socket`)."""
     sock = socket.socket(_family(host), socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
-        # No SO_REUSEADDR: `check_port_free`'s probe (which has it, and not SO_REUSEPORT) must
-        # still collide with this socket, so a second `gateway run` on the port is refused even
-        # before the workers listen.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigurationError(
-            "GATEWAY_PORT", f"port {port} on {host} is not free ({exc.strerror})"
-        ) from None
-    return sock
-
-
-def bind_worker_socket(host: str, port: int) -> socket.socket:
-    """A worker's own socket on `host:port`, in the SO_REUSEPORT group of `reserve_port`'s socket;
-    asyncio makes it listen. Created with IPPROTO_TCP, so accepted connections get TCP_NODELAY
-    (see `bind_tcp_socket`)."""
-    sock = socket.socket(_family(host), socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_address:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
     except OSError:
         sock.close()
         raise
     return sock
+
+
+def reserve_port(host: str, port: int) -> socket.socket:
+    """A socket bound to `host:port` with SO_REUSEPORT and never listening: it holds the port for
+    the workers' listening sockets (and keeps holding it while one is replaced) but takes no
+    connection, since the kernel hands connections to listening sockets only. Port 0 picks one.
+
+    Bound without SO_REUSEADDR, so `check_port_free`'s probe (which has it, and not SO_REUSEPORT)
+    still collides with it and a second `gateway run` on the port is refused even before the
+    workers listen. That bind also fails while connections of an earlier server on the port (a
+    `gateway run` without `--workers`, or one from before SO_REUSEPORT) wait out TIME_WAIT; then the
+    socket is bound with SO_REUSEADDR, as uvicorn binds its own, which still fails on a listener."""
+    try:
+        return _reuse_port_socket(host, port, reuse_address=False)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise ConfigurationError(
+                "GATEWAY_PORT", f"port {port} on {host} is not free ({exc.strerror})"
+            ) from None
+    try:
+        return _reuse_port_socket(host, port, reuse_address=True)
+    except OSError as exc:
+        raise ConfigurationError(
+            "GATEWAY_PORT", f"port {port} on {host} is not free ({exc.strerror})"
+        ) from None
+
+
+def bind_worker_socket(host: str, port: int) -> socket.socket:
+    """A worker's own socket on `host:port`, in the SO_REUSEPORT group of `reserve_port`'s socket;
+    asyncio makes it listen (accepted connections get TCP_NODELAY)."""
+    return _reuse_port_socket(host, port, reuse_address=True)
 
 
 def _bind_in_worker(host: str, port: int) -> socket.socket:

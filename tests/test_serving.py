@@ -116,3 +116,24 @@ def test_a_port_taken_by_another_program_is_refused() -> None:
                 taken = plain.getsockname()[1]
                 with pytest.raises(ConfigurationError, match=f"^GATEWAY_PORT: port {taken} on 127.0.0.1"):
                     reserve_port("127.0.0.1", taken).close()
+
+
+@pytest.mark.skipif(not REUSE_PORT, reason="SO_REUSEPORT sockets per worker on Linux only")
+def test_the_port_is_reserved_while_an_earlier_servers_connections_wait_out_time_wait() -> None:
+    """`gateway run --workers N` right after a server without SO_REUSEPORT (one uvicorn process)
+    closed keep-alive connections on the port: their TIME_WAIT must not refuse the start."""
+    with socket.socket() as earlier:
+        earlier.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        earlier.bind(("127.0.0.1", 0))
+        earlier.listen()
+        port = earlier.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = earlier.accept()
+        accepted.close()  # the server closes first: its side waits in TIME_WAIT
+        assert client.recv(1) == b""
+        client.close()
+    check_port_free("127.0.0.1", port, "GATEWAY_PORT")  # as before SO_REUSEPORT: free
+    with reserve_port("127.0.0.1", port), bind_worker_socket("127.0.0.1", port) as worker:
+        worker.listen()
+        with socket.create_connection(("127.0.0.1", port), timeout=10):
+            worker.accept()[0].close()
