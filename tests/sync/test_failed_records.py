@@ -5,6 +5,7 @@ exactly those records' errors."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 
@@ -19,8 +20,17 @@ from gateway.sync.full import FullSync
 from gateway.sync.runstate import RunSummary
 from tests.sync.world import World, build_world, couple_salesperson
 
+
 # 60 customers: enough coupled pairs for two rounds that break 15 and 30 of them.
-OPTIONS = SimulatorOptions(customers=60, items=20)
+def _an_hour_behind() -> float:
+    return time.time() - 3600
+
+
+# The simulators' clock an hour behind ours: their stamps only ever grow (1 ms at least per write),
+# so a burst of writes (the full sync's) runs them ahead of the real time, and a record the test
+# writes just before a run could be stamped after the run's signpost (utcnow()) and be read by the
+# next run instead (in 1 of 2-3 runs on a busy machine). An hour behind, every stamp is in the past.
+OPTIONS = SimulatorOptions(customers=60, items=20, clock=_an_hour_behind)
 OWNER = "owner: salesperson RH is not coupled to a user"
 """Why a customer of salesperson RH fails: the demo data leaves RH without a CRM user."""
 PAIR_ACTIONS = ["retry", "force-erp", "force-crm", "uncouple", "ignore"]
