@@ -65,7 +65,7 @@ def create_app(
                 settings, stack, erp_transport=erp_transport, crm_transport=crm_transport
             )
 
-            status = StatusService(erp=erp, crm=crm)
+            status = StatusService(erp=erp, crm=crm, timeout_seconds=settings.readiness_timeout_seconds)
             availability = AvailabilityService(
                 source=erp,
                 cache=cache,

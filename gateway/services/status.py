@@ -1,5 +1,7 @@
 """Upstream status: is Business Central reachable and which company, is Dataverse reachable and
-which organisation. Answers are cached for a few seconds so health probes cost no upstream budget."""
+which organisation. Answers are cached for a few seconds so health probes cost no upstream budget;
+each check is one attempt within `timeout_seconds` (`policy.call_budget`), not the sync's retries:
+with an upstream down the GraphQL `upstreams` field answered after 10-20 s of them."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Protocol
 
 from gateway.domain import Company, Organisation, Side, UpstreamStatus
 from gateway.errors import GatewayError
+from gateway.upstream.policy import call_budget
 
 
 class CompanySource(Protocol):
@@ -24,10 +27,18 @@ class OrganisationSource(Protocol):
 class StatusService:
     """Checks each upstream at most once per `ttl_seconds`; concurrent callers share one check."""
 
-    def __init__(self, *, erp: CompanySource, crm: OrganisationSource, ttl_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        *,
+        erp: CompanySource,
+        crm: OrganisationSource,
+        ttl_seconds: float = 5.0,
+        timeout_seconds: float = 2.0,
+    ) -> None:
         self._erp = erp
         self._crm = crm
         self._ttl = ttl_seconds
+        self._timeout = timeout_seconds
         self._cached: dict[Side, tuple[float, UpstreamStatus]] = {}
         self._locks = {Side.ERP: asyncio.Lock(), Side.CRM: asyncio.Lock()}
 
@@ -42,7 +53,17 @@ class StatusService:
             cached = self._cached.get(side)
             if cached and time.monotonic() - cached[0] < self._ttl:
                 return cached[1]
-            status = await check()
+            with call_budget(max_retries=0, seconds=self._timeout):
+                try:
+                    async with asyncio.timeout(self._timeout * 1.5):  # a backstop, as readiness has
+                        status = await check()
+                except TimeoutError:
+                    status = UpstreamStatus(
+                        side,
+                        reachable=False,
+                        checked_at=datetime.now(UTC),
+                        error=f"did not answer within {self._timeout:g}s",
+                    )
             self._cached[side] = (time.monotonic(), status)
             return status
 

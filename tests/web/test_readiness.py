@@ -87,3 +87,27 @@ async def _api_requests(sim: Starlette) -> int:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sim), base_url="http://sim") as control:
         stats = (await control.get("/_sim/stats")).json()
     return sum(row["count"] for row in stats["requests"] if row["entitySet"] != "token")
+
+
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        ({"kinds": ["503"]}, "UpstreamUnavailable"),
+        ({"kinds": ["timeout"], "timeoutSeconds": 120}, "UpstreamTimeout"),
+    ],
+)
+async def test_graphql_upstreams_asks_a_failing_upstream_once(
+    gw: Harness, fault: dict[str, Any], said: str
+) -> None:
+    # The `upstreams` field used the sync's policy: with the ERP down it answered after 6 retries
+    # (10-20 s); it now checks as the probe does, one attempt within GATEWAY_READINESS_TIMEOUT_SECONDS.
+    from gateway.domain import Role
+
+    await _faults(gw.erp_sim, **fault)
+    query = "{ upstreams { erp { reachable error } crm { reachable } } }"
+    response = await gw.client.post("/graphql", json={"query": query}, headers=gw.auth(Role.APP))
+    assert response.status_code == 200, response.text
+    upstreams = response.json()["data"]["upstreams"]
+    assert upstreams["erp"]["reachable"] is False and said in upstreams["erp"]["error"], upstreams
+    assert upstreams["crm"]["reachable"] is True
+    assert await _injected(gw.erp_sim) == {fault["kinds"][0]: 1}
