@@ -4,6 +4,7 @@ the last values are. A part of `AvailabilityService` (gateway.services.availabil
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 from gateway.domain import AvailabilityAnswer
 from gateway.errors import AvailabilityUnavailable, UpstreamError
 from gateway.services.availability_units import UnitLookup, in_unit, unit_code_of, unit_factors
+from gateway.upstream.policy import call_budget
 
 if TYPE_CHECKING:  # the cache entry stays where its pickles name it (gateway.services.availability)
     from gateway.services.availability import CachedAvailability
@@ -23,6 +25,7 @@ class AvailabilityAnswers:
     _units: UnitLookup | None
     fresh_seconds: float
     max_stale_seconds: float
+    deadline_seconds: float
 
     async def _answers(
         self,
@@ -36,7 +39,22 @@ class AvailabilityAnswers:
         factors: Mapping[str, Decimal] = {}
         if unit_code is not None:
             rows = {item: entries[item].rows for item in items}
-            factors = await unit_factors(self._units, rows=rows, unit_code=unit_code)
+            try:
+                # The unit table is an ERP read too (cached an hour): the same deadline as a fetch.
+                with call_budget(seconds=self.deadline_seconds):
+                    async with asyncio.timeout(self.deadline_seconds * 1.5):
+                        factors = await unit_factors(self._units, rows=rows, unit_code=unit_code)
+            except (UpstreamError, TimeoutError) as exc:
+                ages: dict[str, float | None] = {
+                    item: max(0.0, now - entries[item].fetched_at) for item in items
+                }
+                raise AvailabilityUnavailable(
+                    f"the ERP's units of measure could not be read to answer in {unit_code} "
+                    f"({type(exc).__name__}: {exc or 'no answer within the deadline'})",
+                    ages=ages,
+                    max_stale_seconds=self.max_stale_seconds,
+                    service="erp",
+                ) from exc
         answers = []
         for item in items:
             entry = entries[item]

@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from gateway.errors import CircuitOpen, UpstreamBadRequest, UpstreamError, UpstreamNotFound
+from gateway.errors import CircuitOpen, UpstreamBadRequest, UpstreamError, UpstreamNotFound, UpstreamThrottled
 
 T = TypeVar("T")
 
@@ -21,9 +21,11 @@ class CircuitState(enum.StrEnum):
 
 def counts_as_outage(exc: BaseException) -> bool:
     """Does this failure say the upstream is unhealthy? A 400 or 404 is about the request, not
-    about the service, so it must not open the circuit for every other caller."""
+    about the service, so it must not open the circuit for every other caller. Nor a 429: the
+    service answered and said when to come back, and the shared request gate already holds every
+    caller until then; counted, a sync's short throttle opened the circuit for its reset period."""
     return isinstance(exc, UpstreamError) and not isinstance(
-        exc, UpstreamBadRequest | UpstreamNotFound | CircuitOpen
+        exc, UpstreamBadRequest | UpstreamNotFound | UpstreamThrottled | CircuitOpen
     )
 
 

@@ -329,3 +329,36 @@ async def test_a_unit_the_item_does_not_have_is_invalid_input(erp: Erp, service:
     with pytest.raises(InvalidInput) as info:
         await service.get(numbers, unit="NO-SUCH-UNIT")
     assert info.value.field == "unit"
+
+
+async def test_a_throttled_erp_does_not_open_the_circuit(
+    retrying_erp: Erp, bounded: AvailabilityService
+) -> None:
+    # A 429 says the ERP is up and when to come back: each cold read past the deadline fails, but the
+    # breaker (3 failures here) stays closed, so reads answer again once the Retry-After has passed.
+    # Counted as an outage, a sync's short throttle kept live reads failing for the reset period.
+    numbers = (await retrying_erp.item_numbers())[:2]
+    await retrying_erp.faults(1.0, kinds=["429"], retryAfterSeconds=1)
+    for _ in range(3):
+        with pytest.raises(AvailabilityUnavailable) as info:
+            await bounded.get(numbers)
+        assert isinstance(info.value.__cause__, UpstreamThrottled)
+    assert bounded.breaker.state() is CircuitState.CLOSED
+    await retrying_erp.faults(0.0)
+    await asyncio.sleep(1.2)  # the Retry-After the shared request gate holds callers for
+    answers = await bounded.get(numbers)
+    assert answers and not any(answer.stale for answer in answers)
+
+
+async def test_a_unit_table_read_is_bounded_by_the_deadline(
+    retrying_erp: Erp, bounded: AvailabilityService
+) -> None:
+    # Availability in the base unit is cached; answering in BOX needs the ERP's item units, another
+    # read: with the ERP stalled it made the connector's 7 attempts of 30 s, now one within the deadline.
+    numbers = (await retrying_erp.item_numbers())[:2]
+    await bounded.get(numbers)
+    await retrying_erp.faults(1.0, kinds=["timeout"], timeoutSeconds=120)
+    with pytest.raises(AvailabilityUnavailable) as info:
+        await bounded.get(numbers, unit="BOX")
+    assert "units of measure" in str(info.value) and set(info.value.ages) == set(numbers)
+    assert await retrying_erp.injected() == {"timeout": 1}
