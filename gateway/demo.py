@@ -16,10 +16,11 @@ from starlette.types import ASGIApp
 
 from gateway.config import Settings, env_name, load_settings
 from gateway.domain import Role
+from gateway.errors import ConfigurationError
 from gateway.services.access import AccessService
 from gateway.simulators import SimulatorOptions, create_crm_simulator, create_erp_simulator
 from gateway.store.engine import create_engine, session_factory
-from gateway.store.reset import clear_synchronization
+from gateway.store.reset import clear_synchronization, ran_synchronization
 from gateway.web.rest_admin_ops import WEBHOOK_PATH
 
 DEMO_TENANT = "demo"
@@ -130,9 +131,22 @@ async def issue_demo_keys(engine: AsyncEngine) -> dict[Role, str]:
 
 async def forget_last_run(database_url: str) -> bool:
     """A store synchronized with the simulators of an earlier demo run holds couplings to records
-    that no longer exist (those simulators' data lived in memory): start it afresh, keys kept."""
+    that no longer exist (those simulators' data lived in memory): start it afresh, keys kept.
+    Only a store an earlier demo ran against (it holds demo keys) is emptied: one that synchronized
+    without ever serving the demo (a real deployment's, say GATEWAY_DATABASE_URL left set in the
+    shell) is refused, untouched."""
     engine = create_engine(database_url)
     try:
+        if not await ran_synchronization(engine):
+            return False
+        keys = await AccessService(sessions=session_factory(engine)).list_keys()
+        if not any(key.name.startswith(DEMO_KEY_PREFIX) for key in keys):
+            raise ConfigurationError(
+                "GATEWAY_DATABASE_URL",
+                "this store has synchronized with upstreams but never served the demo; the demo's "
+                "in-process simulators start with fresh data and would empty it, so it is left as it "
+                "is: point GATEWAY_DATABASE_URL at an empty store, or unset it for the demo's own",
+            )
         return await clear_synchronization(engine)
     finally:
         await engine.dispose()

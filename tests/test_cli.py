@@ -341,6 +341,37 @@ def _full_sync_job(base: str, admin_key: str) -> str:
     raise AssertionError("the demo's first full synchronization did not end")
 
 
+def test_the_demo_refuses_a_store_that_synchronized_without_it(tmp_path: Path) -> None:
+    # The demo empties a store its earlier run synchronized (its simulators start afresh), but it
+    # honours GATEWAY_DATABASE_URL: left set to a real deployment's store, that store was emptied.
+    import asyncio
+
+    from gateway.store import jobs
+    from gateway.store.engine import create_engine, session_factory
+
+    env = _env(tmp_path)
+    assert _run(["db", "upgrade"], env).returncode == 0
+
+    async def a_sync_job() -> int:
+        engine = create_engine(env["GATEWAY_DATABASE_URL"])
+        try:
+            async with session_factory(engine).begin() as session:
+                await jobs.create_job(session, mapping="CUSTOMER", direction="erp_to_crm", type="sync")
+            async with session_factory(engine)() as session:
+                return len(await jobs.list_jobs(session))
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(a_sync_job()) == 1
+    result = _run(["run", "--demo", "--port", str(_free_port())], env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("gateway: configuration error: GATEWAY_DATABASE_URL: this store has"), (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert asyncio.run(a_sync_job()) == 2  # the first job is still there, untouched
+
+
 @pytest.mark.slow
 def test_a_second_demo_start_forgets_what_the_first_runs_simulators_held(tmp_path: Path) -> None:
     # The simulators' data lives in memory: on a second `make run` the store (./var/gateway.db)

@@ -15,6 +15,13 @@ KEPT = frozenset({tables.ApiKey.__tablename__})
 """API keys outlive a demo run: `gateway keys create` made some for this store."""
 
 
+async def ran_synchronization(engine: AsyncEngine) -> bool:
+    """Whether the store has run any sync job (it then holds what it learned from its upstreams)."""
+    async with engine.connect() as connection:
+        jobs = SQLModel.metadata.tables[tables.SyncJob.__tablename__]
+        return (await connection.execute(select(jobs.c.id).limit(1))).first() is not None
+
+
 async def clear_synchronization(engine: AsyncEngine) -> bool:
     """Empty every table but the API keys, when the store has run any sync job; True if it did.
     The default mappings and a first full synchronization come back as on a first start."""
