@@ -124,7 +124,9 @@ async def _still_open(session: Any, error: JobError, *, opened_before: int) -> l
     A retry whose record fails again resolves the error it retried (superseded) and opens a new one:
     "resolved" alone would read as fixed."""
     found: dict[int, JobError] = {}
-    for record in dict.fromkeys(r for r in (error.erp_id, error.crm_id) if r):
+    coupling = await _coupling_of(session, error)  # a new error may name the other side only
+    sides = (error.erp_id, error.crm_id, *((coupling.erp_id, coupling.crm_id) if coupling else ()))
+    for record in dict.fromkeys(r for r in sides if r):
         rows = await job_errors.list_job_errors(
             session, mapping=error.mapping, record_id=record, status=ErrorStatus.OPEN
         )

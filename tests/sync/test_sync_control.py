@@ -77,6 +77,28 @@ async def test_mappings_errors_and_couplings(control: tuple[World, SyncControl])
     assert made["run"]["status"] in ("success", "error")
     assert (await c.list_couplings(mapping="CUSTOMER", erp_key=ambiguous["erpKey"]))[0]["crmId"] == candidate
     assert ambiguous["id"] not in {e["id"] for e in await c.list_errors(mapping="CUSTOMER")}  # settled
+    # Errors of a coupled record may name either side only: an action on one naming the ERP side
+    # lists one naming the CRM side as the record's too.
+    async with w.sessions.begin() as session:
+        by_erp = await job_errors.add_job_error(
+            session,
+            job_id=ambiguous["jobId"],
+            mapping="CUSTOMER",
+            reason="phone: too long",
+            erp_id=made["erpId"],
+            actions=["ignore"],
+        )
+        by_crm = await job_errors.add_job_error(
+            session,
+            job_id=ambiguous["jobId"],
+            mapping="CUSTOMER",
+            reason="name: too long",
+            crm_id=made["crmId"],
+            actions=["ignore"],
+        )
+    listed = (await c.error_action(by_erp.id or 0, "ignore"))["openErrors"]
+    assert listed == [{"id": by_crm.id, "reason": "name: too long", "new": False}]
+    assert (await c.error_action(by_crm.id or 0, "ignore"))["openErrors"] == []
     # Retrying the owner error without coupling the salesperson fails again, naming it again.
     retried = await c.error_action(owner["id"], "retry")
     assert retried["status"] == "resolved"  # superseded by the new error of the retry
