@@ -4,7 +4,6 @@ the last values are. A part of `AvailabilityService` (gateway.services.availabil
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING
 from gateway.domain import AvailabilityAnswer
 from gateway.errors import AvailabilityUnavailable, UpstreamError
 from gateway.services.availability_units import UnitLookup, in_unit, unit_code_of, unit_factors
-from gateway.upstream.policy import call_budget
+from gateway.upstream.policy import within_budget
 
 if TYPE_CHECKING:  # the cache entry stays where its pickles name it (gateway.services.availability)
     from gateway.services.availability import CachedAvailability
@@ -41,9 +40,8 @@ class AvailabilityAnswers:
             rows = {item: entries[item].rows for item in items}
             try:
                 # The unit table is an ERP read too (cached an hour): the same deadline as a fetch.
-                with call_budget(seconds=self.deadline_seconds):
-                    async with asyncio.timeout(self.deadline_seconds * 1.5):
-                        factors = await unit_factors(self._units, rows=rows, unit_code=unit_code)
+                async with within_budget(seconds=self.deadline_seconds):
+                    factors = await unit_factors(self._units, rows=rows, unit_code=unit_code)
             except (UpstreamError, TimeoutError) as exc:
                 ages: dict[str, float | None] = {
                     item: max(0.0, now - entries[item].fetched_at) for item in items

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from gateway.errors import GatewayError, UpstreamThrottled
-from gateway.upstream.policy import call_budget
+from gateway.upstream.policy import within_budget
 
 Probe = Callable[[], Awaitable[tuple[bool, str | None]]]
 
@@ -94,11 +94,9 @@ class ReadinessService:
 
     async def _ping(self, name: str, upstream: Pingable) -> Check:
         try:
-            # The budget bounds token fetch, throttle wait and the request; the timeout is a backstop
-            # for anything else the call might wait on.
-            with call_budget(max_retries=0, seconds=self.timeout_seconds):
-                async with asyncio.timeout(self.timeout_seconds * 1.5):
-                    await upstream.ping()
+            # The budget bounds token fetch, throttle wait and the request; its backstop anything else.
+            async with within_budget(max_retries=0, seconds=self.timeout_seconds):
+                await upstream.ping()
         except UpstreamThrottled as exc:
             return Check(name, True, note=f"reachable but throttled: {_describe(exc)}")
         except GatewayError as exc:

@@ -1,6 +1,6 @@
 """Upstream status: is Business Central reachable and which company, is Dataverse reachable and
 which organisation. Answers are cached for a few seconds so health probes cost no upstream budget;
-each check is one attempt within `timeout_seconds` (`policy.call_budget`), not the sync's retries:
+each check is one attempt within `timeout_seconds` (`policy.within_budget`), not the sync's retries:
 with an upstream down the GraphQL `upstreams` field answered after 10-20 s of them."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Protocol
 
 from gateway.domain import Company, Organisation, Side, UpstreamStatus
 from gateway.errors import GatewayError
-from gateway.upstream.policy import call_budget
+from gateway.upstream.policy import within_budget
 
 
 class CompanySource(Protocol):
@@ -53,17 +53,16 @@ class StatusService:
             cached = self._cached.get(side)
             if cached and time.monotonic() - cached[0] < self._ttl:
                 return cached[1]
-            with call_budget(max_retries=0, seconds=self._timeout):
-                try:
-                    async with asyncio.timeout(self._timeout * 1.5):  # a backstop, as readiness has
-                        status = await check()
-                except TimeoutError:
-                    status = UpstreamStatus(
-                        side,
-                        reachable=False,
-                        checked_at=datetime.now(UTC),
-                        error=f"did not answer within {self._timeout:g}s",
-                    )
+            try:
+                async with within_budget(max_retries=0, seconds=self._timeout):
+                    status = await check()
+            except TimeoutError:
+                status = UpstreamStatus(
+                    side,
+                    reachable=False,
+                    checked_at=datetime.now(UTC),
+                    error=f"did not answer within {self._timeout:g}s",
+                )
             self._cached[side] = (time.monotonic(), status)
             return status
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -133,3 +133,16 @@ def call_budget(*, max_retries: int | None = None, seconds: float | None = None)
         yield budget
     finally:
         _BUDGET.reset(token)
+
+
+BACKSTOP = 1.5
+"""`within_budget` cancels its block at this many times its seconds."""
+
+
+@asynccontextmanager
+async def within_budget(*, seconds: float, max_retries: int | None = None) -> AsyncIterator[CallBudget]:
+    """`call_budget`, and a backstop: the block is cancelled (TimeoutError) at BACKSTOP x `seconds`,
+    for whatever it might wait on that the budget does not bound (a lock another caller holds, say)."""
+    with call_budget(max_retries=max_retries, seconds=seconds) as budget:
+        async with asyncio.timeout(seconds * BACKSTOP):
+            yield budget
